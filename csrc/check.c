@@ -1,0 +1,111 @@
+/*
+ * check.c: what a field's value must look like. Each check answers with
+ * NULL (fine) or a phrase saying what was expected, for the error message.
+ */
+#include <string.h>
+#include "mpns.h"
+
+/* Offset of the first byte that is not UTF-8 XML may carry, or -1. XML 1.0
+ * forbids most C0 controls, surrogates, U+FFFE and U+FFFF. */
+long mpns_utf8_check(const char *s, size_t len) {
+  const unsigned char *p = (const unsigned char *)s;
+  size_t i = 0, n, k;
+  while (i < len) {
+    unsigned long c = p[i], cp;
+    if (c < 0x80) {
+      if (c < 0x20 && c != '\t' && c != '\n' && c != '\r') return (long)i;
+      i++;
+      continue;
+    }
+    if (c >= 0xC2 && c <= 0xDF) { n = 1; cp = c & 0x1F; }
+    else if (c >= 0xE0 && c <= 0xEF) { n = 2; cp = c & 0x0F; }
+    else if (c >= 0xF0 && c <= 0xF4) { n = 3; cp = c & 0x07; }
+    else return (long)i;
+    if (n >= len - i) return (long)i;
+    for (k = 1; k <= n; k++) {
+      if ((p[i + k] & 0xC0) != 0x80) return (long)i;
+      cp = (cp << 6) | (p[i + k] & 0x3F);
+    }
+    if ((n == 2 && cp < 0x800) || (n == 3 && (cp < 0x10000 || cp > 0x10FFFF)) ||
+        (cp >= 0xD800 && cp <= 0xDFFF) || cp == 0xFFFE || cp == 0xFFFF)
+      return (long)i;
+    i += n + 1;
+  }
+  return -1;
+}
+
+static int is_hex(int c) {
+  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+int mpns_uuid_check(const char *s, size_t len) {
+  size_t i;
+  if (len != 36) return 0;
+  for (i = 0; i < len; i++) {
+    int dash = (i == 8 || i == 13 || i == 18 || i == 23);
+    if (dash ? s[i] != '-' : !is_hex((unsigned char)s[i])) return 0;
+  }
+  return 1;
+}
+
+static int is_color(const char *s, size_t len) {
+  size_t i;
+  if (len != 9 || s[0] != '#') return 0;
+  for (i = 1; i < len; i++)
+    if (!is_hex((unsigned char)s[i])) return 0;
+  return 1;
+}
+
+static int is_count(const char *s, size_t len) {
+  if (len == 1) return s[0] >= '0' && s[0] <= '9';
+  return len == 2 && s[0] >= '1' && s[0] <= '9' && s[1] >= '0' && s[1] <= '9';
+}
+
+static int is_header_value(const char *s, size_t len) {
+  size_t i;
+  for (i = 0; i < len; i++)
+    if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) return 0;
+  return len > 0;
+}
+
+static int is_one_of(const char *s, size_t len, const char *const *words) {
+  for (; *words; words++)
+    if (strlen(*words) == len && memcmp(*words, s, len) == 0) return 1;
+  return 0;
+}
+
+static const char *const bools[] = { "true", "false", NULL };
+static const char *const delays[] = { "immediate", "450", "900", NULL };
+
+const char *mpns_field_check(mpns_field f, const mpns_value *v) {
+  const char *s = v->ptr;
+  size_t len = v->len;
+  int text_ok = mpns_utf8_check(s, len) < 0;
+  switch (mpns_field_get(f)->check) {
+  case MPNS_CHECK_TEXT:
+    return text_ok ? NULL : "valid UTF-8 text without control characters";
+  case MPNS_CHECK_LOCAL:
+    return text_ok && len > 0 && !strstr(s, "://") ? NULL
+           : "a local image path such as /Images/1.png (cycle images must be in the app)";
+  case MPNS_CHECK_NAV:
+    return text_ok && len > 0 && s[0] == '/' ? NULL
+           : "a navigation URI starting with '/', such as /Tile.xaml?id=1";
+  case MPNS_CHECK_COUNT:
+    return is_count(s, len) ? NULL : "an integer from 0 to 99";
+  case MPNS_CHECK_BOOL:
+    return is_one_of(s, len, bools) ? NULL : "a boolean";
+  case MPNS_CHECK_COLOR:
+    return is_color(s, len) ? NULL : "a colour written #AARRGGBB, such as #FF0000FF";
+  case MPNS_CHECK_BYTES:
+    return len > 0 ? NULL : "a non-empty string";
+  case MPNS_CHECK_HEADER:
+    return is_header_value(s, len) ? NULL
+           : "a header value without CR, LF or other control characters";
+  case MPNS_CHECK_DELAY:
+    return is_one_of(s, len, delays) ? NULL : "\"immediate\", 450 or 900";
+  case MPNS_CHECK_UUID:
+    return mpns_uuid_check(s, len) ? NULL
+           : "a UUID such as 6ba7b810-9dad-11d1-80b4-00c04fd430c8";
+  }
+  return "a known kind of value";
+}

@@ -1,0 +1,38 @@
+/*
+ * escape.c: XML escaping through a table, as lua-cjson does it: one pass
+ * sizes the output exactly, the next writes without bounds checks.
+ */
+#include <string.h>
+#include "mpns.h"
+
+/* Extra bytes each character costs once escaped; 0 means copied as is. */
+static const unsigned char extra[256] = {
+  ['&'] = 4, ['<'] = 3, ['>'] = 3, ['"'] = 5, ['\''] = 5
+};
+
+static const char *const entity[256] = {
+  ['&'] = "&amp;", ['<'] = "&lt;", ['>'] = "&gt;", ['"'] = "&quot;",
+  ['\''] = "&apos;"
+};
+
+size_t mpns_xml_escaped_len(const char *s, size_t len) {
+  const unsigned char *p = (const unsigned char *)s;
+  size_t i, n = len;
+  for (i = 0; i < len; i++) n += extra[p[i]];
+  return n;
+}
+
+char *mpns_xml_escape(char *out, const char *s, size_t len) {
+  const unsigned char *p = (const unsigned char *)s;
+  size_t i;
+  for (i = 0; i < len; i++) {
+    unsigned char c = p[i];
+    if (extra[c]) {
+      memcpy(out, entity[c], extra[c] + 1u);
+      out += extra[c] + 1u;
+    } else {
+      *out++ = (char)c;
+    }
+  }
+  return out;
+}

@@ -1,0 +1,51 @@
+/* fields.c: the message field table (rows in fields.h) and its lookups. */
+#include <string.h>
+#include "mpns.h"
+
+#define KT   (1u << MPNS_TOAST)
+#define KP   (1u << MPNS_TILE)
+#define KF   (1u << MPNS_FLIP_TILE)
+#define KI   (1u << MPNS_ICONIC_TILE)
+#define KC   (1u << MPNS_CYCLE_TILE)
+#define KR   (1u << MPNS_RAW)
+#define KALL ((1u << MPNS_KIND_COUNT) - 1)
+#define OS70 MPNS_OS_70
+#define OS71 MPNS_OS_71
+#define OS80 MPNS_OS_80
+#define MPNS_F_NONE (-1)
+
+static const mpns_field_info fields[MPNS_FIELD_COUNT] = {
+#define MPNS_FIELD(id, name, xml, kinds, os, check, fallback) \
+  { name, xml, kinds, os, MPNS_CHECK_##check, MPNS_F_##fallback },
+#include "fields.h"
+#undef MPNS_FIELD
+};
+
+static const char *const kind_names[MPNS_KIND_COUNT] = {
+  "toast", "tile", "flip_tile", "iconic_tile", "cycle_tile", "raw"
+};
+
+static const char *const os_names[MPNS_OS_COUNT] = { "7.0", "7.1", "8.0" };
+
+const mpns_field_info *mpns_field_get(mpns_field f) { return &fields[f]; }
+
+const char *mpns_kind_name(mpns_kind k) { return kind_names[k]; }
+
+const char *mpns_os_name(mpns_os os) { return os_names[os]; }
+
+/* Linear: the binding keeps its own hash; this serves C callers. */
+int mpns_field_lookup(const char *name, size_t len) {
+  int f;
+  for (f = 0; f < MPNS_FIELD_COUNT; f++)
+    if (fields[f].name && strlen(fields[f].name) == len &&
+        memcmp(fields[f].name, name, len) == 0)
+      return f;
+  return -1;
+}
+
+int mpns_os_parse(const char *s, mpns_os *os) {
+  int i;
+  for (i = 0; i < MPNS_OS_COUNT; i++)
+    if (strcmp(s, os_names[i]) == 0) { *os = (mpns_os)i; return 0; }
+  return -1;
+}

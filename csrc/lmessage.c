@@ -1,0 +1,319 @@
+/*
+ * lmessage.c: message constructors and message objects for Lua. Turns a
+ * Lua table into an mpns_spec (types are checked here, values in the core)
+ * and wraps the built mpns_msg in a userdata.
+ */
+#include <stdio.h>
+#include <string.h>
+#include "lmpns.h"
+
+#define CYCLE_IMAGES (-2)          /* the one list-valued key */
+#define UV_FIELDS lua_upvalueindex(1)  /* Lua name -> field id */
+#define UV_CLEAR lua_upvalueindex(2)   /* the mpns.CLEAR sentinel */
+#define UV_KIND lua_upvalueindex(3)
+
+typedef struct { mpns_msg *msg; } msg_box;
+
+/* Room for the numbers a constructor turns into text (count, delay). */
+typedef struct { char text[2][24]; int used; } numbers;
+
+static int kind_error(lua_State *L, mpns_kind kind, const char *fmt, const char *a,
+                      const char *b) {
+  return luaL_error(L, "mpns.%s: %s", mpns_kind_name(kind),
+                    lua_pushfstring(L, fmt, a, b));
+}
+
+static const char *type_expected(mpns_field f) {
+  switch (mpns_field_get(f)->check) {
+  case MPNS_CHECK_COUNT: return "an integer from 0 to 99";
+  case MPNS_CHECK_BOOL: return "a boolean";
+  case MPNS_CHECK_DELAY: return "\"immediate\", 450 or 900";
+  default: return "a string";
+  }
+}
+
+static void bad_type(lua_State *L, mpns_kind kind, const char *label, int idx,
+                     mpns_field f) {
+  lua_pushfstring(L, "expected %s, got %s", type_expected(f), luaL_typename(L, idx));
+  kind_error(L, kind, "field '%s' %s", label, lua_tostring(L, -1));
+}
+
+static void set_number(lua_State *L, mpns_value *v, int idx, numbers *nb) {
+  lua_Integer i;
+  char *buf = nb->text[nb->used++];
+  if (mpns_isinteger(L, idx, &i)) snprintf(buf, 24, "%lld", (long long)i);
+  else snprintf(buf, 24, "%.14g", (double)lua_tonumber(L, idx));
+  v->ptr = buf;
+  v->len = strlen(buf);
+}
+
+/* Converts the Lua value at `idx` for field `f`; checks only its type. */
+static void set_value(lua_State *L, mpns_spec *s, mpns_field f, int idx,
+                      const char *label, numbers *nb) {
+  mpns_value *v = &s->field[f];
+  int check = mpns_field_get(f)->check, t = lua_type(L, idx);
+  v->state = MPNS_SET;
+  if (lua_rawequal(L, idx, UV_CLEAR)) v->state = MPNS_CLEAR;
+  else if (t == LUA_TSTRING && check != MPNS_CHECK_COUNT && check != MPNS_CHECK_BOOL)
+    v->ptr = lua_tolstring(L, idx, &v->len);
+  else if (t == LUA_TNUMBER && (check == MPNS_CHECK_COUNT || check == MPNS_CHECK_DELAY))
+    set_number(L, v, idx, nb);
+  else if (t == LUA_TBOOLEAN && check == MPNS_CHECK_BOOL) {
+    v->ptr = lua_toboolean(L, idx) ? "true" : "false";
+    v->len = strlen(v->ptr);
+  } else
+    bad_type(L, s->kind, label, idx, f);
+}
+
+static void set_cycle_images(lua_State *L, mpns_spec *s, int idx, numbers *nb) {
+  size_t n = mpns_rawlen(L, idx), i, keys = 0;
+  char label[24];
+  if (lua_type(L, idx) != LUA_TTABLE)
+    bad_type(L, s->kind, "cycle_images", idx, MPNS_F_CYCLE_IMAGE1);
+  for (lua_pushnil(L); lua_next(L, idx); lua_pop(L, 1)) keys++;
+  if (keys != n)
+    kind_error(L, s->kind, "field '%s' %s", "cycle_images", "expected a list of image paths");
+  if (n > 9)
+    kind_error(L, s->kind, "field '%s' %s", "cycle_images",
+               lua_pushfstring(L, "has %d images; a cycle tile shows at most 9", (int)n));
+  for (i = 1; i <= n; i++) {
+    lua_rawgeti(L, idx, (int)i);
+    snprintf(label, sizeof label, "cycle_images[%d]", (int)i);
+    set_value(L, s, (mpns_field)(MPNS_F_CYCLE_IMAGE1 + i - 1), lua_gettop(L), label, nb);
+    lua_pop(L, 1);  /* the table still holds the string */
+  }
+}
+
+/* Reads the constructor's table into `s`; strings stay owned by the table. */
+static void read_fields(lua_State *L, mpns_spec *s, numbers *nb) {
+  luaL_checktype(L, 1, LUA_TTABLE);
+  for (lua_pushnil(L); lua_next(L, 1); lua_pop(L, 1)) {
+    int f;
+    if (lua_type(L, -2) != LUA_TSTRING)
+      kind_error(L, s->kind, "field names are strings, got %s", luaL_typename(L, -2), NULL);
+    lua_pushvalue(L, -2);
+    lua_rawget(L, UV_FIELDS);
+    f = lua_isnil(L, -1) ? -1 : (int)lua_tointeger(L, -1);
+    lua_pop(L, 1);
+    if (f == -1 || (f >= 0 && !((mpns_field_get((mpns_field)f)->kinds >> s->kind) & 1u)))
+      kind_error(L, s->kind, "unknown field '%s'", lua_tostring(L, -2), NULL);
+    if (f == CYCLE_IMAGES) set_cycle_images(L, s, lua_gettop(L), nb);
+    else set_value(L, s, (mpns_field)f, lua_gettop(L), lua_tostring(L, -2), nb);
+  }
+}
+
+static void push_msg(lua_State *L, mpns_msg *m) {
+  msg_box *box = (msg_box *)mpns_newuserdata(L, sizeof *box);
+  box->msg = m;
+  luaL_getmetatable(L, MPNS_MSG_MT);
+  lua_setmetatable(L, -2);
+}
+
+/* mpns.toast{...}, mpns.tile{...}, ..., mpns.raw{...} or mpns.raw(data) */
+static int msg_new(lua_State *L) {
+  mpns_spec spec;
+  numbers nb;
+  mpns_error err;
+  mpns_msg *m;
+  memset(&spec, 0, sizeof spec);
+  nb.used = 0;
+  spec.kind = (mpns_kind)lua_tointeger(L, UV_KIND);
+  if (spec.kind == MPNS_RAW && lua_type(L, 1) == LUA_TSTRING) {
+    spec.field[MPNS_F_DATA].state = MPNS_SET;
+    spec.field[MPNS_F_DATA].ptr = lua_tolstring(L, 1, &spec.field[MPNS_F_DATA].len);
+  } else {
+    read_fields(L, &spec, &nb);
+  }
+  if (!(m = mpns_msg_new(&spec, MPNS_OS_80, NULL, &err)))
+    return luaL_error(L, "%s", err.text);
+  push_msg(L, m);
+  return 1;
+}
+
+/* ---- message objects --------------------------------------------------- */
+
+mpns_msg *mpns_checkmsg(lua_State *L, int idx) {
+  msg_box *box = (msg_box *)luaL_checkudata(L, idx, MPNS_MSG_MT);
+  return box->msg;
+}
+
+static int msg_body(lua_State *L) {
+  size_t len;
+  const char *body = mpns_msg_body(mpns_checkmsg(L, 1), &len);
+  lua_pushlstring(L, body, len);
+  return 1;
+}
+
+static int msg_headers(lua_State *L) {
+  const mpns_header *h;
+  int i, n = mpns_msg_headers(mpns_checkmsg(L, 1), &h);
+  lua_createtable(L, 0, n);
+  for (i = 0; i < n; i++) {
+    lua_pushstring(L, h[i].value);
+    lua_setfield(L, -2, h[i].name);
+  }
+  return 1;
+}
+
+/* msg:for_os("7.0") -> message, or nil and why when nothing survives. */
+static int msg_for_os(lua_State *L) {
+  mpns_msg *m = mpns_checkmsg(L, 1), *d;
+  const char *v = luaL_checkstring(L, 2);
+  mpns_os os;
+  mpns_error err;
+  if (mpns_os_parse(v, &os) != 0)
+    return luaL_argerror(L, 2, lua_pushfstring(L, "expected \"7.0\", \"7.1\" or \"8.0\", got \"%s\"", v));
+  if (!(d = mpns_msg_for_os(m, os, NULL, &err))) {
+    lua_pushnil(L);
+    lua_pushstring(L, err.text);
+    return 2;
+  }
+  push_msg(L, d);
+  return 1;
+}
+
+/* Adds ` name="value"` to the buffer, values cut short for the REPL. */
+static void describe_field(luaL_Buffer *b, const char *label, const mpns_value *v) {
+  char line[96];
+  if (v->state == MPNS_CLEAR) snprintf(line, sizeof line, " %s=CLEAR", label);
+  else snprintf(line, sizeof line, " %s=\"%.*s%s\"", label, v->len > 40 ? 37 : (int)v->len,
+                v->ptr, v->len > 40 ? "..." : "");
+  luaL_addstring(b, line);
+}
+
+static int msg_tostring(lua_State *L) {
+  mpns_msg *m = mpns_checkmsg(L, 1);
+  const mpns_spec *s = mpns_msg_spec(m);
+  luaL_Buffer b;
+  size_t len;
+  int f;
+  mpns_msg_body(m, &len);
+  luaL_buffinit(L, &b);
+  lua_pushfstring(L, "mpns.%s for %s, %d bytes:", mpns_kind_name(mpns_msg_kind(m)),
+                  mpns_os_name(mpns_msg_os(m)), (int)len);
+  luaL_addvalue(&b);
+  for (f = 0; f < MPNS_FIELD_COUNT; f++) {
+    char label[24];
+    const char *name = mpns_field_get((mpns_field)f)->name;
+    if (s->field[f].state == MPNS_UNSET) continue;
+    if (!name) snprintf(label, sizeof label, "cycle_images[%d]", f - MPNS_F_CYCLE_IMAGE1 + 1);
+    if (f == MPNS_F_DATA) {
+      lua_pushfstring(L, " data=<%d bytes>", (int)s->field[f].len);
+      luaL_addvalue(&b);
+    } else {
+      describe_field(&b, name ? name : label, &s->field[f]);
+    }
+  }
+  luaL_pushresult(&b);
+  return 1;
+}
+
+static int msg_gc(lua_State *L) {
+  msg_box *box = (msg_box *)luaL_checkudata(L, 1, MPNS_MSG_MT);
+  mpns_msg_unref(box->msg);
+  box->msg = NULL;
+  return 0;
+}
+
+/* msg.kind and msg.os are fields; everything else is a method. */
+static int msg_index(lua_State *L) {
+  mpns_msg *m = mpns_checkmsg(L, 1);
+  const char *key = lua_tostring(L, 2);
+  if (key && strcmp(key, "kind") == 0) lua_pushstring(L, mpns_kind_name(mpns_msg_kind(m)));
+  else if (key && strcmp(key, "os") == 0) lua_pushstring(L, mpns_os_name(mpns_msg_os(m)));
+  else {
+    lua_pushvalue(L, 2);
+    lua_rawget(L, lua_upvalueindex(1));
+  }
+  return 1;
+}
+
+/* ---- limits ------------------------------------------------------------ */
+
+/* mpns.set_limits{ payload = N, headers = N } -> the previous limits */
+static int set_limits(lua_State *L) {
+  mpns_limits next = mpns_default_limits;
+  luaL_checktype(L, 1, LUA_TTABLE);
+  for (lua_pushnil(L); lua_next(L, 1); lua_pop(L, 1)) {
+    const char *key = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "?";
+    lua_Integer n;
+    size_t *slot = strcmp(key, "payload") == 0 ? &next.payload
+                 : strcmp(key, "headers") == 0 ? &next.headers : NULL;
+    if (!slot) return luaL_error(L, "mpns.set_limits: unknown limit '%s' (payload, headers)", key);
+    if (!mpns_isinteger(L, -1, &n) || n < 1)
+      return luaL_error(L, "mpns.set_limits: '%s' expected a positive integer", key);
+    *slot = (size_t)n;
+  }
+  lua_createtable(L, 0, 2);
+  lua_pushinteger(L, (lua_Integer)mpns_default_limits.payload);
+  lua_setfield(L, -2, "payload");
+  lua_pushinteger(L, (lua_Integer)mpns_default_limits.headers);
+  lua_setfield(L, -2, "headers");
+  mpns_default_limits = next;
+  return 1;
+}
+
+/* ---- registration ------------------------------------------------------ */
+
+static void push_field_map(lua_State *L) {
+  int f;
+  lua_newtable(L);
+  for (f = 0; f < MPNS_FIELD_COUNT; f++) {
+    const char *name = mpns_field_get((mpns_field)f)->name;
+    if (!name) continue;
+    lua_pushinteger(L, f);
+    lua_setfield(L, -2, name);
+  }
+  lua_pushinteger(L, CYCLE_IMAGES);
+  lua_setfield(L, -2, "cycle_images");
+}
+
+static int clear_tostring(lua_State *L) {
+  lua_pushliteral(L, "mpns.CLEAR");
+  return 1;
+}
+
+static void push_clear(lua_State *L) {
+  lua_newtable(L);
+  lua_createtable(L, 0, 1);
+  lua_pushcfunction(L, clear_tostring);
+  lua_setfield(L, -2, "__tostring");
+  lua_setmetatable(L, -2);
+}
+
+static void open_metatable(lua_State *L) {
+  static const luaL_Reg methods[] = {
+    { "body", msg_body }, { "headers", msg_headers }, { "for_os", msg_for_os },
+    { NULL, NULL }
+  };
+  luaL_newmetatable(L, MPNS_MSG_MT);
+  lua_newtable(L);
+  mpns_setfuncs(L, methods, 0);
+  lua_pushvalue(L, -1);
+  lua_setfield(L, -4, "message_methods");  /* module.message_methods */
+  lua_pushcclosure(L, msg_index, 1);
+  lua_setfield(L, -2, "__index");
+  lua_pushcfunction(L, msg_tostring);
+  lua_setfield(L, -2, "__tostring");
+  lua_pushcfunction(L, msg_gc);
+  lua_setfield(L, -2, "__gc");
+  lua_pop(L, 1);
+}
+
+void mpns_open_message(lua_State *L) {
+  int k;
+  open_metatable(L);
+  push_field_map(L);
+  push_clear(L);
+  for (k = 0; k < MPNS_KIND_COUNT; k++) {
+    lua_pushvalue(L, -2);
+    lua_pushvalue(L, -2);
+    lua_pushinteger(L, k);
+    lua_pushcclosure(L, msg_new, 3);
+    lua_setfield(L, -4, mpns_kind_name((mpns_kind)k));
+  }
+  lua_setfield(L, -3, "CLEAR");
+  lua_pop(L, 1);
+  lua_pushcfunction(L, set_limits);
+  lua_setfield(L, -2, "set_limits");
+}

@@ -1,0 +1,149 @@
+/*
+ * mpns.h: the plain C core of lua-mpns. No lua_State in sight, so the same
+ * code serves both Lua ABIs, a C caller, a fuzzer and any transport.
+ *
+ *   messages  build, validate, escape and downgrade MPNS payloads (message.c)
+ *   responses map an MPNS answer to an outcome and advice   (response.c)
+ *   client    deliver messages over libcurl's multi interface (client.c)
+ */
+#ifndef MPNS_H
+#define MPNS_H
+
+#include <stddef.h>
+
+/* ---- message kinds, OS versions, fields ------------------------------- */
+
+typedef enum {
+  MPNS_TOAST, MPNS_TILE, MPNS_FLIP_TILE, MPNS_ICONIC_TILE, MPNS_CYCLE_TILE,
+  MPNS_RAW, MPNS_KIND_COUNT
+} mpns_kind;
+
+typedef enum { MPNS_OS_70, MPNS_OS_71, MPNS_OS_80, MPNS_OS_COUNT } mpns_os;
+
+/* One id per message field; the table itself is in fields.h. */
+typedef enum {
+#define MPNS_FIELD(id, name, xml, kinds, os, check, fallback) MPNS_F_##id,
+#include "fields.h"
+#undef MPNS_FIELD
+  MPNS_FIELD_COUNT
+} mpns_field;
+
+typedef enum { MPNS_UNSET = 0, MPNS_SET, MPNS_CLEAR } mpns_state;
+
+typedef struct {
+  mpns_state state;
+  const char *ptr;      /* text (count and silent too: "7", "true") */
+  size_t len;
+} mpns_value;
+
+/* What a constructor was given: every value is text ("7" for a count,
+ * "true" for silent, "450" for delay). Values are borrowed, not copied. */
+typedef struct {
+  mpns_kind kind;
+  mpns_value field[MPNS_FIELD_COUNT];
+} mpns_spec;
+
+/* Everything a caller may want to know about one field. */
+typedef struct {
+  const char *name;     /* the Lua key, e.g. "back_title" */
+  const char *xml;      /* element without "wp:", or NULL: not an element */
+  unsigned kinds;       /* bit (1u << kind) for each kind that has it */
+  mpns_os os;           /* first OS that shows it */
+  int check;            /* MPNS_CHECK_* */
+  int fallback;         /* field a 7.x plain tile moves it to, or -1 */
+} mpns_field_info;
+
+enum {
+  MPNS_CHECK_TEXT,      /* UTF-8 that XML can carry */
+  MPNS_CHECK_LOCAL,     /* TEXT naming an image in the app, not a URL */
+  MPNS_CHECK_NAV,       /* TEXT: a navigation URI starting with '/' */
+  MPNS_CHECK_COUNT,     /* an integer 0..99 */
+  MPNS_CHECK_BOOL,      /* "true" or "false" */
+  MPNS_CHECK_COLOR,     /* #AARRGGBB */
+  MPNS_CHECK_BYTES,     /* anything, non-empty */
+  MPNS_CHECK_HEADER,    /* a header value: printable, no CR or LF */
+  MPNS_CHECK_DELAY,     /* "immediate", "450" or "900" */
+  MPNS_CHECK_UUID       /* 8-4-4-4-12 hex digits */
+};
+
+const mpns_field_info *mpns_field_get(mpns_field f);
+int mpns_field_lookup(const char *name, size_t len);     /* -1 if unknown */
+/* Checks one value of field `f`; returns NULL or what was expected. */
+const char *mpns_field_check(mpns_field f, const mpns_value *v);
+const char *mpns_kind_name(mpns_kind k);                 /* "flip_tile" */
+const char *mpns_os_name(mpns_os os);                    /* "7.1" */
+int mpns_os_parse(const char *s, mpns_os *os);           /* 0 on success */
+
+/* ---- limits ----------------------------------------------------------- */
+
+typedef struct {
+  size_t payload;       /* body bytes, default 3072 */
+  size_t headers;       /* custom header bytes, default 1024 */
+} mpns_limits;
+
+extern mpns_limits mpns_default_limits;
+
+/* ---- built messages ---------------------------------------------------- */
+
+/* A built message is immutable and reference-counted, so one message can be
+ * queued for a million channels without copies and outlive its Lua object. */
+typedef struct mpns_msg mpns_msg;
+
+typedef struct { const char *name, *value; } mpns_header;
+#define MPNS_MAX_HEADERS 4
+
+typedef struct { char text[512]; } mpns_error;
+
+/* Validates `spec` and builds it for `os`. Returns NULL and fills `err`
+ * (naming the field and what was expected) on bad input; nothing leaks. */
+mpns_msg *mpns_msg_new(const mpns_spec *spec, mpns_os os,
+                       const mpns_limits *limits, mpns_error *err);
+/* The same message downgraded for an older (or newer) device; NULL with
+ * `err` when nothing the target OS can show survives the downgrade. */
+mpns_msg *mpns_msg_for_os(const mpns_msg *m, mpns_os os,
+                          const mpns_limits *limits, mpns_error *err);
+mpns_msg *mpns_msg_ref(mpns_msg *m);
+void mpns_msg_unref(mpns_msg *m);
+
+mpns_kind mpns_msg_kind(const mpns_msg *m);
+mpns_os mpns_msg_os(const mpns_msg *m);
+const char *mpns_msg_body(const mpns_msg *m, size_t *len);
+/* Header count; `*out` points at the message's own array. */
+int mpns_msg_headers(const mpns_msg *m, const mpns_header **out);
+/* "Name: value" lines ready for curl_slist, NULL-terminated. */
+const char *const *mpns_msg_header_lines(const mpns_msg *m);
+const mpns_spec *mpns_msg_spec(const mpns_msg *m);
+
+/* ---- escaping and checks (exposed for tests and other transports) ------ */
+
+size_t mpns_xml_escaped_len(const char *s, size_t len);
+char *mpns_xml_escape(char *out, const char *s, size_t len);  /* returns end */
+long mpns_utf8_check(const char *s, size_t len); /* -1 ok, else bad offset */
+int mpns_uuid_check(const char *s, size_t len);  /* 1 if a UUID */
+
+/* ---- responses --------------------------------------------------------- */
+
+typedef enum {
+#define MPNS_OUTCOME(id, name) MPNS_##id,
+#include "outcomes.h"
+#undef MPNS_OUTCOME
+  MPNS_OUTCOME_COUNT
+} mpns_outcome;
+
+typedef struct {
+  mpns_outcome outcome;
+  int ok;               /* received */
+  int delete_channel;   /* expired */
+  int retry_after;      /* seconds, or -1 when the sender must not retry */
+} mpns_advice;
+
+/* Header values may be NULL (absent); matching is case-insensitive. */
+mpns_advice mpns_response_advise(int status, const char *notification,
+                                 const char *device, const char *subscription);
+const char *mpns_outcome_name(mpns_outcome o);
+
+/* ---- client: delivery over libcurl (client.c) -------------------------- */
+
+#include "client.h"
+
+#endif
