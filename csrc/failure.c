@@ -1,0 +1,86 @@
+/* failure.c: how a send can fail without an HTTP answer: URI checks before
+ * sending, and libcurl's result codes mapped to the failure kinds. */
+#include <string.h>
+#include <strings.h>
+#include "client_int.h"
+
+static const char *const fail_names[] = {
+  "none", "timeout", "connect", "dns", "tls", "protocol", "closed",
+  "invalid_uri"
+};
+
+const char *mpns_fail_name(mpns_fail f) {
+  return (unsigned)f < sizeof fail_names / sizeof *fail_names
+         ? fail_names[f] : "protocol";
+}
+
+/* libcurl codes that mean something more precise than "protocol". */
+static const struct { CURLcode code; mpns_fail fail; } fail_map[] = {
+  { CURLE_OPERATION_TIMEDOUT, MPNS_FAIL_TIMEOUT },
+  { CURLE_COULDNT_CONNECT, MPNS_FAIL_CONNECT },
+  { CURLE_COULDNT_RESOLVE_HOST, MPNS_FAIL_DNS },
+  { CURLE_COULDNT_RESOLVE_PROXY, MPNS_FAIL_DNS },
+  { CURLE_SSL_CONNECT_ERROR, MPNS_FAIL_TLS },
+  { CURLE_PEER_FAILED_VERIFICATION, MPNS_FAIL_TLS },
+  { CURLE_SSL_CERTPROBLEM, MPNS_FAIL_TLS },
+  { CURLE_SSL_CIPHER, MPNS_FAIL_TLS },
+  { CURLE_SSL_CACERT_BADFILE, MPNS_FAIL_TLS },
+  { CURLE_SSL_ENGINE_NOTFOUND, MPNS_FAIL_TLS },
+  { CURLE_SSL_ENGINE_SETFAILED, MPNS_FAIL_TLS },
+  { CURLE_SSL_CRL_BADFILE, MPNS_FAIL_TLS },
+  { CURLE_SSL_ISSUER_ERROR, MPNS_FAIL_TLS },
+  { CURLE_SSL_PINNEDPUBKEYNOTMATCH, MPNS_FAIL_TLS },
+  { CURLE_SSL_INVALIDCERTSTATUS, MPNS_FAIL_TLS },
+  { CURLE_USE_SSL_FAILED, MPNS_FAIL_TLS },
+  { CURLE_UNSUPPORTED_PROTOCOL, MPNS_FAIL_INVALID_URI },
+  { CURLE_URL_MALFORMAT, MPNS_FAIL_INVALID_URI },
+};
+
+/* A TLS 1.3 server rejects a client certificate after the handshake, so
+ * curl reports it as a receive error; the message names the TLS layer. */
+static mpns_fail classify(CURLcode rc, const char *msg) {
+  size_t i;
+  for (i = 0; i < sizeof fail_map / sizeof *fail_map; i++)
+    if (fail_map[i].code == rc) return fail_map[i].fail;
+  if ((rc == CURLE_RECV_ERROR || rc == CURLE_SEND_ERROR) &&
+      (strstr(msg, "SSL") || strstr(msg, "alert"))) return MPNS_FAIL_TLS;
+  return MPNS_FAIL_PROTOCOL;
+}
+
+void mpns_xfer_result(mpns_xfer *x, CURLcode rc, mpns_result *r) {
+  long status = 0;
+  mpns_entry *e = x->entry;
+  memset(r, 0, sizeof *r);
+  r->retry_after = -1;
+  r->attempts = e->attempts;
+  r->uri = e->uri;
+  r->urilen = e->urilen;
+  r->msg = e->msg;
+  if (rc != CURLE_OK) {
+    r->message = x->errbuf[0] ? x->errbuf : curl_easy_strerror(rc);
+    r->fail = classify(rc, r->message);
+    return;
+  }
+  curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
+  r->status = (int)status;
+  r->notification = x->notification[0] ? x->notification : NULL;
+  r->device = x->device[0] ? x->device : NULL;
+  r->subscription = x->subscription[0] ? x->subscription : NULL;
+  r->message_id = x->message_id[0] ? x->message_id : NULL;
+}
+
+static int starts_with(const char *s, size_t len, const char *prefix) {
+  size_t n = strlen(prefix);
+  return len > n && strncasecmp(s, prefix, n) == 0;
+}
+
+const char *mpns_uri_check(const char *uri, size_t len) {
+  size_t i;
+  if (len > MPNS_URI_MAX) return "channel URI longer than 1024 characters";
+  for (i = 0; i < len; i++)
+    if ((unsigned char)uri[i] <= 0x20 || uri[i] == 0x7f)
+      return "channel URI contains a control character or space";
+  if (!starts_with(uri, len, "http://") && !starts_with(uri, len, "https://"))
+    return "channel URI must be http:// or https:// with a host";
+  return NULL;
+}

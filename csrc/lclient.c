@@ -1,0 +1,512 @@
+/*
+ * lclient.c: the Lua face of mpns_client. Each client keeps one registry
+ * table (its "env") holding the callbacks of pending sends and timers under
+ * luaL_ref keys, the on_error callbacks under the same key in env.errs, and
+ * on_callback_error. Callbacks run under lua_pcall after curl has returned;
+ * the first error a callback raises is re-raised from run/step/send once the
+ * engine is consistent, unless client.on_callback_error takes it.
+ */
+#include <stdint.h>
+#include <string.h>
+#include "lmpns.h"
+
+#define CLIENT_MT "mpns.client"
+#define SEND_ERROR_MT "mpns.send_error"
+#define BUSY "loop already running"
+
+typedef struct {
+  mpns_client *c;     /* NULL once freed */
+  lua_State *L;       /* the thread driving the engine right now */
+  int env;            /* registry ref, LUA_NOREF once released */
+  int err;            /* registry ref of a callback error to re-raise */
+  int running;        /* inside run, step or send */
+  int closed;
+} lclient;
+
+static lclient *check_client(lua_State *L) {
+  lclient *lc = (lclient *)luaL_checkudata(L, 1, CLIENT_MT);
+  if (lc->closed) luaL_error(L, "mpns.client: used after close");
+  return lc;
+}
+
+static void push_env(lua_State *L, lclient *lc) {
+  lua_rawgeti(L, LUA_REGISTRYINDEX, lc->env);
+}
+
+/* Frees the engine and every callback ref once nothing is using them. */
+static void release(lua_State *L, lclient *lc) {
+  if (lc->running) return;
+  mpns_client_free(lc->c);
+  lc->c = NULL;
+  luaL_unref(L, LUA_REGISTRYINDEX, lc->env);
+  lc->env = LUA_NOREF;
+}
+
+/* ---- callback errors ---------------------------------------------------- */
+
+/* The error on top of the stack goes to on_callback_error, or is kept (the
+ * first one) for the caller of run/step/send. Pops it. */
+static void remember(lua_State *L, lclient *lc) {
+  push_env(L, lc);
+  lua_getfield(L, -1, "on_callback_error");
+  lua_remove(L, -2);
+  if (lua_isfunction(L, -1)) {
+    lua_insert(L, -2);
+    if (lua_pcall(L, 1, 0, 0) == 0) return;
+  } else {
+    lua_pop(L, 1);
+  }
+  if (lc->err == LUA_NOREF) lc->err = luaL_ref(L, LUA_REGISTRYINDEX);
+  else lua_pop(L, 1);
+}
+
+/* Called after the engine is consistent again: raises a kept error. */
+static void reraise(lua_State *L, lclient *lc) {
+  if (lc->err == LUA_NOREF) return;
+  lua_rawgeti(L, LUA_REGISTRYINDEX, lc->err);
+  luaL_unref(L, LUA_REGISTRYINDEX, lc->err);
+  lc->err = LUA_NOREF;
+  lua_error(L);
+}
+
+/* ---- results ------------------------------------------------------------ */
+
+static void set_int(lua_State *L, const char *k, lua_Integer v) {
+  lua_pushinteger(L, v);
+  lua_setfield(L, -2, k);
+}
+
+static void push_outcome(lua_State *L, const mpns_result *r) {
+  if (r->fail == MPNS_FAIL_NONE) {
+    mpns_push_result(L, r->status, r->notification, r->device,
+                     r->subscription, r->message_id);
+  } else {
+    lua_createtable(L, 0, 5);
+    lua_pushstring(L, mpns_fail_name(r->fail));
+    lua_setfield(L, -2, "kind");
+    lua_pushstring(L, r->message ? r->message : mpns_fail_name(r->fail));
+    lua_setfield(L, -2, "message");
+    if (r->retry_after >= 0) set_int(L, "retry_after", r->retry_after);
+    luaL_getmetatable(L, SEND_ERROR_MT);
+    lua_setmetatable(L, -2);
+  }
+  lua_pushlstring(L, r->uri, r->urilen);
+  lua_setfield(L, -2, "uri");
+  set_int(L, "attempts", r->attempts);
+}
+
+static int send_error_tostring(lua_State *L) {
+  lua_getfield(L, 1, "kind");
+  lua_getfield(L, 1, "message");
+  lua_getfield(L, 1, "uri");
+  lua_pushfstring(L, "%s: %s (%s)", luaL_optstring(L, 2, "?"),
+                  luaL_optstring(L, 3, "?"), luaL_optstring(L, 4, "?"));
+  return 1;
+}
+
+/* Runs under lua_pcall: (lc, result, ref). A table under `ref` is the slot
+ * of a blocking send; a function is on_result, with env.errs[ref] on_error. */
+static int call_done(lua_State *L) {
+  lclient *lc = (lclient *)lua_touserdata(L, 1);
+  const mpns_result *r = (const mpns_result *)lua_touserdata(L, 2);
+  int ref = (int)lua_tointeger(L, 3);
+  push_env(L, lc);                                    /* 4 */
+  lua_rawgeti(L, 4, ref);                             /* 5 on_result/slot */
+  lua_getfield(L, 4, "errs");                         /* 6 */
+  lua_rawgeti(L, 6, ref);                             /* 7 on_error */
+  lua_pushnil(L);
+  lua_rawseti(L, 6, ref);
+  luaL_unref(L, 4, ref);
+  push_outcome(L, r);                                 /* 8 */
+  if (lua_istable(L, 5)) {
+    lua_rawseti(L, 5, r->fail == MPNS_FAIL_NONE ? 1 : 2);
+  } else if (r->fail == MPNS_FAIL_NONE || lua_isnil(L, 7)) {
+    lua_pushvalue(L, 5);
+    if (r->fail != MPNS_FAIL_NONE) lua_pushnil(L);   /* on_result(nil, err) */
+    lua_pushvalue(L, 8);
+    lua_call(L, r->fail == MPNS_FAIL_NONE ? 1 : 2, 0);
+  } else {
+    lua_pushvalue(L, 7);
+    lua_pushvalue(L, 8);
+    lua_call(L, 1, 0);
+  }
+  return 0;
+}
+
+static void on_done(mpns_client *c, const mpns_result *r, void *ud) {
+  lclient *lc = (lclient *)mpns_client_data(c);
+  lua_State *L = lc->L;
+  if (!lua_checkstack(L, 12)) return;
+  lua_pushcfunction(L, call_done);
+  lua_pushlightuserdata(L, lc);
+  lua_pushlightuserdata(L, (void *)r);
+  lua_pushinteger(L, (lua_Integer)(intptr_t)ud);
+  if (lua_pcall(L, 3, 0, 0)) remember(L, lc);
+}
+
+/* Runs under lua_pcall: (lc, ref) of a client:after callback. */
+static int call_timer(lua_State *L) {
+  lclient *lc = (lclient *)lua_touserdata(L, 1);
+  int ref = (int)lua_tointeger(L, 2);
+  push_env(L, lc);
+  lua_rawgeti(L, 3, ref);
+  luaL_unref(L, 3, ref);
+  lua_call(L, 0, 0);
+  return 0;
+}
+
+static void on_timer(mpns_client *c, void *ud) {
+  lclient *lc = (lclient *)mpns_client_data(c);
+  lua_State *L = lc->L;
+  if (!lua_checkstack(L, 8)) return;
+  lua_pushcfunction(L, call_timer);
+  lua_pushlightuserdata(L, lc);
+  lua_pushinteger(L, (lua_Integer)(intptr_t)ud);
+  if (lua_pcall(L, 2, 0, 0)) remember(L, lc);
+}
+
+/* ---- driving the loop --------------------------------------------------- */
+
+static void enter(lua_State *L, lclient *lc) {
+  lc->running = 1;
+  lc->L = L;
+}
+
+/* After a step: frees a client closed from a callback, raises a kept error. */
+static void leave(lua_State *L, lclient *lc) {
+  lc->running = 0;
+  if (lc->closed) release(L, lc);
+  reraise(L, lc);
+}
+
+static int busy(lua_State *L) {
+  lua_pushnil(L);
+  lua_pushliteral(L, BUSY);
+  return 2;
+}
+
+/* client:run(): steps until nothing is pending. */
+static int l_run(lua_State *L) {
+  lclient *lc = check_client(L);
+  if (lc->running) return busy(L);
+  enter(L, lc);
+  while (!lc->closed && lc->err == LUA_NOREF &&
+         mpns_client_step(lc->c, 1.0) > 0) {}
+  leave(L, lc);
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+/* client:step([seconds]): one bounded step; returns what is still pending. */
+static int l_step(lua_State *L) {
+  lclient *lc = check_client(L);
+  double t = luaL_optnumber(L, 2, 0);
+  int n;
+  if (lc->running) return busy(L);
+  enter(L, lc);
+  n = mpns_client_step(lc->c, t);
+  leave(L, lc);
+  lua_pushinteger(L, n > 0 ? n : 0);
+  return 1;
+}
+
+/* Queues msg (arg 2) to uri (arg 3); env[ref] = the value at `cb` (a
+ * function, or a blocking send's slot) and env.errs[ref] = the one at `eb`. */
+static void queue_send(lua_State *L, lclient *lc, int cb, int eb) {
+  size_t len;
+  mpns_msg *m = mpns_checkmsg(L, 2);
+  const char *uri = luaL_checklstring(L, 3, &len);
+  int ref;
+  push_env(L, lc);
+  lua_pushvalue(L, cb);
+  ref = luaL_ref(L, -2);
+  if (eb && !lua_isnoneornil(L, eb)) {
+    lua_getfield(L, -1, "errs");
+    lua_pushvalue(L, eb);
+    lua_rawseti(L, -2, ref);
+    lua_pop(L, 1);
+  }
+  lua_pop(L, 1);
+  if (mpns_client_send(lc->c, m, uri, len, on_done, (void *)(intptr_t)ref))
+    luaL_error(L, "mpns.client: out of memory");
+}
+
+/* client:send(msg, uri): blocks until this send is done; returns the result,
+ * or nil and the error table. */
+static int l_send(lua_State *L) {
+  lclient *lc = check_client(L);
+  lua_settop(L, 3);
+  if (lc->running) return busy(L);
+  lua_newtable(L);                                   /* 4: the slot */
+  queue_send(L, lc, 4, 0);
+  enter(L, lc);
+  for (;;) {
+    lua_rawgeti(L, 4, 1);
+    lua_rawgeti(L, 4, 2);
+    if (!lua_isnil(L, 5) || !lua_isnil(L, 6)) break;
+    lua_pop(L, 2);
+    if (lc->closed || mpns_client_step(lc->c, 1.0) < 0) {
+      lua_pushnil(L);
+      lua_pushliteral(L, "client closed");
+      break;
+    }
+  }
+  leave(L, lc);
+  if (lua_isnil(L, 5)) return 2;
+  lua_pushvalue(L, 5);
+  return 1;
+}
+
+/* client:send_async(msg, uri, on_result[, on_error]). Without on_error, a
+ * failure calls on_result(nil, err). */
+static int l_send_async(lua_State *L) {
+  lclient *lc = check_client(L);
+  luaL_checktype(L, 4, LUA_TFUNCTION);
+  if (!lua_isnoneornil(L, 5)) luaL_checktype(L, 5, LUA_TFUNCTION);
+  queue_send(L, lc, 4, 5);
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+/* client:after(seconds, fn): fn() from a later step of this loop. */
+static int l_after(lua_State *L) {
+  lclient *lc = check_client(L);
+  double s = luaL_checknumber(L, 2);
+  int ref;
+  luaL_checktype(L, 3, LUA_TFUNCTION);
+  push_env(L, lc);
+  lua_pushvalue(L, 3);
+  ref = luaL_ref(L, -2);
+  if (mpns_client_after(lc->c, s, on_timer, (void *)(intptr_t)ref))
+    luaL_error(L, "mpns.client: out of memory");
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+/* Closes the engine: every pending send gets on_error{kind="closed"}.
+ * From a callback, the engine is freed when the step returns. */
+static lclient *close_client(lua_State *L) {
+  lclient *lc = (lclient *)luaL_checkudata(L, 1, CLIENT_MT);
+  if (lc->closed) return lc;
+  lc->closed = 1;
+  if (lc->c) {
+    lua_State *prev = lc->L;
+    lc->L = L;
+    mpns_client_close(lc->c);
+    lc->L = lc->running ? prev : L;
+  }
+  release(L, lc);
+  return lc;
+}
+
+/* client:close(): idempotent; raises what a closed-callback raised. */
+static int l_close(lua_State *L) {
+  lclient *lc = close_client(L);
+  if (!lc->running) reraise(L, lc);
+  return 0;
+}
+
+/* __gc and __close: the same, but never raises; a kept error is dropped. */
+static int l_gc(lua_State *L) {
+  lclient *lc = close_client(L);
+  if (!lc->running) {
+    luaL_unref(L, LUA_REGISTRYINDEX, lc->err);
+    lc->err = LUA_NOREF;
+  }
+  return 0;
+}
+
+/* client:timeout(): seconds until step has work (0: now), nil if idle. */
+static int l_timeout(lua_State *L) {
+  long ms = mpns_client_timeout(check_client(L)->c);
+  if (ms < 0) lua_pushnil(L); else lua_pushnumber(L, ms / 1000.0);
+  return 1;
+}
+
+/* client:fd(): one fd that turns readable when the network has work. */
+static int l_fd(lua_State *L) {
+  lua_pushinteger(L, mpns_client_fd(check_client(L)->c));
+  return 1;
+}
+
+static int l_pending(lua_State *L) {
+  lua_pushinteger(L, mpns_client_pending(check_client(L)->c));
+  return 1;
+}
+
+static int l_closed(lua_State *L) {
+  lua_pushboolean(L, ((lclient *)luaL_checkudata(L, 1, CLIENT_MT))->closed);
+  return 1;
+}
+
+static int l_stats(lua_State *L) {
+  mpns_client_stats s = mpns_client_get_stats(check_client(L)->c);
+  lua_createtable(L, 0, 4);
+  set_int(L, "sent", (lua_Integer)s.sent);
+  set_int(L, "done", (lua_Integer)s.done);
+  set_int(L, "retries", (lua_Integer)s.retries);
+  set_int(L, "connections", (lua_Integer)s.connections);
+  return 1;
+}
+
+static int l_tostring(lua_State *L) {
+  lclient *lc = (lclient *)luaL_checkudata(L, 1, CLIENT_MT);
+  if (lc->closed) lua_pushfstring(L, "mpns.client (closed)");
+  else lua_pushfstring(L, "mpns.client (%d pending)", mpns_client_pending(lc->c));
+  return 1;
+}
+
+/* Methods first, then on_callback_error from the env. */
+static int l_index(lua_State *L) {
+  lclient *lc = (lclient *)luaL_checkudata(L, 1, CLIENT_MT);
+  lua_pushvalue(L, 2);
+  lua_rawget(L, lua_upvalueindex(1));
+  if (!lua_isnil(L, -1) || lc->env == LUA_NOREF) return 1;
+  if (lua_type(L, 2) != LUA_TSTRING ||
+      strcmp(lua_tostring(L, 2), "on_callback_error") != 0) return 1;
+  push_env(L, lc);
+  lua_getfield(L, -1, "on_callback_error");
+  return 1;
+}
+
+static int l_newindex(lua_State *L) {
+  lclient *lc = check_client(L);
+  const char *k = luaL_checkstring(L, 2);
+  if (strcmp(k, "on_callback_error") != 0)
+    return luaL_error(L, "mpns.client: cannot set field '%s'", k);
+  if (!lua_isnil(L, 3)) luaL_checktype(L, 3, LUA_TFUNCTION);
+  push_env(L, lc);
+  lua_pushvalue(L, 3);
+  lua_setfield(L, -2, "on_callback_error");
+  return 0;
+}
+
+/* ---- options ------------------------------------------------------------ */
+
+typedef enum { OPT_LONG, OPT_INT, OPT_NUM, OPT_STR, OPT_BOOL, OPT_RETRY } opt_type;
+
+typedef struct { const char *name; opt_type type; size_t off; } opt_info;
+
+#define OPT(name, type) { #name, type, offsetof(mpns_client_opts, name) }
+static const opt_info client_opts[] = {
+  OPT(max_connections, OPT_LONG), OPT(max_per_host, OPT_LONG),
+  OPT(timeout, OPT_NUM), OPT(connect_timeout, OPT_NUM),
+  OPT(cert, OPT_STR), OPT(key, OPT_STR), OPT(key_password, OPT_STR),
+  OPT(ca, OPT_STR), OPT(verify, OPT_BOOL), OPT(proxy, OPT_STR),
+  OPT(user_agent, OPT_STR), { "retry", OPT_RETRY, 0 }, { NULL, OPT_INT, 0 }
+};
+static const opt_info retry_opts[] = {
+  OPT(max_attempts, OPT_INT), OPT(base_delay, OPT_NUM),
+  OPT(max_delay, OPT_NUM), { NULL, OPT_INT, 0 }
+};
+#undef OPT
+
+static void parse_opts(lua_State *L, int t, const opt_info *list,
+                       mpns_client_opts *o);
+
+static int bad_opt(lua_State *L, const char *k, const char *expected) {
+  return luaL_error(L, "mpns.client: option '%s' must be %s", k, expected);
+}
+
+/* Stores the value on top of the stack as option `info` (strings stay
+ * borrowed from the options table, which outlives mpns_client_new). */
+static void set_opt(lua_State *L, const opt_info *info, mpns_client_opts *o) {
+  char *p = (char *)o + info->off;
+  lua_Integer n = 0;
+  switch (info->type) {
+  case OPT_LONG: case OPT_INT:
+    if (!mpns_isinteger(L, -1, &n)) bad_opt(L, info->name, "an integer");
+    if (info->type == OPT_LONG) *(long *)p = (long)n;
+    else *(int *)p = n > 1000000 ? 1000000 : n < -1 ? -1 : (int)n;
+    break;
+  case OPT_NUM:
+    if (lua_type(L, -1) != LUA_TNUMBER) bad_opt(L, info->name, "a number");
+    *(double *)p = lua_tonumber(L, -1);
+    break;
+  case OPT_STR:
+    if (lua_type(L, -1) != LUA_TSTRING) bad_opt(L, info->name, "a string");
+    *(const char **)p = lua_tostring(L, -1);
+    break;
+  case OPT_BOOL:
+    if (!lua_isboolean(L, -1)) bad_opt(L, info->name, "a boolean");
+    *(int *)p = lua_toboolean(L, -1);
+    break;
+  case OPT_RETRY:
+    if (!lua_istable(L, -1)) bad_opt(L, info->name, "a table");
+    parse_opts(L, lua_gettop(L), retry_opts, o);
+    break;
+  }
+}
+
+/* Every key must be a known option: a typo is an error naming the key. */
+static void parse_opts(lua_State *L, int t, const opt_info *list,
+                       mpns_client_opts *o) {
+  lua_pushnil(L);
+  while (lua_next(L, t)) {
+    const opt_info *i;
+    const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "?";
+    for (i = list; i->name && strcmp(i->name, k) != 0; i++) {}
+    if (!i->name) luaL_error(L, "mpns.client: unknown option '%s'", k);
+    set_opt(L, i, o);
+    lua_pop(L, 1);
+  }
+}
+
+/* mpns.client([opts]) */
+static int l_new(lua_State *L) {
+  mpns_client_opts o;
+  mpns_error err;
+  lclient *lc;
+  mpns_client_opts_init(&o);
+  if (!lua_isnoneornil(L, 1)) {
+    luaL_checktype(L, 1, LUA_TTABLE);
+    parse_opts(L, 1, client_opts, &o);
+  }
+  if (o.max_per_host == 0) o.max_per_host = o.max_connections;
+  lc = (lclient *)mpns_newuserdata(L, sizeof *lc);
+  lc->c = NULL;
+  lc->L = L;
+  lc->env = lc->err = LUA_NOREF;
+  lc->running = 0;
+  lc->closed = 1;                        /* until fully made */
+  luaL_getmetatable(L, CLIENT_MT);
+  lua_setmetatable(L, -2);
+  lua_createtable(L, 0, 2);
+  lua_newtable(L);
+  lua_setfield(L, -2, "errs");
+  lc->env = luaL_ref(L, LUA_REGISTRYINDEX);
+  if (!(lc->c = mpns_client_new(&o, &err)))
+    return luaL_error(L, "mpns.client: %s", err.text);
+  mpns_client_set_data(lc->c, lc);
+  lc->closed = 0;
+  return 1;
+}
+
+void mpns_open_client(lua_State *L) {
+  static const luaL_Reg methods[] = {
+    { "send", l_send }, { "send_async", l_send_async }, { "run", l_run },
+    { "step", l_step }, { "after", l_after }, { "close", l_close },
+    { "timeout", l_timeout }, { "fd", l_fd }, { "pending", l_pending },
+    { "stats", l_stats }, { "closed", l_closed }, { NULL, NULL }
+  };
+  luaL_newmetatable(L, SEND_ERROR_MT);
+  lua_pushcfunction(L, send_error_tostring);
+  lua_setfield(L, -2, "__tostring");
+  lua_pop(L, 1);
+  luaL_newmetatable(L, CLIENT_MT);
+  lua_newtable(L);
+  mpns_setfuncs(L, methods, 0);
+  lua_pushcclosure(L, l_index, 1);
+  lua_setfield(L, -2, "__index");
+  lua_pushcfunction(L, l_newindex);
+  lua_setfield(L, -2, "__newindex");
+  lua_pushcfunction(L, l_gc);
+  lua_setfield(L, -2, "__gc");
+  lua_pushcfunction(L, l_gc);
+  lua_setfield(L, -2, "__close");
+  lua_pushcfunction(L, l_tostring);
+  lua_setfield(L, -2, "__tostring");
+  lua_pop(L, 1);
+  lua_pushcfunction(L, l_new);
+  lua_setfield(L, -2, "client");
+}

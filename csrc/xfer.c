@@ -1,0 +1,146 @@
+/*
+ * xfer.c: one pooled easy handle. Configured once (TLS, timeouts, protocols,
+ * callbacks); a send then sets only its URL, body and, when the message
+ * changed, its header list. Response headers are parsed in place into fixed
+ * buffers: no allocation per header.
+ */
+#include <string.h>
+#include <strings.h>
+#include "client_int.h"
+
+/* The response headers a result carries, and where each one goes. */
+static const struct {
+  const char *name;
+  size_t len, off, cap;
+} wanted[] = {
+#define W(name, field) { name, sizeof name - 1, offsetof(mpns_xfer, field), \
+                         sizeof ((mpns_xfer *)0)->field }
+  W("X-NotificationStatus", notification),
+  W("X-DeviceConnectionStatus", device),
+  W("X-SubscriptionStatus", subscription),
+  W("X-MessageID", message_id),
+#undef W
+};
+#define NWANTED (sizeof wanted / sizeof wanted[0])
+
+static void clear_answer(mpns_xfer *x) {
+  x->notification[0] = x->device[0] = x->subscription[0] = '\0';
+  x->message_id[0] = '\0';
+}
+
+/* Keeps the value of a wanted header, trimmed; a new status line (another
+ * response on the same transfer) starts over. */
+static size_t on_header(char *p, size_t size, size_t n, void *ud) {
+  mpns_xfer *x = ud;
+  size_t len = size * n, i, vlen;
+  if (len >= 5 && memcmp(p, "HTTP/", 5) == 0) { clear_answer(x); return len; }
+  for (i = 0; i < NWANTED; i++) {
+    const char *v = p + wanted[i].len + 1;
+    char *out = (char *)x + wanted[i].off;
+    if (len <= wanted[i].len || p[wanted[i].len] != ':' ||
+        strncasecmp(p, wanted[i].name, wanted[i].len) != 0) continue;
+    vlen = len - wanted[i].len - 1;
+    while (vlen && (*v == ' ' || *v == '\t')) v++, vlen--;
+    while (vlen && (v[vlen - 1] == '\r' || v[vlen - 1] == '\n' ||
+                    v[vlen - 1] == ' ' || v[vlen - 1] == '\t')) vlen--;
+    if (vlen >= wanted[i].cap) vlen = wanted[i].cap - 1;
+    memcpy(out, v, vlen);
+    out[vlen] = '\0';
+    break;
+  }
+  return len;
+}
+
+/* MPNS answers carry no body worth keeping. */
+static size_t on_body(char *p, size_t size, size_t n, void *ud) {
+  (void)p; (void)ud;
+  return size * n;
+}
+
+static long ms(double s) { return s > 0 ? (long)(s * 1000 + 0.5) : 0; }
+
+/* Options every send of this client shares. */
+static int setup_tls(CURL *h, const mpns_client_opts *o) {
+  int bad = 0;
+  if (o->cert) bad |= curl_easy_setopt(h, CURLOPT_SSLCERT, o->cert);
+  if (o->key) bad |= curl_easy_setopt(h, CURLOPT_SSLKEY, o->key);
+  if (o->key_password)
+    bad |= curl_easy_setopt(h, CURLOPT_KEYPASSWD, o->key_password);
+  if (o->ca) bad |= curl_easy_setopt(h, CURLOPT_CAINFO, o->ca);
+  bad |= curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, o->verify ? 1L : 0L);
+  bad |= curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, o->verify ? 2L : 0L);
+  return bad;
+}
+
+static int setup_http(CURL *h, mpns_xfer *x, const mpns_client_opts *o) {
+  int bad = 0;
+#if LIBCURL_VERSION_NUM >= 0x075500
+  bad |= curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+  bad |= curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+#else
+  bad |= curl_easy_setopt(h, CURLOPT_PROTOCOLS, CURLPROTO_HTTP | CURLPROTO_HTTPS);
+#endif
+  bad |= curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+  bad |= curl_easy_setopt(h, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
+  bad |= curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+  bad |= curl_easy_setopt(h, CURLOPT_POST, 1L);
+  bad |= curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, ms(o->timeout));
+  bad |= curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, ms(o->connect_timeout));
+  bad |= curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+  bad |= curl_easy_setopt(h, CURLOPT_HEADERDATA, x);
+  bad |= curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+  bad |= curl_easy_setopt(h, CURLOPT_ERRORBUFFER, x->errbuf);
+  bad |= curl_easy_setopt(h, CURLOPT_PRIVATE, x);
+  if (o->proxy) bad |= curl_easy_setopt(h, CURLOPT_PROXY, o->proxy);
+  if (o->user_agent) bad |= curl_easy_setopt(h, CURLOPT_USERAGENT, o->user_agent);
+  return bad;
+}
+
+int mpns_xfer_init(mpns_xfer *x, const mpns_client_opts *o) {
+  memset(x, 0, sizeof *x);
+  x->easy = curl_easy_init();
+  if (!x->easy) return -1;
+  if (setup_http(x->easy, x, o) | setup_tls(x->easy, o)) {
+    curl_easy_cleanup(x->easy);
+    x->easy = NULL;
+    return -1;
+  }
+  return 0;
+}
+
+/* The message's own lines, plus "Expect:" so curl never waits for a
+ * 100-continue. Built once per message the handle sees in a row. */
+static int set_headers(mpns_xfer *x, mpns_msg *m) {
+  const char *const *line = mpns_msg_header_lines(m);
+  struct curl_slist *list = curl_slist_append(NULL, "Expect:"), *t;
+  for (; list && *line; line++) {
+    if (!(t = curl_slist_append(list, *line))) break;
+    list = t;
+  }
+  if (!list || *line) { curl_slist_free_all(list); return -1; }
+  curl_slist_free_all(x->headers);
+  if (x->hdr_msg) mpns_msg_unref(x->hdr_msg);
+  x->headers = list;
+  x->hdr_msg = mpns_msg_ref(m);
+  return curl_easy_setopt(x->easy, CURLOPT_HTTPHEADER, list) ? -1 : 0;
+}
+
+int mpns_xfer_start(mpns_xfer *x, mpns_entry *e) {
+  size_t len;
+  const char *body = mpns_msg_body(e->msg, &len);
+  if (x->hdr_msg != e->msg && set_headers(x, e->msg)) return -1;
+  x->errbuf[0] = '\0';
+  clear_answer(x);
+  if (curl_easy_setopt(x->easy, CURLOPT_URL, (const char *)e->uri) ||
+      curl_easy_setopt(x->easy, CURLOPT_POSTFIELDSIZE, (long)len) ||
+      curl_easy_setopt(x->easy, CURLOPT_POSTFIELDS, body)) return -1;
+  x->entry = e;
+  return 0;
+}
+
+void mpns_xfer_cleanup(mpns_xfer *x) {
+  if (x->easy) curl_easy_cleanup(x->easy);
+  curl_slist_free_all(x->headers);
+  if (x->hdr_msg) mpns_msg_unref(x->hdr_msg);
+  memset(x, 0, sizeof *x);
+}
