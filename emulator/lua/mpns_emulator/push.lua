@@ -1,0 +1,127 @@
+-- The channel URIs: POST <prefix>/<channel-id> pushes a notification,
+-- POST <prefix>/<channel-id>/callback registers a callback (TLS only).
+local cjson = require "cjson.safe"
+local config = require "mpns_emulator.config"
+local validate = require "mpns_emulator.validate"
+local state = require "mpns_emulator.state"
+local outcome = require "mpns_emulator.outcome"
+local faults = require "mpns_emulator.faults"
+local stats = require "mpns_emulator.stats"
+
+local ngx = ngx
+local var, header, req = ngx.var, ngx.header, ngx.req
+local match, tonumber, type = string.match, tonumber, type
+
+local _M = {}
+
+-- Sends the answer, counts it and fills the access log's variables.
+-- c may be nil (no channel parsed); 444 closes the connection unanswered.
+local function answer(c, status, ns, ds, ss, reason)
+  stats.count(status, ns)
+  if c then
+    var.mpns_channel = c.id
+    if c.kind then var.mpns_kind = c.kind end
+    if c.msgid then var.mpns_msgid = c.msgid end
+  end
+  if ns then var.mpns_ns = ns end
+  if ds then var.mpns_ds = ds end
+  if ss then var.mpns_ss = ss end
+  if status == 444 then return ngx.exit(444) end
+  ngx.status = status
+  if ns then header["X-NotificationStatus"] = ns end
+  if ds then header["X-DeviceConnectionStatus"] = ds end
+  if ss then header["X-SubscriptionStatus"] = ss end
+  if c and c.msgid then header["X-MessageID"] = c.msgid end
+  if reason then
+    header["Content-Length"] = #reason + 1
+    ngx.say(reason)
+  else
+    header["Content-Length"] = 0
+  end
+  return ngx.exit(ngx.OK)
+end
+_M.answer = answer
+
+-- The channel id from the URI, and what follows it ("" or "/callback").
+local function channel(c)
+  local uri = var.request_uri
+  if #uri + 24 > 1024 then return nil, "channel URI over 1024 characters" end
+  local id, rest = match(var.uri, "^/%a+/01%.00/([%w%-_.~+=]+)(.*)$")
+  if not id or (rest ~= "" and rest ~= "/callback") then
+    return nil, "malformed channel URI"
+  end
+  c.id = id
+  return rest
+end
+
+-- The request body, or nil and a reason when it is over the limit.
+local function body(h)
+  local len = tonumber(h["content-length"])
+  if len and len > config.max_payload then
+    return nil, "payload of " .. len .. " bytes over " .. config.max_payload
+  end
+  req.read_body()
+  local data = req.get_body_data()
+  if not data and req.get_body_file() then return nil, "payload over the size limit" end
+  return data or ""
+end
+
+-- The notification as the phone got it, for GET /control/channels/<id>.
+local function record(c, rec, data)
+  rec.message_id, rec.time, rec.endpoint = c.msgid, ngx.now(), c.endpoint
+  if rec.kind == "raw" then
+    rec.raw = ngx.encode_base64(data)
+  else
+    rec.xml = data
+  end
+  if #rec.warnings == 0 then rec.warnings = nil end
+  if rec.clear and #rec.clear == 0 then rec.clear = nil end
+  if rec.attributes and next(rec.attributes) == nil then rec.attributes = nil end
+  if c.endpoint == "https" then rec.service = var.ssl_client_s_dn end
+  return cjson.encode(rec)
+end
+
+-- POST <channel>: validate, decide from the channel's state, answer.
+local function push(c, h)
+  if req.get_method() ~= "POST" then
+    header.Allow = "POST"
+    return answer(c, 405, nil, nil, nil, "only POST")
+  end
+  local data, err = body(h)
+  if not data then return answer(c, 400, nil, nil, nil, err) end
+  local rec, why = validate.request(h, data)
+  if not rec then return answer(c, 400, nil, nil, nil, why) end
+  c.kind = rec.kind
+  local r = outcome.decide(c, function() return record(c, rec, data) end)
+  return answer(c, r.http, r.ns, c.rec.device, r.ss)
+end
+
+-- Entry point for both ports; endpoint is "http" or "https".
+function _M.handle(endpoint)
+  local c = { endpoint = endpoint }
+  local rest, err = channel(c)
+  if not rest then return answer(nil, 400, nil, nil, nil, err) end
+  local h = req.get_headers()
+  local msgid = h["x-messageid"]
+  if type(msgid) == "string" then c.msgid = msgid end
+  c.rec = state.load(c.id)
+  if c.rec.fail_next then
+    local done = faults.apply(c.id, c.rec, function(status, reason)
+      return answer(c, status, nil, nil, nil, reason)
+    end)
+    if done then return end
+    c.rec = state.load(c.id) -- the delay may have let the control API change it
+  end
+  if rest == "/callback" then return require("mpns_emulator.callback").register(c, h) end
+  return push(c, h)
+end
+
+-- The TLS port's certificate failures (error_page 495/496): no certificate is
+-- 401, one the test CA did not sign for client use is 403.
+function _M.cert_error(status)
+  local reason = status == 401 and "client certificate required"
+    or "client certificate not accepted: " .. (var.ssl_client_verify or "?")
+  return answer(nil, status, nil, nil, nil, reason)
+end
+
+return _M
