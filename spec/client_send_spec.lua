@@ -1,0 +1,299 @@
+-- Delivery, end to end against the emulator: every outcome of the response
+-- table through a real send, TLS with the authenticated endpoint, and URIs
+-- refused before anything is sent.
+local lu = require "luaunit"
+local U = require "client_util"
+local mpns = U.mpns
+
+local NO_RETRY = { max_attempts = 1 }
+
+-- Sets channel `id` to `state`, sends `msg` once (no retries) and returns
+-- the result table.
+local function outcome_of(state, msg, opts)
+  local e, id = U.emu(), U.id("outcome")
+  if state then e:set(id, state) end
+  local c = mpns.client(opts or { retry = NO_RETRY })
+  local res, err = c:send(msg or U.toast(), U.http(id))
+  c:close()
+  lu.assertNil(err)
+  return res, id
+end
+
+TestOutcomes = {}
+
+function TestOutcomes:test_received()
+  local r, id = outcome_of(nil)
+  lu.assertEquals(r.outcome, "received")
+  lu.assertEquals(r.status, 200)
+  lu.assertTrue(r.ok)
+  lu.assertEquals(r.notification_status, "Received")
+  lu.assertEquals(r.device_connection_status, "Connected")
+  lu.assertEquals(r.subscription_status, "Active")
+  lu.assertEquals(r.uri, U.http(id))
+  lu.assertEquals(r.attempts, 1)
+  lu.assertEquals(#U.emu():get(id).notifications, 1)
+end
+
+function TestOutcomes:test_received_temp_disconnected()
+  local r = outcome_of { device = "TempDisconnected" }
+  lu.assertEquals(r.outcome, "received")
+  lu.assertEquals(r.device_connection_status, "TempDisconnected")
+end
+
+function TestOutcomes:test_queue_full()
+  local r = outcome_of { device = "TempDisconnected", queue_limit = 0 }
+  lu.assertEquals(r.outcome, "queue_full")
+  lu.assertEquals(r.notification_status, "QueueFull")
+  lu.assertEquals(r.retry_after, 60)
+end
+
+function TestOutcomes:test_suppressed_tile_not_pinned()
+  local r = outcome_of({ tile_pinned = false }, mpns.tile { title = "t", count = 3 })
+  lu.assertEquals(r.outcome, "suppressed")
+  lu.assertFalse(r.ok)
+end
+
+function TestOutcomes:test_dropped()
+  lu.assertEquals(outcome_of({ drop = true }).outcome, "dropped")
+end
+
+function TestOutcomes:test_bad_request_oversized()
+  mpns.set_limits { payload = 8192 }
+  local ok, big = pcall(mpns.raw, string.rep("x", 4000))
+  mpns.set_limits { payload = 3072 }
+  assert(ok, big)
+  local r = outcome_of(nil, big)
+  lu.assertEquals(r.status, 400)
+  lu.assertEquals(r.outcome, "bad_request")
+end
+
+function TestOutcomes:test_expired()
+  local r = outcome_of { subscription = "Expired" }
+  lu.assertEquals(r.status, 404)
+  lu.assertEquals(r.outcome, "expired")
+  lu.assertTrue(r.delete_channel)
+end
+
+function TestOutcomes:test_method_not_allowed_injected()
+  local r = outcome_of { fail_next = { count = 1, status = 405 } }
+  lu.assertEquals(r.outcome, "method_not_allowed")
+end
+
+function TestOutcomes:test_unexpected_status()
+  local r = outcome_of { fail_next = { count = 1, status = 500 } }
+  lu.assertEquals(r.status, 500)
+  lu.assertEquals(r.outcome, "unexpected")
+end
+
+-- Throttled and inactive come back with retry_after and are never retried,
+-- even by a client that retries.
+function TestOutcomes:test_throttled_not_retried()
+  local r = outcome_of({ daily_limit = 0 }, nil, { retry = { max_attempts = 5, base_delay = 0 } })
+  lu.assertEquals(r.status, 406)
+  lu.assertEquals(r.outcome, "throttled")
+  lu.assertEquals(r.retry_after, 3600)
+  lu.assertEquals(r.attempts, 1)
+end
+
+function TestOutcomes:test_inactive_not_retried()
+  local r = outcome_of({ device = "InActive" }, nil, { retry = { max_attempts = 5, base_delay = 0 } })
+  lu.assertEquals(r.status, 412)
+  lu.assertEquals(r.outcome, "inactive")
+  lu.assertEquals(r.attempts, 1)
+end
+
+function TestOutcomes:test_unavailable_after_retries()
+  local r = outcome_of({ fail_next = { count = 5, status = 503 } }, nil,
+    { retry = { max_attempts = 3, base_delay = 0.01, max_delay = 0.02 } })
+  lu.assertEquals(r.outcome, "unavailable")
+  lu.assertEquals(r.attempts, 3)
+  lu.assertEquals(r.retry_after, 60)
+end
+
+function TestOutcomes:test_message_id_echoed()
+  local uuid = "8f9a2c3e-1b4d-4e5f-9a6b-7c8d9e0f1a2b"
+  local r = outcome_of(nil, mpns.toast { text1 = "a", message_id = uuid })
+  lu.assertEquals(r.message_id, uuid)
+end
+
+function TestOutcomes:test_every_kind_received()
+  local msgs = {
+    mpns.toast { text1 = "a", text2 = "b", param = "/P.xaml?a=1&b=2" },
+    mpns.tile { title = "t", count = 0 },
+    mpns.flip_tile { title = "f", wide_back_content = "w" },
+    mpns.iconic_tile { title = "i", wide_content1 = "x" },
+    mpns.cycle_tile { title = "c", cycle_images = { "/a.png", "/b.png" } },
+    mpns.raw "ping",
+  }
+  for _, m in ipairs(msgs) do
+    local r = outcome_of(nil, m)
+    lu.assertEquals(r.outcome, "received", m.kind)
+  end
+end
+
+-- The async path reports the same table through on_result.
+function TestOutcomes:test_async_same_result()
+  local id, got, calls = U.id("async"), nil, 0
+  local c = mpns.client()
+  lu.assertTrue(c:send_async(U.toast(), U.http(id), function(r) got = r; calls = calls + 1 end,
+    function() lu.fail("on_error") end))
+  lu.assertEquals(calls, 0)          -- nothing runs before the loop does
+  lu.assertTrue(c:run())
+  lu.assertEquals(calls, 1)
+  lu.assertEquals(got.outcome, "received")
+  lu.assertEquals(got.uri, U.http(id))
+  c:close()
+end
+
+TestTLS = {}
+
+local function tls_client(cert, key, extra)
+  local o = { ca = U.emu().ca, cert = cert, key = key, retry = NO_RETRY }
+  for k, v in pairs(extra or {}) do o[k] = v end
+  return mpns.client(o)
+end
+
+function TestTLS:test_good_certificate()
+  local e = U.emu()
+  local c = tls_client(e.client_cert, e.client_key)
+  local r, err = c:send(U.toast(), U.https(U.id("tls")))
+  lu.assertNil(err)
+  lu.assertEquals(r.outcome, "received")
+  c:close()
+end
+
+function TestTLS:test_missing_certificate_unauthorized()
+  local c = tls_client(nil, nil)
+  local r = assert(c:send(U.toast(), U.https(U.id("tls"))))
+  lu.assertEquals(r.status, 401)
+  lu.assertEquals(r.outcome, "unauthorized")
+  c:close()
+end
+
+function TestTLS:test_wrong_certificate_forbidden()
+  local e = U.emu()
+  local c = tls_client(e.wrong_cert, e.wrong_key)
+  local r = assert(c:send(U.toast(), U.https(U.id("tls"))))
+  lu.assertEquals(r.status, 403)
+  lu.assertEquals(r.outcome, "forbidden")
+  c:close()
+end
+
+-- A server the CA does not vouch for is a tls error, not an answer.
+function TestTLS:test_untrusted_server_is_tls_error()
+  local e = U.emu()
+  local c = mpns.client { cert = e.client_cert, key = e.client_key, retry = NO_RETRY,
+    ca = e.wrong_cert }
+  local r, err = c:send(U.toast(), U.https(U.id("tls")))
+  lu.assertNil(r)
+  lu.assertEquals(err.kind, "tls")
+  lu.assertNil(err.retry_after)       -- a certificate does not heal by retrying
+  c:close()
+end
+
+function TestTLS:test_verify_false_accepts_unknown_server()
+  local e = U.emu()
+  local c = mpns.client { cert = e.client_cert, key = e.client_key, verify = false,
+    retry = NO_RETRY }
+  lu.assertEquals(assert(c:send(U.toast(), U.https(U.id("tls")))).outcome, "received")
+  c:close()
+end
+
+function TestTLS:test_missing_cert_file_is_tls_error()
+  local c = tls_client("/nonexistent/cert.pem", "/nonexistent/key.pem")
+  local r, err = c:send(U.toast(), U.https(U.id("tls")))
+  lu.assertNil(r)
+  lu.assertEquals(err.kind, "tls")
+  c:close()
+end
+
+-- Connections are reused across channels: one TLS handshake per connection.
+function TestTLS:test_connections_reused_across_channels()
+  local e = U.emu()
+  local c = tls_client(e.client_cert, e.client_key, { max_connections = 4 })
+  local n = 0
+  for _ = 1, 200 do
+    c:send_async(U.toast(), U.https(U.id("reuse")), function(r)
+      if r and r.ok then n = n + 1 end
+    end)
+  end
+  c:run()
+  lu.assertEquals(n, 200)
+  lu.assertTrue(c:stats().connections <= 4, "connections: " .. c:stats().connections)
+  c:close()
+end
+
+TestInvalidUri = {}
+
+local function refused(uri)
+  local c = mpns.client()
+  local r, err = c:send(U.toast(), uri)
+  local before = U.emu():stats().requests
+  c:close()
+  lu.assertNil(r)
+  lu.assertEquals(err.kind, "invalid_uri")
+  lu.assertEquals(err.attempts, 0)
+  lu.assertEquals(err.uri, uri)
+  return err, before
+end
+
+function TestInvalidUri:test_non_http_scheme()
+  refused("ftp://127.0.0.1/x")
+  refused("file:///etc/passwd")
+  refused("127.0.0.1/no-scheme")
+  refused("http://")
+end
+
+function TestInvalidUri:test_too_long()
+  local base = U.http("")
+  local ok = base .. string.rep("a", 1024 - #base)
+  local c = mpns.client()
+  local r = assert(c:send(U.toast(), ok))  -- 1024 is sent (the emulator may refuse it)
+  lu.assertIsNumber(r.status)
+  c:close()
+  local err = refused(ok .. "a")
+  lu.assertStrContains(err.message, "1024")
+end
+
+function TestInvalidUri:test_control_characters()
+  refused(U.http("a\r\nX-Injected: 1"))
+  refused(U.http("a\0b"))
+  refused(U.http("a b"))
+  refused(U.http("a\127"))
+end
+
+-- Nothing reaches the server, and the error comes from the loop, not
+-- from inside send_async.
+function TestInvalidUri:test_async_reported_by_loop()
+  local c, errs = mpns.client(), {}
+  local before = U.emu():stats().requests or 0
+  c:send_async(U.toast(), "gopher://x", function() lu.fail("on_result") end,
+    function(err) errs[#errs + 1] = err end)
+  lu.assertEquals(#errs, 0)
+  c:run()
+  lu.assertEquals(#errs, 1)
+  lu.assertEquals(errs[1].kind, "invalid_uri")
+  lu.assertEquals(U.emu():stats().requests or 0, before)
+  c:close()
+end
+
+function TestInvalidUri:test_error_tostring()
+  local err = refused("ftp://x")
+  lu.assertStrContains(tostring(err), "invalid_uri")
+  lu.assertStrContains(tostring(err), "ftp://x")
+end
+
+-- No server listening: a connect error worth retrying.
+function TestInvalidUri:test_connect_refused()
+  local c = mpns.client { retry = { max_attempts = 2, base_delay = 0.01 } }
+  local r, err = c:send(U.toast(), "http://127.0.0.1:1/throttledthirdparty/01.00/x")
+  lu.assertNil(r)
+  lu.assertEquals(err.kind, "connect")
+  lu.assertEquals(err.attempts, 2)
+  lu.assertNotNil(err.retry_after)
+  c:close()
+end
+
+local rc = lu.LuaUnit.run()
+U.stop()
+os.exit(rc == 0)

@@ -1,0 +1,37 @@
+-- What the client suites share: the module with delivery installed, one
+-- emulator per suite, unique channel ids.
+local mpns = require "mpns"
+if not mpns.client then require("mpns.client")(mpns, require "mpns.core") end
+local emu = require "emu"
+
+local U = { mpns = mpns }
+local e, n = nil, 0
+
+function U.emu()
+  if not e then e = assert(emu.start { daily_limit = 500 }) end
+  return e
+end
+
+function U.stop()
+  if e then e:stop(); e = nil end
+end
+
+-- A channel id no other test uses.
+function U.id(tag)
+  n = n + 1
+  return (tag or "ch") .. "-" .. n
+end
+
+function U.http(id) return U.emu().http_prefix .. id end
+function U.https(id) return U.emu().https_prefix .. id end
+
+function U.toast() return mpns.toast { text1 = "Score", text2 = "Home 2 - 1 Away" } end
+
+-- Runs the luaunit suite, stops the emulator, exits with the result.
+function U.run(lu)
+  local rc = lu.LuaUnit.run()
+  U.stop()
+  os.exit(rc == 0)
+end
+
+return U
