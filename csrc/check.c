@@ -11,7 +11,10 @@ long mpns_utf8_check(const char *s, size_t len) {
   const unsigned char *p = (const unsigned char *)s;
   size_t i = 0, n, k;
   while (i < len) {
-    unsigned long c = p[i], cp;
+    unsigned long c, cp;
+    while (i < len && p[i] >= 0x20 && p[i] < 0x80) i++;  /* the common case */
+    if (i == len) break;
+    c = p[i];
     if (c < 0x80) {
       if (c < 0x20 && c != '\t' && c != '\n' && c != '\r') return (long)i;
       i++;
@@ -80,8 +83,9 @@ static const char *const delays[] = { "immediate", "450", "900", NULL };
 const char *mpns_field_check(mpns_field f, const mpns_value *v) {
   const char *s = v->ptr;
   size_t len = v->len;
-  int text_ok = mpns_utf8_check(s, len) < 0;
-  switch (mpns_field_get(f)->check) {
+  int check = mpns_field_table[f].check;
+  int text_ok = check > MPNS_CHECK_NAV || mpns_utf8_check(s, len) < 0;
+  switch (check) {
   case MPNS_CHECK_TEXT:
     return text_ok ? NULL : "valid UTF-8 text without control characters";
   case MPNS_CHECK_LOCAL:

@@ -14,7 +14,7 @@
 #define OS80 MPNS_OS_80
 #define MPNS_F_NONE (-1)
 
-static const mpns_field_info fields[MPNS_FIELD_COUNT] = {
+const mpns_field_info mpns_field_table[MPNS_FIELD_COUNT] = {
 #define MPNS_FIELD(id, name, xml, kinds, os, check, fallback) \
   { name, xml, kinds, os, MPNS_CHECK_##check, MPNS_F_##fallback },
 #include "fields.h"
@@ -27,7 +27,7 @@ static const char *const kind_names[MPNS_KIND_COUNT] = {
 
 static const char *const os_names[MPNS_OS_COUNT] = { "7.0", "7.1", "8.0" };
 
-const mpns_field_info *mpns_field_get(mpns_field f) { return &fields[f]; }
+const mpns_field_info *mpns_field_get(mpns_field f) { return &mpns_field_table[f]; }
 
 const char *mpns_kind_name(mpns_kind k) { return kind_names[k]; }
 
@@ -37,8 +37,8 @@ const char *mpns_os_name(mpns_os os) { return os_names[os]; }
 int mpns_field_lookup(const char *name, size_t len) {
   int f;
   for (f = 0; f < MPNS_FIELD_COUNT; f++)
-    if (fields[f].name && strlen(fields[f].name) == len &&
-        memcmp(fields[f].name, name, len) == 0)
+    if (mpns_field_table[f].name && strlen(mpns_field_table[f].name) == len &&
+        memcmp(mpns_field_table[f].name, name, len) == 0)
       return f;
   return -1;
 }

@@ -11,6 +11,15 @@
 #define UV_FIELDS lua_upvalueindex(1)  /* Lua name -> field id */
 #define UV_CLEAR lua_upvalueindex(2)   /* the mpns.CLEAR sentinel */
 #define UV_KIND lua_upvalueindex(3)
+#define UV_MTS lua_upvalueindex(4)     /* the message metatables */
+
+/* A message's metatable depends on its kind and OS, so that msg.kind and
+ * msg.os are plain table lookups the VM does without calling C. Every one
+ * of them holds `marker` (by address) to tell messages from other data. */
+static const char marker = 0;
+static const char metatables_key = 0;
+
+#define MT_INDEX(kind, os) ((int)(kind) * MPNS_OS_COUNT + (int)(os) + 1)
 
 typedef struct { mpns_msg *msg; } msg_box;
 
@@ -53,7 +62,7 @@ static void set_value(lua_State *L, mpns_spec *s, mpns_field f, int idx,
   mpns_value *v = &s->field[f];
   int check = mpns_field_get(f)->check, t = lua_type(L, idx);
   v->state = MPNS_SET;
-  if (lua_rawequal(L, idx, UV_CLEAR)) v->state = MPNS_CLEAR;
+  if (t == LUA_TTABLE && lua_rawequal(L, idx, UV_CLEAR)) v->state = MPNS_CLEAR;
   else if (t == LUA_TSTRING && check != MPNS_CHECK_COUNT && check != MPNS_CHECK_BOOL)
     v->ptr = lua_tolstring(L, idx, &v->len);
   else if (t == LUA_TNUMBER && (check == MPNS_CHECK_COUNT || check == MPNS_CHECK_DELAY))
@@ -102,10 +111,11 @@ static void read_fields(lua_State *L, mpns_spec *s, numbers *nb) {
   }
 }
 
-static void push_msg(lua_State *L, mpns_msg *m) {
+/* Wraps `m`, taking its metatable from the list at `mts`. */
+static void push_msg(lua_State *L, mpns_msg *m, int mts) {
   msg_box *box = (msg_box *)mpns_newuserdata(L, sizeof *box);
   box->msg = m;
-  luaL_getmetatable(L, MPNS_MSG_MT);
+  lua_rawgeti(L, mts, MT_INDEX(mpns_msg_kind(m), mpns_msg_os(m)));
   lua_setmetatable(L, -2);
 }
 
@@ -126,14 +136,29 @@ static int msg_new(lua_State *L) {
   }
   if (!(m = mpns_msg_new(&spec, MPNS_OS_80, NULL, &err)))
     return luaL_error(L, "%s", err.text);
-  push_msg(L, m);
+  push_msg(L, m, UV_MTS);
   return 1;
 }
 
 /* ---- message objects --------------------------------------------------- */
 
+/* The box at `idx` if it is a message's, else NULL. */
+static msg_box *tobox(lua_State *L, int idx) {
+  msg_box *box = (msg_box *)lua_touserdata(L, idx);
+  int ours;
+  if (!box || !lua_getmetatable(L, idx)) return NULL;
+  lua_pushlightuserdata(L, (void *)&marker);
+  lua_rawget(L, -2);
+  ours = lua_toboolean(L, -1);
+  lua_pop(L, 2);
+  return ours ? box : NULL;
+}
+
 mpns_msg *mpns_checkmsg(lua_State *L, int idx) {
-  msg_box *box = (msg_box *)luaL_checkudata(L, idx, MPNS_MSG_MT);
+  msg_box *box = tobox(L, idx);
+  if (!box || !box->msg)
+    luaL_argerror(L, idx, lua_pushfstring(L, "mpns message expected, got %s",
+                                          luaL_typename(L, idx)));
   return box->msg;
 }
 
@@ -168,7 +193,9 @@ static int msg_for_os(lua_State *L) {
     lua_pushstring(L, err.text);
     return 2;
   }
-  push_msg(L, d);
+  lua_pushlightuserdata(L, (void *)&metatables_key);
+  lua_rawget(L, LUA_REGISTRYINDEX);
+  push_msg(L, d, lua_gettop(L));
   return 1;
 }
 
@@ -183,11 +210,12 @@ static void describe_field(luaL_Buffer *b, const char *label, const mpns_value *
 
 static int msg_tostring(lua_State *L) {
   mpns_msg *m = mpns_checkmsg(L, 1);
-  const mpns_spec *s = mpns_msg_spec(m);
+  mpns_spec given, *s = &given;
   luaL_Buffer b;
   size_t len;
   int f;
   mpns_msg_body(m, &len);
+  mpns_msg_given(m, &given);
   luaL_buffinit(L, &b);
   lua_pushfstring(L, "mpns.%s for %s, %d bytes:", mpns_kind_name(mpns_msg_kind(m)),
                   mpns_os_name(mpns_msg_os(m)), (int)len);
@@ -209,23 +237,11 @@ static int msg_tostring(lua_State *L) {
 }
 
 static int msg_gc(lua_State *L) {
-  msg_box *box = (msg_box *)luaL_checkudata(L, 1, MPNS_MSG_MT);
+  msg_box *box = tobox(L, 1);
+  if (!box) return 0;
   mpns_msg_unref(box->msg);
   box->msg = NULL;
   return 0;
-}
-
-/* msg.kind and msg.os are fields; everything else is a method. */
-static int msg_index(lua_State *L) {
-  mpns_msg *m = mpns_checkmsg(L, 1);
-  const char *key = lua_tostring(L, 2);
-  if (key && strcmp(key, "kind") == 0) lua_pushstring(L, mpns_kind_name(mpns_msg_kind(m)));
-  else if (key && strcmp(key, "os") == 0) lua_pushstring(L, mpns_os_name(mpns_msg_os(m)));
-  else {
-    lua_pushvalue(L, 2);
-    lua_rawget(L, lua_upvalueindex(1));
-  }
-  return 1;
 }
 
 /* ---- limits ------------------------------------------------------------ */
@@ -281,39 +297,73 @@ static void push_clear(lua_State *L) {
   lua_setmetatable(L, -2);
 }
 
-static void open_metatable(lua_State *L) {
-  static const luaL_Reg methods[] = {
-    { "body", msg_body }, { "headers", msg_headers }, { "for_os", msg_for_os },
-    { NULL, NULL }
-  };
-  luaL_newmetatable(L, MPNS_MSG_MT);
-  lua_newtable(L);
-  mpns_setfuncs(L, methods, 0);
-  lua_pushvalue(L, -1);
-  lua_setfield(L, -4, "message_methods");  /* module.message_methods */
-  lua_pushcclosure(L, msg_index, 1);
+/* The metatable for messages of one kind built for one OS; its __index
+ * table holds kind and os and falls back to the shared methods at -2. */
+static void push_metatable(lua_State *L, mpns_kind k, mpns_os os) {
+  lua_createtable(L, 0, 5);
+  lua_createtable(L, 0, 2);
+  lua_pushstring(L, mpns_kind_name(k));
+  lua_setfield(L, -2, "kind");
+  lua_pushstring(L, mpns_os_name(os));
+  lua_setfield(L, -2, "os");
+  lua_createtable(L, 0, 1);
+  lua_pushvalue(L, -4);
+  lua_setfield(L, -2, "__index");
+  lua_setmetatable(L, -2);
   lua_setfield(L, -2, "__index");
   lua_pushcfunction(L, msg_tostring);
   lua_setfield(L, -2, "__tostring");
   lua_pushcfunction(L, msg_gc);
   lua_setfield(L, -2, "__gc");
-  lua_pop(L, 1);
+  lua_pushliteral(L, MPNS_MSG_MT);
+  lua_setfield(L, -2, "__name");
+  lua_pushlightuserdata(L, (void *)&marker);
+  lua_pushboolean(L, 1);
+  lua_rawset(L, -3);
 }
 
+/* Leaves the list of metatables on the stack; the methods table becomes
+ * module.message_methods, where Lua code may add methods. */
+static void open_metatables(lua_State *L) {
+  static const luaL_Reg methods[] = {
+    { "body", msg_body }, { "headers", msg_headers }, { "for_os", msg_for_os },
+    { NULL, NULL }
+  };
+  int k, os;
+  lua_newtable(L);
+  mpns_setfuncs(L, methods, 0);
+  lua_pushvalue(L, -1);
+  lua_setfield(L, -3, "message_methods");
+  lua_createtable(L, MPNS_KIND_COUNT * MPNS_OS_COUNT, 0);
+  for (k = 0; k < MPNS_KIND_COUNT; k++)
+    for (os = 0; os < MPNS_OS_COUNT; os++) {
+      lua_pushvalue(L, -2);
+      push_metatable(L, (mpns_kind)k, (mpns_os)os);
+      lua_rawseti(L, -3, MT_INDEX(k, os));
+      lua_pop(L, 1);
+    }
+  lua_remove(L, -2);
+  lua_pushlightuserdata(L, (void *)&metatables_key);
+  lua_pushvalue(L, -2);
+  lua_rawset(L, LUA_REGISTRYINDEX);
+}
+
+/* Constructors share their upvalues: field map, CLEAR, kind, metatables. */
 void mpns_open_message(lua_State *L) {
   int k;
-  open_metatable(L);
+  open_metatables(L);
   push_field_map(L);
   push_clear(L);
   for (k = 0; k < MPNS_KIND_COUNT; k++) {
     lua_pushvalue(L, -2);
     lua_pushvalue(L, -2);
     lua_pushinteger(L, k);
-    lua_pushcclosure(L, msg_new, 3);
-    lua_setfield(L, -4, mpns_kind_name((mpns_kind)k));
+    lua_pushvalue(L, -6);
+    lua_pushcclosure(L, msg_new, 4);
+    lua_setfield(L, -5, mpns_kind_name((mpns_kind)k));
   }
-  lua_setfield(L, -3, "CLEAR");
-  lua_pop(L, 1);
+  lua_setfield(L, -4, "CLEAR");
+  lua_pop(L, 2);
   lua_pushcfunction(L, set_limits);
   lua_setfield(L, -2, "set_limits");
 }

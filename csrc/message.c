@@ -13,14 +13,15 @@ struct mpns_msg {
   int refs;
   mpns_kind kind;         /* as built: a flip tile sent to 7.x is a tile */
   mpns_os os;
-  mpns_spec given;        /* as constructed (values copied below), so that
-                             for_os can rebuild for any OS */
+  mpns_kind given_kind;   /* what the constructor was given, kept so that */
+  unsigned long long given_set;   /* for_os can rebuild for any OS */
   int nheaders;
   mpns_header header[MPNS_MAX_HEADERS];
   const char *line[MPNS_MAX_HEADERS + 1];
   size_t body_len;
   const char *body;
-  char data[];            /* copied values, header lines, body */
+  mpns_value given[];     /* one per bit of given_set; then the bytes of
+                             values, header lines and body */
 };
 
 #define XML_HEAD "<?xml version=\"1.0\" encoding=\"utf-8\"?>" \
@@ -30,15 +31,26 @@ static const char *const template_name[MPNS_KIND_COUNT] = {
   [MPNS_FLIP_TILE] = "FlipTile", [MPNS_ICONIC_TILE] = "IconicTile",
   [MPNS_CYCLE_TILE] = "CycleTile"
 };
-static const int class_base[MPNS_KIND_COUNT] = { 2, 1, 1, 1, 1, 3 };
 
-static int is_set(const mpns_spec *s, mpns_field f) {
-  return s->field[f].state != MPNS_UNSET;
+/* The fields a spec sets or clears, as bits in table order: loops visit
+ * only those, lowest (first in the XML) first. */
+typedef unsigned long long fieldset;
+typedef char fieldset_is_wide_enough[MPNS_FIELD_COUNT <= 64 ? 1 : -1];
+#define BIT(f) (1ULL << (f))
+#define FOR_EACH(f, set) \
+  for (fieldset rest_ = (set); rest_ && ((f) = (mpns_field)__builtin_ctzll(rest_), 1); \
+       rest_ &= rest_ - 1)
+#define INFO(f) (&mpns_field_table[f])
+
+static fieldset fields_of(const mpns_spec *s) {
+  fieldset set = 0;
+  int f;
+  for (f = 0; f < MPNS_FIELD_COUNT; f++)
+    if (s->field[f].state != MPNS_UNSET) set |= BIT(f);
+  return set;
 }
 
-static int has_field(mpns_kind k, mpns_field f) {
-  return (mpns_field_get(f)->kinds >> k) & 1u;
-}
+static int has_field(mpns_kind k, mpns_field f) { return (INFO(f)->kinds >> k) & 1u; }
 
 /* ---- errors ------------------------------------------------------------ */
 
@@ -46,7 +58,7 @@ static void field_label(mpns_field f, char *buf, size_t n) {
   if (f >= MPNS_F_CYCLE_IMAGE1 && f <= MPNS_F_CYCLE_IMAGE9)
     snprintf(buf, n, "cycle_images[%d]", (int)(f - MPNS_F_CYCLE_IMAGE1) + 1);
   else
-    snprintf(buf, n, "%s", mpns_field_get(f)->name);
+    snprintf(buf, n, "%s", INFO(f)->name);
 }
 
 static int fail(mpns_error *err, const mpns_spec *s, mpns_field f, const char *what) {
@@ -77,7 +89,7 @@ static void content_names(mpns_kind k, char *buf, size_t n) {
   int f;
   buf[0] = '\0';
   for (f = 0; f < MPNS_FIELD_COUNT && used < n; f++) {
-    const mpns_field_info *fi = mpns_field_get((mpns_field)f);
+    const mpns_field_info *fi = INFO(f);
     if (!fi->xml || !has_field(k, (mpns_field)f)) continue;
     if (!fi->name && f != MPNS_F_CYCLE_IMAGE1) continue;
     used += (size_t)snprintf(buf + used, n - used, "%s%s", used ? ", " : "",
@@ -87,69 +99,72 @@ static void content_names(mpns_kind k, char *buf, size_t n) {
 
 /* ---- validation -------------------------------------------------------- */
 
-static int has_content(const mpns_spec *s) {
-  int f;
-  if (s->kind == MPNS_RAW) return is_set(s, MPNS_F_DATA);
-  for (f = 0; f < MPNS_FIELD_COUNT; f++)
-    if (mpns_field_get((mpns_field)f)->xml && is_set(s, (mpns_field)f)) return 1;
+static int has_content(const mpns_spec *s, fieldset set) {
+  mpns_field f;
+  if (s->kind == MPNS_RAW) return (set & BIT(MPNS_F_DATA)) != 0;
+  FOR_EACH(f, set)
+    if (INFO(f)->xml) return 1;
   return 0;
 }
 
 static int clearable(mpns_field f) {
-  const mpns_field_info *fi = mpns_field_get(f);
-  return fi->xml && !(fi->kinds & (1u << MPNS_TOAST));
+  return INFO(f)->xml && !(INFO(f)->kinds & (1u << MPNS_TOAST));
 }
 
-static int spec_valid(const mpns_spec *s, mpns_error *err) {
-  int f;
-  for (f = 0; f < MPNS_FIELD_COUNT; f++) {
+static int is_true(const mpns_spec *s, mpns_field f) {
+  return s->field[f].state == MPNS_SET && s->field[f].ptr[0] == 't';
+}
+
+static int no_content(const mpns_spec *s, mpns_error *err) {
+  char names[400];
+  content_names(s->kind, names, sizeof names);
+  snprintf(err->text, sizeof err->text, "mpns.%s: no field set (expected at least one of %s)",
+           mpns_kind_name(s->kind), s->kind == MPNS_RAW ? "data" : names);
+  return 0;
+}
+
+static int spec_valid(const mpns_spec *s, fieldset set, mpns_error *err) {
+  mpns_field f;
+  FOR_EACH(f, set) {
     const mpns_value *v = &s->field[f];
     const char *expected;
-    if (v->state == MPNS_UNSET) continue;
-    if (!has_field(s->kind, (mpns_field)f))
-      return fail(err, s, (mpns_field)f, "does not belong to this kind of message");
+    char what[300];
+    if (!has_field(s->kind, f))
+      return fail(err, s, f, "does not belong to this kind of message");
     if (v->state == MPNS_CLEAR) {
-      if (!clearable((mpns_field)f))
-        return fail(err, s, (mpns_field)f,
-                     "cannot be mpns.CLEAR (only tile properties can be cleared)");
-      continue;
-    }
-    if ((expected = mpns_field_check((mpns_field)f, v))) {
-      char what[300];
+      if (!clearable(f))
+        return fail(err, s, f, "cannot be mpns.CLEAR (only tile properties can be cleared)");
+    } else if ((expected = mpns_field_check(f, v))) {
       describe_bad(what, sizeof what, expected, v);
-      return fail(err, s, (mpns_field)f, what);
+      return fail(err, s, f, what);
     }
   }
-  if (is_set(s, MPNS_F_SOUND) && is_set(s, MPNS_F_SILENT) &&
-      s->field[MPNS_F_SILENT].ptr[0] == 't')
+  if ((set & BIT(MPNS_F_SOUND)) && is_true(s, MPNS_F_SILENT))
     return fail(err, s, MPNS_F_SILENT, "cannot be true together with 'sound'");
-  if (!has_content(s)) {
-    char names[400];
-    content_names(s->kind, names, sizeof names);
-    snprintf(err->text, sizeof err->text, "mpns.%s: no field set (expected at least one of %s)",
-             mpns_kind_name(s->kind), s->kind == MPNS_RAW ? "data" : names);
-    return 0;
-  }
-  return 1;
+  return has_content(s, set) ? 1 : no_content(s, err);
 }
 
 /* ---- downgrade --------------------------------------------------------- */
 
-/* What `given` becomes on `os`: WP8 tiles turn into plain tiles, fields the
- * OS does not know are dropped, a few move to what a 7.x tile can show. */
-static void downgrade(const mpns_spec *given, mpns_os os, mpns_spec *out) {
-  int f;
+/* What `given` becomes on an older `os`: WP8 tiles turn into plain tiles,
+ * fields the OS does not know are dropped, a few move to what a 7.x tile
+ * can show. Returns the fields `out` sets. */
+static fieldset downgrade(const mpns_spec *given, fieldset set, mpns_os os, mpns_spec *out) {
+  mpns_field f;
+  fieldset kept = set;
   *out = *given;
-  if (os < MPNS_OS_80 && template_name[given->kind]) out->kind = MPNS_TILE;
-  for (f = 0; f < MPNS_FIELD_COUNT; f++) {
-    const mpns_field_info *fi = mpns_field_get((mpns_field)f);
-    if (!is_set(given, (mpns_field)f)) continue;
-    if (fi->os <= os && has_field(out->kind, (mpns_field)f)) continue;
+  if (template_name[given->kind]) out->kind = MPNS_TILE;
+  FOR_EACH(f, set) {
+    const mpns_field_info *fi = INFO(f);
+    if (fi->os <= os && has_field(out->kind, f)) continue;
     out->field[f].state = MPNS_UNSET;
-    if (fi->fallback >= 0 && !is_set(out, (mpns_field)fi->fallback) &&
-        mpns_field_get((mpns_field)fi->fallback)->os <= os)
+    kept &= ~BIT(f);
+    if (fi->fallback >= 0 && !(kept & BIT(fi->fallback)) && INFO(fi->fallback)->os <= os) {
       out->field[fi->fallback] = given->field[f];
+      kept |= BIT(fi->fallback);
+    }
   }
+  return kept;
 }
 
 /* ---- the body ---------------------------------------------------------- */
@@ -181,9 +196,9 @@ static void put_element(writer *w, const char *xml, const mpns_value *v) {
   PUT_LIT(w, ">");
 }
 
-static void put_tile_open(writer *w, const mpns_spec *s) {
+static void put_tile_open(writer *w, const mpns_spec *s, fieldset set) {
   PUT_LIT(w, "<wp:Tile");
-  if (is_set(s, MPNS_F_ID)) {
+  if (set & BIT(MPNS_F_ID)) {
     PUT_LIT(w, " Id=\"");
     put_text(w, &s->field[MPNS_F_ID]);
     PUT_LIT(w, "\"");
@@ -196,8 +211,9 @@ static void put_tile_open(writer *w, const mpns_spec *s) {
   PUT_LIT(w, ">");
 }
 
-static void put_body(writer *w, const mpns_spec *s) {
-  int f, toast = s->kind == MPNS_TOAST;
+static void put_body(writer *w, const mpns_spec *s, fieldset set) {
+  mpns_field f;
+  int toast = s->kind == MPNS_TOAST;
   if (s->kind == MPNS_RAW) {
     put(w, s->field[MPNS_F_DATA].ptr, s->field[MPNS_F_DATA].len);
     return;
@@ -206,12 +222,10 @@ static void put_body(writer *w, const mpns_spec *s) {
   if (template_name[s->kind]) PUT_LIT(w, " Version=\"2.0\"");
   PUT_LIT(w, ">");
   if (toast) PUT_LIT(w, "<wp:Toast>");
-  else put_tile_open(w, s);
-  for (f = 0; f < MPNS_FIELD_COUNT; f++) {
-    const char *xml = mpns_field_get((mpns_field)f)->xml;
-    if (xml && is_set(s, (mpns_field)f)) put_element(w, xml, &s->field[f]);
-    else if (f == MPNS_F_SILENT && is_set(s, (mpns_field)f) && s->field[f].ptr[0] == 't')
-      PUT_LIT(w, "<wp:Sound Silent=\"true\"/>");
+  else put_tile_open(w, s, set);
+  FOR_EACH(f, set) {
+    if (INFO(f)->xml) put_element(w, INFO(f)->xml, &s->field[f]);
+    else if (f == MPNS_F_SILENT && is_true(s, f)) PUT_LIT(w, "<wp:Sound Silent=\"true\"/>");
   }
   if (toast) PUT_LIT(w, "</wp:Toast></wp:Notification>");
   else PUT_LIT(w, "</wp:Tile></wp:Notification>");
@@ -221,42 +235,59 @@ static void put_body(writer *w, const mpns_spec *s) {
 
 typedef struct { const char *name, *value; size_t len; } header_src;
 
-static int collect_headers(const mpns_spec *s, header_src *h, char *class_buf) {
-  static const char *const target[MPNS_KIND_COUNT] = {
-    "toast", "token", "token", "token", "token", NULL
-  };
-  const mpns_value *ct = &s->field[MPNS_F_CONTENT_TYPE];
-  const mpns_value *delay = &s->field[MPNS_F_DELAY];
-  int n = 0, cls = class_base[s->kind];
-  if (is_set(s, MPNS_F_DELAY) && delay->ptr[0] != 'i')
-    cls += delay->ptr[0] == '4' ? 10 : 20;
-  snprintf(class_buf, 4, "%d", cls);
-  h[n++] = (header_src){ "Content-Type", is_set(s, MPNS_F_CONTENT_TYPE) ? ct->ptr : "text/xml",
-                         is_set(s, MPNS_F_CONTENT_TYPE) ? ct->len : 8 };
+/* X-NotificationClass by kind and delay (immediate, 450 s, 900 s). */
+static const char *const class_text[MPNS_KIND_COUNT][3] = {
+  { "2", "12", "22" }, { "1", "11", "21" }, { "1", "11", "21" },
+  { "1", "11", "21" }, { "1", "11", "21" }, { "3", "13", "23" }
+};
+static const char *const target[MPNS_KIND_COUNT] = {
+  "toast", "token", "token", "token", "token", NULL
+};
+
+static header_src header_of(const char *name, const char *value, size_t len) {
+  header_src h;
+  h.name = name;
+  h.value = value;
+  h.len = len;
+  return h;
+}
+
+static int collect_headers(const mpns_spec *s, fieldset set, header_src *h) {
+  const mpns_value *ct = &s->field[MPNS_F_CONTENT_TYPE], *id = &s->field[MPNS_F_MESSAGE_ID];
+  const char *delay = (set & BIT(MPNS_F_DELAY)) ? s->field[MPNS_F_DELAY].ptr : "i";
+  const char *cls = class_text[s->kind][delay[0] == 'i' ? 0 : delay[0] == '4' ? 1 : 2];
+  int n = 0;
+  if (set & BIT(MPNS_F_CONTENT_TYPE)) h[n++] = header_of("Content-Type", ct->ptr, ct->len);
+  else h[n++] = header_of("Content-Type", "text/xml", 8);
   if (target[s->kind])
-    h[n++] = (header_src){ "X-WindowsPhone-Target", target[s->kind], strlen(target[s->kind]) };
-  h[n++] = (header_src){ "X-NotificationClass", class_buf, strlen(class_buf) };
-  if (is_set(s, MPNS_F_MESSAGE_ID))
-    h[n++] = (header_src){ "X-MessageID", s->field[MPNS_F_MESSAGE_ID].ptr,
-                           s->field[MPNS_F_MESSAGE_ID].len };
+    h[n++] = header_of("X-WindowsPhone-Target", target[s->kind], strlen(target[s->kind]));
+  h[n++] = header_of("X-NotificationClass", cls, strlen(cls));
+  if (set & BIT(MPNS_F_MESSAGE_ID)) h[n++] = header_of("X-MessageID", id->ptr, id->len);
   return n;
 }
 
 /* ---- assembly ---------------------------------------------------------- */
 
-static size_t values_size(const mpns_spec *s) {
+static size_t values_size(const mpns_spec *s, fieldset set) {
   size_t n = 0;
-  int f;
-  for (f = 0; f < MPNS_FIELD_COUNT; f++)
+  mpns_field f;
+  FOR_EACH(f, set) {
+    n += sizeof(mpns_value);
     if (s->field[f].state == MPNS_SET) n += s->field[f].len + 1;
+  }
   return n;
 }
 
-static char *copy_values(mpns_spec *dst, const mpns_spec *src, char *p) {
-  int f;
-  *dst = *src;
-  for (f = 0; f < MPNS_FIELD_COUNT; f++) {
-    mpns_value *v = &dst->field[f];
+/* Keeps the given values, compactly: only the fields that are set. */
+static char *copy_values(mpns_msg *m, const mpns_spec *src, fieldset set) {
+  mpns_field f;
+  int i = 0;
+  char *p = (char *)(m->given + __builtin_popcountll(set));
+  m->given_kind = src->kind;
+  m->given_set = set;
+  FOR_EACH(f, set) {
+    mpns_value *v = &m->given[i++];
+    *v = src->field[f];
     if (v->state != MPNS_SET) continue;
     memcpy(p, v->ptr, v->len);
     p[v->len] = '\0';
@@ -264,6 +295,14 @@ static char *copy_values(mpns_spec *dst, const mpns_spec *src, char *p) {
     p += v->len + 1;
   }
   return p;
+}
+
+void mpns_msg_given(const mpns_msg *m, mpns_spec *out) {
+  mpns_field f;
+  int i = 0;
+  memset(out, 0, sizeof *out);
+  out->kind = m->given_kind;
+  FOR_EACH(f, m->given_set) out->field[f] = m->given[i++];
 }
 
 /* Writes "Name: value\0" lines; each header's value points into its line. */
@@ -293,63 +332,83 @@ static mpns_msg *too_big(mpns_error *err, const mpns_spec *s, const char *what,
   return NULL;
 }
 
-static mpns_msg *assemble(const mpns_spec *given, const mpns_spec *eff, mpns_os os,
-                          const mpns_limits *lim, mpns_error *err) {
+/* At least the body's size: every character escaped to 6 bytes, every
+ * element with its longest name and an Action attribute. */
+static size_t body_bound(const mpns_spec *s, fieldset set) {
+  size_t n = sizeof XML_HEAD + 128;
+  mpns_field f;
+  FOR_EACH(f, set) n += 6 * s->field[f].len + 80;
+  return n;
+}
+
+/* One block: the struct, the given values, the header lines, the body. */
+static mpns_msg *assemble(const mpns_spec *given, fieldset given_set, const mpns_spec *eff,
+                          fieldset set, mpns_os os, const mpns_limits *lim, mpns_error *err) {
+  char small[2048];  /* most bodies are written once, here, then copied */
   writer w = { NULL, 0 };
   header_src h[MPNS_MAX_HEADERS];
-  char cls[4];
-  int nh = collect_headers(eff, h, cls), i;
+  int nh = collect_headers(eff, set, h), i;
   size_t hbytes = 0;
   mpns_msg *m;
   char *p;
-  put_body(&w, eff);
+  if (body_bound(eff, set) <= sizeof small) w.p = small;
+  put_body(&w, eff, set);
   if (w.n > lim->payload) return too_big(err, given, "the payload", w.n, lim->payload, "payload");
   for (i = 0; i < nh; i++) hbytes += strlen(h[i].name) + 2 + h[i].len + 1;
   if (hbytes > lim->headers) return too_big(err, given, "the headers", hbytes, lim->headers, "headers");
-  m = malloc(sizeof *m + values_size(given) + hbytes + w.n + 1);
-  if (!m) {
+  if (!(m = malloc(sizeof *m + values_size(given, given_set) + hbytes + w.n + 1))) {
     snprintf(err->text, sizeof err->text, "mpns.%s: out of memory", mpns_kind_name(given->kind));
     return NULL;
   }
   m->refs = 1;
   m->kind = eff->kind;
   m->os = os;
-  p = copy_values(&m->given, given, m->data);
-  p = copy_headers(m, h, nh, p);
-  w.p = p;
-  w.n = 0;
-  put_body(&w, eff);
+  p = copy_headers(m, h, nh, copy_values(m, given, given_set));
+  if (w.p) {
+    memcpy(p, small, w.n);
+  } else {
+    w.p = p;
+    w.n = 0;
+    put_body(&w, eff, set);
+  }
   p[w.n] = '\0';
   m->body = p;
   m->body_len = w.n;
   return m;
 }
 
-static mpns_msg *build(const mpns_spec *given, mpns_os os, const mpns_limits *lim,
-                       mpns_error *err) {
-  mpns_spec eff;
-  downgrade(given, os, &eff);
-  if (!has_content(&eff)) {
+static mpns_msg *build(const mpns_spec *given, fieldset set, mpns_os os,
+                       const mpns_limits *lim, mpns_error *err) {
+  mpns_spec older;
+  fieldset kept;
+  if (!lim) lim = &mpns_default_limits;
+  if (os >= MPNS_OS_80) return assemble(given, set, given, set, os, lim, err);
+  kept = downgrade(given, set, os, &older);
+  if (!has_content(&older, kept)) {
     snprintf(err->text, sizeof err->text,
              "mpns.%s: nothing a %s device can show is left once the fields it lacks are dropped",
              mpns_kind_name(given->kind), mpns_os_name(os));
     return NULL;
   }
-  return assemble(given, &eff, os, lim ? lim : &mpns_default_limits, err);
+  return assemble(given, set, &older, kept, os, lim, err);
 }
 
 mpns_msg *mpns_msg_new(const mpns_spec *spec, mpns_os os, const mpns_limits *limits,
                        mpns_error *err) {
+  fieldset set;
   if ((unsigned)spec->kind >= MPNS_KIND_COUNT) {
     snprintf(err->text, sizeof err->text, "mpns: unknown message kind %d", (int)spec->kind);
     return NULL;
   }
-  return spec_valid(spec, err) ? build(spec, os, limits, err) : NULL;
+  set = fields_of(spec);
+  return spec_valid(spec, set, err) ? build(spec, set, os, limits, err) : NULL;
 }
 
 mpns_msg *mpns_msg_for_os(const mpns_msg *m, mpns_os os, const mpns_limits *limits,
                           mpns_error *err) {
-  return build(&m->given, os, limits, err);
+  mpns_spec given;
+  mpns_msg_given(m, &given);
+  return build(&given, m->given_set, os, limits, err);
 }
 
 /* Not atomic: a message belongs to one Lua state and its thread. */
@@ -364,7 +423,6 @@ void mpns_msg_unref(mpns_msg *m) {
 
 mpns_kind mpns_msg_kind(const mpns_msg *m) { return m->kind; }
 mpns_os mpns_msg_os(const mpns_msg *m) { return m->os; }
-const mpns_spec *mpns_msg_spec(const mpns_msg *m) { return &m->given; }
 const char *const *mpns_msg_header_lines(const mpns_msg *m) { return m->line; }
 
 const char *mpns_msg_body(const mpns_msg *m, size_t *len) {

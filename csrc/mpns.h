@@ -54,7 +54,7 @@ typedef struct {
 } mpns_field_info;
 
 enum {
-  MPNS_CHECK_TEXT,      /* UTF-8 that XML can carry */
+  MPNS_CHECK_TEXT,      /* UTF-8 that XML can carry (and so the next two) */
   MPNS_CHECK_LOCAL,     /* TEXT naming an image in the app, not a URL */
   MPNS_CHECK_NAV,       /* TEXT: a navigation URI starting with '/' */
   MPNS_CHECK_COUNT,     /* an integer 0..99 */
@@ -66,6 +66,7 @@ enum {
   MPNS_CHECK_UUID       /* 8-4-4-4-12 hex digits */
 };
 
+extern const mpns_field_info mpns_field_table[MPNS_FIELD_COUNT];
 const mpns_field_info *mpns_field_get(mpns_field f);
 int mpns_field_lookup(const char *name, size_t len);     /* -1 if unknown */
 /* Checks one value of field `f`; returns NULL or what was expected. */
@@ -112,7 +113,8 @@ const char *mpns_msg_body(const mpns_msg *m, size_t *len);
 int mpns_msg_headers(const mpns_msg *m, const mpns_header **out);
 /* "Name: value" lines ready for curl_slist, NULL-terminated. */
 const char *const *mpns_msg_header_lines(const mpns_msg *m);
-const mpns_spec *mpns_msg_spec(const mpns_msg *m);
+/* What the message was constructed from; values point into the message. */
+void mpns_msg_given(const mpns_msg *m, mpns_spec *out);
 
 /* ---- escaping and checks (exposed for tests and other transports) ------ */
 

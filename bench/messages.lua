@@ -1,0 +1,46 @@
+--- bench/messages.lua: how fast a toast is built from Lua (constructor +
+-- body), beside a plain-Lua string.format builder that escapes with gsub.
+-- Prints the median of 5 runs of N messages each, and the ratio.
+-- Usage: lua5.4 bench/messages.lua [N]   (make bench runs it for both ABIs)
+local mpns = require "mpns"
+
+local N = tonumber(arg and arg[1]) or 1000000
+local RUNS = 5
+
+local ESC = { ["&"] = "&amp;", ["<"] = "&lt;", [">"] = "&gt;", ['"'] = "&quot;", ["'"] = "&apos;" }
+local function esc(s) return (s:gsub("[&<>\"']", ESC)) end
+
+local FORMAT = '<?xml version="1.0" encoding="utf-8"?><wp:Notification xmlns:wp="WPNotification">'
+  .. "<wp:Toast><wp:Text1>%s</wp:Text1><wp:Text2>%s</wp:Text2><wp:Param>%s</wp:Param>"
+  .. "</wp:Toast></wp:Notification>"
+
+local function plain_lua(i)
+  local t = { text1 = "Score", text2 = "Home 2 – 1 Away", param = "/Match.xaml?id=7&tab=live" }
+  return FORMAT:format(esc(t.text1), esc(t.text2), esc(t.param)), i
+end
+
+local toast = mpns.toast
+local function c_core(i)
+  return toast{ text1 = "Score", text2 = "Home 2 – 1 Away",
+    param = "/Match.xaml?id=7&tab=live" }:body(), i
+end
+
+local function rate(fn)
+  collectgarbage()
+  local t0 = os.clock()
+  for i = 1, N do fn(i) end
+  return N / (os.clock() - t0)
+end
+
+local function median(fn)
+  local r = {}
+  for i = 1, RUNS do r[i] = rate(fn) end
+  table.sort(r)
+  return r[math.floor((RUNS + 1) / 2)]
+end
+
+assert(plain_lua(1) == c_core(1), "the two builders must build the same payload")
+local lua_rate, c_rate = median(plain_lua), median(c_core)
+local vm = jit and jit.version or _VERSION
+print(("%-22s toast built (constructor + body): %9.0f msg/s   plain-Lua string.format: %9.0f msg/s   ratio %.2fx")
+  :format(vm, c_rate, lua_rate, c_rate / lua_rate))
