@@ -1,8 +1,9 @@
 /*
- * lclient.c: the Lua face of mpns_client. Each client keeps one registry
- * table (its "env") holding the callbacks of pending sends and timers under
- * luaL_ref keys, the on_error callbacks under the same key in env.errs, and
- * on_callback_error. Callbacks run under lua_pcall after curl has returned;
+ * lclient.c: the Lua face of mpns_client. Each client keeps one table as
+ * its user value (its "env"; a callback that refers to its own client then
+ * makes a cycle the collector can still free). The env holds the callbacks
+ * of pending sends and timers under luaL_ref keys, the on_error callbacks
+ * under the same key in env.errs, and on_callback_error. Callbacks run under lua_pcall after curl has returned;
  * the first error a callback raises is re-raised from run/step/send once the
  * engine is consistent, unless client.on_callback_error takes it.
  */
@@ -17,7 +18,7 @@
 typedef struct {
   mpns_client *c;     /* NULL once freed */
   lua_State *L;       /* the thread driving the engine right now */
-  int env;            /* registry ref, LUA_NOREF once released */
+  int envidx;         /* stack index of the env in L's current frame */
   int err;            /* registry ref of a callback error to re-raise */
   int running;        /* inside run, step or send */
   int closed;
@@ -29,17 +30,33 @@ static lclient *check_client(lua_State *L) {
   return lc;
 }
 
-static void push_env(lua_State *L, lclient *lc) {
-  lua_rawgeti(L, LUA_REGISTRYINDEX, lc->env);
+#if LUA_VERSION_NUM < 502
+#define mpns_getuv(L, i) lua_getfenv(L, i)
+#define mpns_setuv(L, i) lua_setfenv(L, i)
+#else
+#define mpns_getuv(L, i) ((void)lua_getiuservalue(L, i, 1))
+#define mpns_setuv(L, i) ((void)lua_setiuservalue(L, i, 1))
+#endif
+
+/* Pushes the env of the client at index 1 (every method's self). */
+static void push_env(lua_State *L) { mpns_getuv(L, 1); }
+
+/* Before the engine may call back: the callbacks find the env at envidx
+ * of this frame, the one of the C function that drives the engine. */
+static void bind(lua_State *L, lclient *lc) {
+  push_env(L);
+  lc->L = L;
+  lc->envidx = lua_gettop(L);
 }
 
-/* Frees the engine and every callback ref once nothing is using them. */
+/* Frees the engine and drops every callback once nothing is using them.
+ * Called from a method, so the client is at index 1. */
 static void release(lua_State *L, lclient *lc) {
   if (lc->running) return;
   mpns_client_free(lc->c);
   lc->c = NULL;
-  luaL_unref(L, LUA_REGISTRYINDEX, lc->env);
-  lc->env = LUA_NOREF;
+  lua_newtable(L);
+  mpns_setuv(L, 1);
 }
 
 /* ---- callback errors ---------------------------------------------------- */
@@ -47,7 +64,7 @@ static void release(lua_State *L, lclient *lc) {
 /* The error on top of the stack goes to on_callback_error, or is kept (the
  * first one) for the caller of run/step/send. Pops it. */
 static void remember(lua_State *L, lclient *lc) {
-  push_env(L, lc);
+  lua_pushvalue(L, lc->envidx);
   lua_getfield(L, -1, "on_callback_error");
   lua_remove(L, -2);
   if (lua_isfunction(L, -1)) {
@@ -104,13 +121,12 @@ static int send_error_tostring(lua_State *L) {
   return 1;
 }
 
-/* Runs under lua_pcall: (lc, result, ref). A table under `ref` is the slot
+/* Runs under lua_pcall: (env, result, ref). A table under `ref` is the slot
  * of a blocking send; a function is on_result, with env.errs[ref] on_error. */
 static int call_done(lua_State *L) {
-  lclient *lc = (lclient *)lua_touserdata(L, 1);
   const mpns_result *r = (const mpns_result *)lua_touserdata(L, 2);
   int ref = (int)lua_tointeger(L, 3);
-  push_env(L, lc);                                    /* 4 */
+  lua_pushvalue(L, 1);                                /* 4 env */
   lua_rawgeti(L, 4, ref);                             /* 5 on_result/slot */
   lua_getfield(L, 4, "errs");                         /* 6 */
   lua_rawgeti(L, 6, ref);                             /* 7 on_error */
@@ -138,19 +154,17 @@ static void on_done(mpns_client *c, const mpns_result *r, void *ud) {
   lua_State *L = lc->L;
   if (!lua_checkstack(L, 12)) return;
   lua_pushcfunction(L, call_done);
-  lua_pushlightuserdata(L, lc);
+  lua_pushvalue(L, lc->envidx);
   lua_pushlightuserdata(L, (void *)r);
   lua_pushinteger(L, (lua_Integer)(intptr_t)ud);
   if (lua_pcall(L, 3, 0, 0)) remember(L, lc);
 }
 
-/* Runs under lua_pcall: (lc, ref) of a client:after callback. */
+/* Runs under lua_pcall: (env, ref) of a client:after callback. */
 static int call_timer(lua_State *L) {
-  lclient *lc = (lclient *)lua_touserdata(L, 1);
   int ref = (int)lua_tointeger(L, 2);
-  push_env(L, lc);
-  lua_rawgeti(L, 3, ref);
-  luaL_unref(L, 3, ref);
+  lua_rawgeti(L, 1, ref);
+  luaL_unref(L, 1, ref);
   lua_call(L, 0, 0);
   return 0;
 }
@@ -160,7 +174,7 @@ static void on_timer(mpns_client *c, void *ud) {
   lua_State *L = lc->L;
   if (!lua_checkstack(L, 8)) return;
   lua_pushcfunction(L, call_timer);
-  lua_pushlightuserdata(L, lc);
+  lua_pushvalue(L, lc->envidx);
   lua_pushinteger(L, (lua_Integer)(intptr_t)ud);
   if (lua_pcall(L, 2, 0, 0)) remember(L, lc);
 }
@@ -169,7 +183,7 @@ static void on_timer(mpns_client *c, void *ud) {
 
 static void enter(lua_State *L, lclient *lc) {
   lc->running = 1;
-  lc->L = L;
+  bind(L, lc);
 }
 
 /* After a step: frees a client closed from a callback, raises a kept error. */
@@ -217,7 +231,7 @@ static void queue_send(lua_State *L, lclient *lc, int cb, int eb) {
   mpns_msg *m = mpns_checkmsg(L, 2);
   const char *uri = luaL_checklstring(L, 3, &len);
   int ref;
-  push_env(L, lc);
+  push_env(L);
   lua_pushvalue(L, cb);
   ref = luaL_ref(L, -2);
   if (eb && !lua_isnoneornil(L, eb)) {
@@ -235,15 +249,17 @@ static void queue_send(lua_State *L, lclient *lc, int cb, int eb) {
  * or nil and the error table. */
 static int l_send(lua_State *L) {
   lclient *lc = check_client(L);
+  int res;
   lua_settop(L, 3);
   if (lc->running) return busy(L);
   lua_newtable(L);                                   /* 4: the slot */
   queue_send(L, lc, 4, 0);
-  enter(L, lc);
+  enter(L, lc);                                      /* 5: env */
+  res = lua_gettop(L) + 1;                           /* res, err */
   for (;;) {
     lua_rawgeti(L, 4, 1);
     lua_rawgeti(L, 4, 2);
-    if (!lua_isnil(L, 5) || !lua_isnil(L, 6)) break;
+    if (!lua_isnil(L, res) || !lua_isnil(L, res + 1)) break;
     lua_pop(L, 2);
     if (lc->closed || mpns_client_step(lc->c, 1.0) < 0) {
       lua_pushnil(L);
@@ -252,8 +268,8 @@ static int l_send(lua_State *L) {
     }
   }
   leave(L, lc);
-  if (lua_isnil(L, 5)) return 2;
-  lua_pushvalue(L, 5);
+  if (lua_isnil(L, res)) return 2;
+  lua_pushvalue(L, res);
   return 1;
 }
 
@@ -263,6 +279,7 @@ static int l_send_async(lua_State *L) {
   lclient *lc = check_client(L);
   luaL_checktype(L, 4, LUA_TFUNCTION);
   if (!lua_isnoneornil(L, 5)) luaL_checktype(L, 5, LUA_TFUNCTION);
+  lua_settop(L, 5);
   queue_send(L, lc, 4, 5);
   lua_pushboolean(L, 1);
   return 1;
@@ -274,7 +291,7 @@ static int l_after(lua_State *L) {
   double s = luaL_checknumber(L, 2);
   int ref;
   luaL_checktype(L, 3, LUA_TFUNCTION);
-  push_env(L, lc);
+  push_env(L);
   lua_pushvalue(L, 3);
   ref = luaL_ref(L, -2);
   if (mpns_client_after(lc->c, s, on_timer, (void *)(intptr_t)ref))
@@ -291,9 +308,10 @@ static lclient *close_client(lua_State *L) {
   lc->closed = 1;
   if (lc->c) {
     lua_State *prev = lc->L;
-    lc->L = L;
+    int previdx = lc->envidx;
+    bind(L, lc);
     mpns_client_close(lc->c);
-    lc->L = lc->running ? prev : L;
+    if (lc->running) { lc->L = prev; lc->envidx = previdx; }
   }
   release(L, lc);
   return lc;
@@ -361,21 +379,23 @@ static int l_index(lua_State *L) {
   lclient *lc = (lclient *)luaL_checkudata(L, 1, CLIENT_MT);
   lua_pushvalue(L, 2);
   lua_rawget(L, lua_upvalueindex(1));
-  if (!lua_isnil(L, -1) || lc->env == LUA_NOREF) return 1;
+  (void)lc;
+  if (!lua_isnil(L, -1)) return 1;
   if (lua_type(L, 2) != LUA_TSTRING ||
       strcmp(lua_tostring(L, 2), "on_callback_error") != 0) return 1;
-  push_env(L, lc);
+  push_env(L);
   lua_getfield(L, -1, "on_callback_error");
   return 1;
 }
 
 static int l_newindex(lua_State *L) {
-  lclient *lc = check_client(L);
-  const char *k = luaL_checkstring(L, 2);
+  const char *k;
+  check_client(L);
+  k = luaL_checkstring(L, 2);
   if (strcmp(k, "on_callback_error") != 0)
     return luaL_error(L, "mpns.client: cannot set field '%s'", k);
   if (!lua_isnil(L, 3)) luaL_checktype(L, 3, LUA_TFUNCTION);
-  push_env(L, lc);
+  push_env(L);
   lua_pushvalue(L, 3);
   lua_setfield(L, -2, "on_callback_error");
   return 0;
@@ -466,7 +486,8 @@ static int l_new(lua_State *L) {
   lc = (lclient *)mpns_newuserdata(L, sizeof *lc);
   lc->c = NULL;
   lc->L = L;
-  lc->env = lc->err = LUA_NOREF;
+  lc->envidx = 0;
+  lc->err = LUA_NOREF;
   lc->running = 0;
   lc->closed = 1;                        /* until fully made */
   luaL_getmetatable(L, CLIENT_MT);
@@ -474,7 +495,7 @@ static int l_new(lua_State *L) {
   lua_createtable(L, 0, 2);
   lua_newtable(L);
   lua_setfield(L, -2, "errs");
-  lc->env = luaL_ref(L, LUA_REGISTRYINDEX);
+  mpns_setuv(L, -2);
   if (!(lc->c = mpns_client_new(&o, &err)))
     return luaL_error(L, "mpns.client: %s", err.text);
   mpns_client_set_data(lc->c, lc);
@@ -501,8 +522,8 @@ void mpns_open_client(lua_State *L) {
   lua_pushcfunction(L, l_newindex);
   lua_setfield(L, -2, "__newindex");
   lua_pushcfunction(L, l_gc);
-  lua_setfield(L, -2, "__gc");
-  lua_pushcfunction(L, l_gc);
+  lua_pushvalue(L, -1);
+  lua_setfield(L, -3, "__gc");
   lua_setfield(L, -2, "__close");
   lua_pushcfunction(L, l_tostring);
   lua_setfield(L, -2, "__tostring");

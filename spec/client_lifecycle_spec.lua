@@ -1,0 +1,344 @@
+-- The client's life: close with sends pending, callbacks that raise or send
+-- again, nested runs, timers, options, embedding, the default client and
+-- leak checks for clients and messages.
+local lu = require "luaunit"
+local U = require "client_util"
+local mpns = U.mpns
+
+local function counter()
+  local t = { results = 0, errors = 0, by_uri = {}, kinds = {} }
+  function t.on_result(r)
+    t.results = t.results + 1
+    t.by_uri[r.uri] = (t.by_uri[r.uri] or 0) + 1
+  end
+  function t.on_error(e)
+    t.errors = t.errors + 1
+    t.by_uri[e.uri] = (t.by_uri[e.uri] or 0) + 1
+    t.kinds[e.kind] = (t.kinds[e.kind] or 0) + 1
+  end
+  return t
+end
+
+TestClose = {}
+
+function TestClose:test_close_with_sends_pending()
+  local c, n = mpns.client { max_connections = 4 }, counter()
+  for _ = 1, 100 do c:send_async(U.toast(), U.http(U.id()), n.on_result, n.on_error) end
+  c:step(0)                                  -- some are in flight now
+  lu.assertEquals(n.results + n.errors, 0)
+  c:close()
+  lu.assertEquals(n.results + n.errors, 100)
+  lu.assertEquals(n.kinds.closed, 100 - n.results)
+  for _, count in pairs(n.by_uri) do lu.assertEquals(count, 1) end
+end
+
+function TestClose:test_close_is_idempotent_and_use_after_close_raises()
+  local c = mpns.client()
+  c:close()
+  c:close()
+  lu.assertTrue(c:closed())
+  lu.assertErrorMsgContains("used after close", c.run, c)
+  lu.assertErrorMsgContains("used after close", c.send, c, U.toast(), U.http("x"))
+  lu.assertErrorMsgContains("used after close", c.send_async, c, U.toast(), U.http("x"), print)
+  lu.assertStrContains(tostring(c), "closed")
+end
+
+function TestClose:test_gc_and_close_are_one_function()
+  local mt = getmetatable(mpns.client())
+  lu.assertIs(mt.__gc, mt.__close)
+end
+
+-- close from inside a callback: the rest end as closed, run returns.
+function TestClose:test_close_from_callback()
+  local c, n = mpns.client { max_connections = 1 }, counter()
+  local first = true
+  for _ = 1, 20 do
+    c:send_async(U.toast(), U.http(U.id()), function(r)
+      n.on_result(r)
+      if first then first = false; c:close() end
+    end, n.on_error)
+  end
+  lu.assertTrue(c:run())
+  lu.assertEquals(n.results + n.errors, 20)
+  lu.assertEquals(n.results, 1)
+  lu.assertEquals(n.kinds.closed, 19)
+  lu.assertTrue(c:closed())
+end
+
+-- A client dropped with sends pending still ends each of them once.
+function TestClose:test_gc_with_sends_pending()
+  local n = counter()
+  do
+    local c = mpns.client()
+    for _ = 1, 10 do c:send_async(U.toast(), U.http(U.id()), n.on_result, n.on_error) end
+  end
+  collectgarbage(); collectgarbage()
+  lu.assertEquals(n.errors, 10)
+  lu.assertEquals(n.kinds.closed, 10)
+end
+
+TestCallbacks = {}
+
+function TestCallbacks:test_raising_callback_reraised_from_run()
+  local c, n = mpns.client(), counter()
+  c:send_async(U.toast(), U.http(U.id()), function() error("boom in callback") end)
+  for _ = 1, 9 do c:send_async(U.toast(), U.http(U.id()), n.on_result, n.on_error) end
+  lu.assertErrorMsgContains("boom in callback", c.run, c)
+  c:run()                                    -- the loop is consistent: carry on
+  lu.assertEquals(n.results, 9)
+  lu.assertEquals(c:pending(), 0)
+  c:close()
+end
+
+function TestCallbacks:test_on_callback_error_takes_errors()
+  local c, seen, n = mpns.client(), {}, counter()
+  c.on_callback_error = function(err) seen[#seen + 1] = err end
+  lu.assertIsFunction(c.on_callback_error)
+  for i = 1, 5 do
+    c:send_async(U.toast(), U.http(U.id()), function() error("cb " .. i, 0) end)
+  end
+  for _ = 1, 5 do c:send_async(U.toast(), U.http(U.id()), n.on_result, n.on_error) end
+  lu.assertTrue(c:run())
+  lu.assertEquals(#seen, 5)
+  lu.assertEquals(n.results, 5)
+  c:close()
+end
+
+function TestCallbacks:test_on_error_that_raises()
+  local c = mpns.client()
+  c:send_async(U.toast(), "ftp://x", print, function() error("on_error boom") end)
+  lu.assertErrorMsgContains("on_error boom", c.run, c)
+  c:close()
+end
+
+function TestCallbacks:test_timer_that_raises()
+  local c = mpns.client()
+  c:after(0, function() error("timer boom") end)
+  lu.assertErrorMsgContains("timer boom", c.run, c)
+  c:close()
+end
+
+function TestCallbacks:test_callback_sends_again()
+  local c, chain, ids = mpns.client(), 0, {}
+  local function again(r)
+    chain = chain + 1
+    ids[#ids + 1] = r.uri
+    if chain < 5 then c:send_async(U.toast(), U.http(U.id("again")), again) end
+  end
+  c:send_async(U.toast(), U.http(U.id("again")), again)
+  lu.assertTrue(c:run())
+  lu.assertEquals(chain, 5)
+  lu.assertEquals(#ids, 5)
+  c:close()
+end
+
+function TestCallbacks:test_nested_run_refused()
+  local c, got = mpns.client(), {}
+  c:send_async(U.toast(), U.http(U.id()), function()
+    got.run = { c:run() }
+    got.step = { c:step(0) }
+    got.send = { c:send(U.toast(), U.http(U.id())) }
+  end)
+  lu.assertTrue(c:run())
+  lu.assertEquals(got.run, { nil, "loop already running" })
+  lu.assertEquals(got.step, { nil, "loop already running" })
+  lu.assertEquals(got.send, { nil, "loop already running" })
+  c:close()
+end
+
+-- A callback-less error path: on_result(nil, err).
+function TestCallbacks:test_on_result_gets_error_without_on_error()
+  local c, args = mpns.client(), nil
+  c:send_async(U.toast(), "ftp://x", function(...) args = { ... } end)
+  c:run()
+  lu.assertNil(args[1])
+  lu.assertEquals(args[2].kind, "invalid_uri")
+  c:close()
+end
+
+TestTimers = {}
+
+function TestTimers:test_after_runs_in_order_from_the_loop()
+  local c, order = mpns.client(), {}
+  c:after(0.05, function() order[#order + 1] = "b" end)
+  c:after(0.01, function() order[#order + 1] = "a" end)
+  c:after(0.05, function() order[#order + 1] = "c" end)
+  lu.assertEquals(#order, 0)
+  lu.assertEquals(c:pending(), 3)
+  lu.assertTrue(c:run())
+  lu.assertEquals(order, { "a", "b", "c" })
+  c:close()
+end
+
+function TestTimers:test_after_schedules_a_send()
+  local c, res = mpns.client(), nil
+  c:after(0.02, function()
+    c:send_async(U.toast(), U.http(U.id()), function(r) res = r end)
+  end)
+  c:run()
+  lu.assertEquals(res.outcome, "received")
+  c:close()
+end
+
+function TestTimers:test_close_drops_timers()
+  local c, fired = mpns.client(), false
+  c:after(0, function() fired = true end)
+  c:close()
+  lu.assertFalse(fired)
+end
+
+TestOptions = {}
+
+function TestOptions:test_unknown_key_named()
+  lu.assertErrorMsgContains("unknown option 'max_conections'", mpns.client,
+    { max_conections = 4 })
+  lu.assertErrorMsgContains("unknown option 'attempts'", mpns.client,
+    { retry = { attempts = 2 } })
+end
+
+function TestOptions:test_types_checked()
+  lu.assertErrorMsgContains("'timeout' must be a number", mpns.client, { timeout = "15" })
+  lu.assertErrorMsgContains("'max_connections' must be an integer", mpns.client,
+    { max_connections = 1.5 })
+  lu.assertErrorMsgContains("'verify' must be a boolean", mpns.client, { verify = 1 })
+  lu.assertErrorMsgContains("'cert' must be a string", mpns.client, { cert = true })
+  lu.assertErrorMsgContains("max_connections", mpns.client, { max_connections = 0 })
+  lu.assertErrorMsgContains("timeout", mpns.client, { timeout = 0 })
+end
+
+function TestOptions:test_client_fields_read_only()
+  local c = mpns.client()
+  lu.assertErrorMsgContains("cannot set field 'sned'", function() c.sned = 1 end)
+  c:close()
+end
+
+function TestOptions:test_timeout_applies()
+  local id = U.id("slow")
+  U.emu():set(id, { fail_next = { count = 1, delay_ms = 1500 } })
+  local c = mpns.client { timeout = 0.3, retry = { max_attempts = 1 } }
+  local t0 = os.time()
+  local r, err = c:send(U.toast(), U.http(id))
+  lu.assertNil(r)
+  lu.assertEquals(err.kind, "timeout")
+  lu.assertTrue(os.time() - t0 <= 1)
+  c:close()
+end
+
+function TestOptions:test_user_agent_and_max_per_host()
+  local c = mpns.client { user_agent = "lua-mpns-test", max_per_host = 2,
+    max_connections = 8 }
+  local n = counter()
+  for _ = 1, 50 do c:send_async(U.toast(), U.http(U.id()), n.on_result, n.on_error) end
+  c:run()
+  lu.assertEquals(n.results, 50)
+  lu.assertTrue(c:stats().connections <= 2)
+  c:close()
+end
+
+TestEmbedding = {}
+
+-- A host loop that only uses fd(), timeout() and step(0).
+function TestEmbedding:test_host_loop()
+  local c, n = mpns.client(), counter()
+  lu.assertIsNumber(c:fd())
+  lu.assertNil(c:timeout())                  -- idle
+  for _ = 1, 20 do c:send_async(U.toast(), U.http(U.id()), n.on_result, n.on_error) end
+  lu.assertEquals(c:timeout(), 0)            -- work is ready now
+  local spins = 0
+  while c:pending() > 0 do
+    spins = spins + 1
+    c:step(0)
+    assert(spins < 100000)
+  end
+  lu.assertEquals(n.results, 20)
+  c:close()
+end
+
+function TestEmbedding:test_step_returns_pending()
+  local c = mpns.client()
+  c:send_async(U.toast(), U.http(U.id()), function() end)
+  c:after(60, function() end)
+  local left = c:step(0)
+  lu.assertTrue(left >= 1)
+  while c:step(0.05) > 1 do end
+  lu.assertEquals(c:pending(), 1)            -- only the timer
+  lu.assertTrue(c:timeout() > 50)
+  c:close()
+end
+
+TestDefaultClient = {}
+
+function TestDefaultClient:test_msg_send()
+  local r = assert(U.toast():send(U.http(U.id())))
+  lu.assertEquals(r.outcome, "received")
+end
+
+function TestDefaultClient:test_msg_send_async_and_run()
+  local n = counter()
+  for _ = 1, 10 do U.toast():send_async(U.http(U.id()), n.on_result, n.on_error) end
+  lu.assertTrue(mpns.run())
+  lu.assertEquals(n.results, 10)
+end
+
+function TestDefaultClient:test_msg_send_with_options_and_client()
+  local e = U.emu()
+  local opts = { ca = e.ca, cert = e.client_cert, key = e.client_key }
+  lu.assertEquals(assert(U.toast():send(U.https(U.id()), opts)).outcome, "received")
+  local c = mpns.client()
+  lu.assertEquals(assert(U.toast():send(U.http(U.id()), { client = c })).outcome, "received")
+  lu.assertEquals(c:stats().done, 1)
+  c:close()
+  lu.assertErrorMsgContains("unknown option", U.toast().send, U.toast(), U.http("x"),
+    { tiemout = 1 })
+end
+
+TestLeaks = {}
+
+local function gone(weak)
+  collectgarbage(); collectgarbage()
+  return next(weak) == nil
+end
+
+function TestLeaks:test_client_collected()
+  local weak = setmetatable({}, { __mode = "v" })
+  do
+    local c = mpns.client()
+    c:send_async(U.toast(), U.http(U.id()), function() end)
+    c:run()
+    weak[1] = c
+  end
+  lu.assertTrue(gone(weak))
+end
+
+-- A callback holding its client does not keep it alive after it ran.
+function TestLeaks:test_client_with_callbacks_collected()
+  local weak = setmetatable({}, { __mode = "v" })
+  do
+    local c = mpns.client()
+    c.on_callback_error = function() return c end
+    c:send_async(U.toast(), U.http(U.id()), function() return c end)
+    c:after(0, function() return c end)
+    c:run()
+    weak[1] = c
+  end
+  lu.assertTrue(gone(weak))
+end
+
+function TestLeaks:test_message_collected_after_send()
+  local weak = setmetatable({}, { __mode = "v" })
+  local c, done = mpns.client(), 0
+  do
+    local m = U.toast()
+    weak[1] = m
+    for _ = 1, 3 do c:send_async(m, U.http(U.id()), function() done = done + 1 end) end
+  end
+  collectgarbage(); collectgarbage()         -- queued sends hold the C message
+  c:run()
+  lu.assertEquals(done, 3)
+  lu.assertTrue(gone(weak))
+  c:close()
+end
+
+local rc = lu.LuaUnit.run()
+U.stop()
+os.exit(rc == 0)
