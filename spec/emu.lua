@@ -58,7 +58,7 @@ end
 -- Start options and emulator/run's flag for each.
 local OPTIONS = {
   daily_limit = "--daily-limit", max_payload = "--max-payload",
-  max_headers = "--max-headers", queue_limit = "--queue-limit", keep = "--keep",
+  max_headers = "--max-headers", queue_limit = "--queue-limit", keep = "--keep", memo = "--memo",
   notes_size = "--notes-size", log_level = "--log-level",
 }
 
@@ -114,7 +114,7 @@ local function try_start(opts, port, tls_port)
 end
 
 -- Starts an emulator; opts: daily_limit, max_payload, max_headers,
--- queue_limit, keep, notes_size, log_level. Returns it or nil, error.
+-- queue_limit, keep, memo, notes_size, log_level. Returns it or nil, error.
 function emu.start(opts)
   local flagstr = flags(opts) -- raises on an unknown option before any work
   assert(flagstr)

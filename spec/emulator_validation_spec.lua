@@ -281,6 +281,32 @@ function TestRequest:test_limits_are_settable_at_start()
   lu.assertEquals({ rs[1].status, rs[2].status, rs[3].status }, { 200, 200, 406 })
 end
 
+-- Judgments are remembered per kind and exact bytes (config.memo): a repeat
+-- must be judged exactly as the first, and as an emulator that never
+-- remembers (memo = 0) judges it.
+function TestRequest:test_remembered_judgments_match_fresh_ones()
+  local samples = { BAD[9], BAD[17], WARN[3], GOOD[5] }
+  local e2 = assert(emu.start { memo = 0 })
+  local function judge(em, case)
+    local r = em:push("memo", { headers = headers(case[1]), body = case[2] })
+    local ch = em:get("memo")
+    local note = ch and ch.notifications[#ch.notifications]
+    return { r.status, r.body, note and note.warnings, note and note.fields }
+  end
+  local fresh_ones, firsts, repeats = {}, {}, {}
+  for i, case in ipairs(samples) do
+    fresh_ones[i] = judge(e2, case)
+    firsts[i] = judge(e, case)
+    repeats[i] = judge(e, case)
+  end
+  e2:stop()
+  lu.assertEquals(firsts, fresh_ones)
+  lu.assertEquals(repeats, fresh_ones)
+  -- The same bytes under another target are judged again, as that target.
+  assert_received(push("toast", TOAST))
+  assert_bad(push("tile", TOAST), "wp:Toast in a tile request")
+end
+
 function teardownSuite() e:stop() end -- luaunit calls it after every test
 
 os.exit(lu.LuaUnit.run() == 0)

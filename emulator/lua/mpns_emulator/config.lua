@@ -7,6 +7,7 @@ local _M = {
   queue_limit = 30,         -- notifications a TempDisconnected channel queues
   keep = 1000,              -- notifications kept per channel (oldest dropped)
   max_callback_body = 1024, -- callback registration body bytes
+  memo = 1024,              -- payload judgments remembered (0: judge every time)
   prefix = "",              -- the nginx prefix; lets a starter recognise us
 }
 

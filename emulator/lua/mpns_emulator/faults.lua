@@ -18,19 +18,20 @@ local function consume(id, rec)
   state.save(id, new)
 end
 
--- What each fault does; returns true when it has answered (or refused to).
+-- What each fault does to request c; answer(c, status, ns, ds, ss, reason)
+-- is push.answer. Returns true when it has answered (or refused to).
 local ACTIONS = {
-  status = function(f, answer)
-    answer(f.status, "injected fault: " .. f.status)
+  status = function(f, c, answer)
+    answer(c, f.status, nil, nil, nil, "injected fault: " .. f.status)
     return true
   end,
-  close = function(_, answer)
-    answer(444)
+  close = function(_, c, answer)
+    answer(c, 444)
     return true
   end,
-  hang = function(f, answer)
+  hang = function(f, c, answer)
     ngx.sleep(f.ms / 1000)
-    answer(444)
+    answer(c, 444)
     return true
   end,
   delay = function(f)
@@ -45,13 +46,13 @@ local function kind_of(f)
   return f.mode
 end
 
--- Applies the channel's next fault, if any. `answer(status, reason)` sends a
--- response (444: close with none). Returns true when the request is done.
-function _M.apply(id, rec, answer)
-  local f = rec.fail_next
+-- Applies the next fault of c's channel, if any (444: close unanswered).
+-- Returns true when the request is done.
+function _M.apply(c, answer)
+  local f = c.rec.fail_next
   if not f then return false end
-  consume(id, rec)
-  return ACTIONS[kind_of(f)](f, answer)
+  consume(c.id, c.rec)
+  return ACTIONS[kind_of(f)](f, c, answer)
 end
 
 -- Checks a fail_next table from the control API; returns it or nil, error.

@@ -1,6 +1,7 @@
 -- The protocol's response table, decided from the channel's state. The first
 -- rule whose test holds answers; `act` says what happens to the notification.
 local state = require "mpns_emulator.state"
+local record = require "mpns_emulator.record"
 
 local _M = {}
 
@@ -34,15 +35,17 @@ local RULES = {
 
 local QUEUE_FULL = { http = 200, ns = "QueueFull", ss = "Active" }
 
--- Decides the answer and stores the notification (JSON text from `encode`,
--- called only when the phone gets or queues it). Returns the rule.
-function _M.decide(c, encode)
+-- Decides the answer and stores the notification (as record.json makes it)
+-- when the phone gets or queues it. Returns the rule. No closures here: this
+-- runs per request and LuaJIT does not compile closure creation.
+function _M.decide(c, rec, body)
   for i = 1, #RULES do
     local r = RULES[i]
     if r.test(c) then
       if r.act == "receive" then
-        state.receive(c.id, encode())
-      elseif r.act == "queue" and not state.enqueue(c.id, encode(), state.queue_limit(c.rec)) then
+        state.receive(c.id, record.json(c, rec, body))
+      elseif r.act == "queue" and not state.enqueue(c.id, record.json(c, rec, body),
+          state.queue_limit(c.rec)) then
         return QUEUE_FULL
       end
       return r

@@ -6,7 +6,7 @@ local schema = require "mpns_emulator.schema"
 local config = require "mpns_emulator.config"
 
 local type, sub, find, byte = type, string.sub, string.find, string.byte
-local pairs = pairs
+local pairs, next = pairs, next
 
 local _M = {}
 
@@ -182,11 +182,12 @@ function _M.finish_property(p)
   cx.fields[name] = v
 end
 
--- Parses an XML payload for `kind` into rec (fields, clear, attributes).
-function _M.payload(kind, body, rec)
+-- Parses an XML payload for `kind`: returns its judgment (fields, clear,
+-- attributes, warnings; empty ones left out) or nil and the reason.
+function _M.payload(kind, body)
   if body == "" then return nil, "empty " .. kind .. " payload" end
   cx = { kind = kind, depth = 0, last = 0, seen = {}, fields = {}, clear = {},
-         attributes = {}, warnings = rec.warnings }
+         attributes = {}, warnings = {} }
   local p = lxp.new(callbacks)
   local ok, msg, line, col = p:parse(body)
   if ok then ok, msg, line, col = p:parse() end
@@ -196,24 +197,46 @@ function _M.payload(kind, body, rec)
   if c.err then return nil, c.err end
   if not ok then return nil, "malformed XML: " .. tostring(msg) .. " at " .. line .. ":" .. col end
   if not c.container then return nil, "wp:Notification has no wp:" .. schema.body[kind] end
-  rec.fields, rec.clear, rec.attributes = c.fields, c.clear, c.attributes
-  return rec
+  return { fields = c.fields, clear = c.clear[1] and c.clear,
+           attributes = next(c.attributes) and c.attributes, warnings = c.warnings[1] and c.warnings }
 end
 
--- Judges one request: its headers table and its body. Returns the record.
+-- Recent judgments by kind and exact bytes. Judging is a function of those
+-- alone, so the same notification fanned out to many channels is parsed once;
+-- config.memo bounds the entries (0 turns it off).
+local memo, memo_n = { toast = {}, tile = {} }, 0
+
+local function judge(kind, body)
+  local m = memo[kind][body]
+  if m then return m end
+  local j, err = _M.payload(kind, body)
+  m = j or { err = err }
+  if config.memo > 0 then
+    if memo_n >= config.memo then memo, memo_n = { toast = {}, tile = {} }, 0 end
+    memo[kind][body], memo_n = m, memo_n + 1
+  end
+  return m
+end
+
+-- Judges one request: its headers table and its body. Returns the record
+-- { kind, class, judged = payload judgment (shared: read-only), warnings =
+-- this request's own } or nil and the reason for a 400.
 function _M.request(h, body)
   local kind, class = _M.headers(h)
   if not kind then return nil, class end
   if #body > config.max_payload then
     return nil, "payload of " .. #body .. " bytes over " .. config.max_payload
   end
-  local rec = { kind = kind, class = class, warnings = {} }
+  local rec = { kind = kind, class = class }
   if kind == "raw" then return rec end
   local ct = h["content-type"]
   if type(ct) ~= "string" or not find(ct, "^text/xml") then
-    rec.warnings[1] = "Content-Type should be text/xml, got " .. tostring(ct)
+    rec.warnings = { "Content-Type should be text/xml, got " .. tostring(ct) }
   end
-  return _M.payload(kind, body, rec)
+  local m = judge(kind, body)
+  if m.err then return nil, m.err end
+  rec.judged = m
+  return rec
 end
 
 return _M
