@@ -3,7 +3,8 @@
 --   c:<id>        the channel record (JSON)      q:<id>   queued notifications
 --   d:<day>:<id>  pushes today (throttling)      cb:<id>  registered callback
 --   cl:<id>       callback deliveries
--- mpns_notes holds n:<id>, the notifications the phone received, oldest first.
+-- mpns_notes holds what the phone received: n:<id> counts them, n:<id>:<slot>
+-- holds the last config.keep (see receive).
 local cjson = require "cjson.safe"
 local config = require "mpns_emulator.config"
 
@@ -65,7 +66,13 @@ end
 function _M.queue_limit(rec) return rec.queue_limit or config.queue_limit end
 function _M.daily_limit(rec) return rec.daily_limit or config.daily_limit end
 
-local function day_key(id) return "d:" .. floor(ngx.time() / 86400) .. ":" .. id end
+-- "d:<day>:", remade only when the UTC day changes.
+local day, day_prefix = -1, ""
+local function day_key(id)
+  local today = floor(ngx.time() / 86400)
+  if today ~= day then day, day_prefix = today, "d:" .. today .. ":" end
+  return day_prefix .. id
+end
 
 -- Counts one push today; returns the count.
 function _M.count_push(id)
@@ -74,18 +81,39 @@ end
 
 function _M.pushes_today(id) return shared.mpns_state:get(day_key(id)) or 0 end
 
--- Appends a received notification (JSON) to the phone's list, keeping the last
--- config.keep of them.
+-- Appends a received notification (JSON) to the phone's list: a ring of
+-- config.keep slots, n:<id>:<slot>, behind the counter n:<id>. Two FFI calls
+-- and no string comes back into Lua (a list's lpop would copy the oldest out).
 function _M.receive(id, json)
   local notes = shared.mpns_notes
   local key = "n:" .. id
-  local n, err = notes:rpush(key, json)
-  if not n then
+  local seq = notes:incr(key, 1, 0)
+  local ok, err = notes:set(key .. ":" .. seq % config.keep, json)
+  if not ok then
     ngx.log(ngx.WARN, "mpns emulator: notification not kept: ", err)
     shared.mpns_stats:incr("lost", 1, 0)
-    return
   end
-  if n > config.keep then notes:lpop(key) end
+end
+
+-- The JSON texts of the notifications kept, oldest first.
+function _M.received(id)
+  local notes = shared.mpns_notes
+  local key = "n:" .. id
+  local seq = notes:get(key) or 0
+  local out = {}
+  for i = math.max(1, seq - config.keep + 1), seq do
+    local json = notes:get(key .. ":" .. i % config.keep)
+    if json then out[#out + 1] = json end -- evicted under memory pressure
+  end
+  return out
+end
+
+local function forget_received(id)
+  local notes = shared.mpns_notes
+  local key = "n:" .. id
+  if not notes:get(key) then return end
+  for slot = 0, config.keep - 1 do notes:delete(key .. ":" .. slot) end
+  notes:delete(key)
 end
 
 -- Queues a notification for a TempDisconnected device; false when full.
@@ -119,7 +147,6 @@ local function list(dict, key)
   return out
 end
 
-function _M.received(id) return list(shared.mpns_notes, "n:" .. id) end
 function _M.queued(id) return list(shared.mpns_state, "q:" .. id) end
 function _M.callback_log(id) return list(shared.mpns_state, "cl:" .. id) end
 
@@ -144,7 +171,7 @@ function _M.forget(id)
   local dict = shared.mpns_state
   for _, k in ipairs { "c:", "q:", "cb:", "cl:" } do dict:delete(k .. id) end
   dict:delete(day_key(id))
-  shared.mpns_notes:delete("n:" .. id)
+  forget_received(id)
 end
 
 -- Every channel id the emulator knows.
