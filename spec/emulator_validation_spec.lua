@@ -63,6 +63,14 @@ function TestRequest:test_without_message_id_none_is_echoed()
   lu.assertNil(r.headers["x-messageid"])
 end
 
+function TestRequest:test_any_message_id_is_echoed_and_kept_verbatim()
+  local odd = 'not a "uuid" \\ at all'
+  local r, id = push("toast", TOAST, { ["X-MessageID"] = odd })
+  assert_received(r)
+  lu.assertEquals(r.headers["x-messageid"], odd)
+  lu.assertEquals(last_notification(id).message_id, odd)
+end
+
 function TestRequest:test_methods_other_than_post_get_405()
   for _, m in ipairs { "GET", "PUT", "DELETE" } do
     local r = push("toast", m ~= "GET" and TOAST or nil, nil, { method = m })

@@ -43,9 +43,9 @@ _M.answer = answer
 
 -- The channel id from the URI, and what follows it ("" or "/callback").
 local function channel(c)
-  local uri = var.request_uri
+  local uri = var.uri -- "http://127.0.0.1:PORT" adds at most 24 characters
   if #uri + 24 > 1024 then return nil, "channel URI over 1024 characters" end
-  local id, rest = match(var.uri, "^/%a+/01%.00/([%w%-_.~+=]+)(.*)$")
+  local id, rest = match(uri, "^/%a+/01%.00/([%w%-_.~+=]+)(.*)$")
   if not id or (rest ~= "" and rest ~= "/callback") then
     return nil, "malformed channel URI"
   end

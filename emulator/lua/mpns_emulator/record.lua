@@ -5,7 +5,7 @@
 local cjson = require "cjson.safe"
 
 local ngx = ngx
-local concat = table.concat
+local concat, find = table.concat, string.find
 
 local _M = {}
 
@@ -39,7 +39,10 @@ function _M.json(c, rec, body)
   local head = concat { '{"kind":"', rec.kind, '","class":', rec.class, ',"time":',
     ngx.now(), ',"endpoint":"', c.endpoint, '"' }
   local extra = ""
-  if c.msgid then extra = ',"message_id":' .. cjson.encode(c.msgid) end
+  local id = c.msgid
+  if id then -- a UUID needs no escaping; anything else goes through cjson
+    extra = ',"message_id":' .. (find(id, "^[%w%-]*$") and '"' .. id .. '"' or cjson.encode(id))
+  end
   if c.service then extra = extra .. ',"service":' .. cjson.encode(c.service) end
   -- Splice the payload's object in: drop its braces.
   local p = payload_json(rec.judged, body)
