@@ -30,7 +30,7 @@ MODJIT = build/jit/mpns/core.so
 # Debian packages the build, the tests, the emulator and the demo need.
 DEB_PKGS = gcc make pkg-config lua5.4 liblua5.4-dev luajit2 libluajit2-5.1-dev \
 	libcurl4-openssl-dev lua-unit lua-cjson lua-expat nginx libnginx-mod-http-lua \
-	openssl curl valgrind
+	openssl curl valgrind luarocks
 BENCH_PKGS = wrk nodejs npm
 SUDO = $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
@@ -89,8 +89,17 @@ demo: deps
 	@examples/demo
 
 bench: bench-deps
-	@$(MAKE) --no-print-directory build
+	@$(MAKE) --no-print-directory build build/5.4/floor.so build/jit/floor.so
 	@bench/run
+
+# The VM's floor for bench/messages.lua: a constructor that builds nothing.
+build/5.4/floor.so: bench/floor.c
+	@mkdir -p $(@D)
+	$(CC) $(WARN) $(CFLAGS) -fPIC $(LUA54_CFLAGS) -shared -o $@ $<
+
+build/jit/floor.so: bench/floor.c
+	@mkdir -p $(@D)
+	$(CC) $(WARN) $(CFLAGS) -fPIC $(JIT_CFLAGS) -shared -o $@ $<
 
 emulator: deps
 	@emulator/run $(PORT) $(TLS_PORT)
@@ -102,11 +111,12 @@ CMODJIT = $(shell $(PKG) --variable=INSTALL_CMOD luajit)
 
 install: build
 	install -d $(DESTDIR)$(CMOD54)/mpns $(DESTDIR)$(CMODJIT)/mpns \
-	  $(DESTDIR)$(LMOD54) $(DESTDIR)$(LMODJIT)
+	  $(DESTDIR)$(LMOD54)/mpns $(DESTDIR)$(LMODJIT)/mpns
 	install -m 644 $(MOD54) $(DESTDIR)$(CMOD54)/mpns/core.so
 	install -m 644 $(MODJIT) $(DESTDIR)$(CMODJIT)/mpns/core.so
-	install -m 644 lua/mpns.lua $(DESTDIR)$(LMOD54)/mpns.lua
-	install -m 644 lua/mpns.lua $(DESTDIR)$(LMODJIT)/mpns.lua
+	for d in $(DESTDIR)$(LMOD54) $(DESTDIR)$(LMODJIT); do \
+	  install -m 644 lua/mpns.lua $$d/mpns.lua && \
+	  install -m 644 $(wildcard lua/mpns/*.lua) $$d/mpns/; done
 
 clean:
 	rm -rf build

@@ -1,6 +1,7 @@
 --- bench/messages.lua: how fast a toast is built from Lua (constructor +
--- body), beside a plain-Lua string.format builder that escapes with gsub.
--- Prints the median of 5 runs of N messages each, and the ratio.
+-- body), beside a plain-Lua string.format builder that escapes with gsub,
+-- and beside the VM's floor: a C constructor that builds nothing
+-- (bench/floor.c). Prints the median of 5 runs of N messages each.
 -- Usage: lua5.4 bench/messages.lua [N]   (make bench runs it for both ABIs)
 local mpns = require "mpns"
 
@@ -39,8 +40,14 @@ local function median(fn)
   return r[math.floor((RUNS + 1) / 2)]
 end
 
+local new_floor = require "floor"
+local function floor(i)
+  return new_floor{ text1 = "Score", text2 = "Home 2 – 1 Away",
+    param = "/Match.xaml?id=7&tab=live" }:body(), i
+end
+
 assert(plain_lua(1) == c_core(1), "the two builders must build the same payload")
-local lua_rate, c_rate = median(plain_lua), median(c_core)
-local vm = jit and jit.version or _VERSION
-print(("%-22s toast built (constructor + body): %9.0f msg/s   plain-Lua string.format: %9.0f msg/s   ratio %.2fx")
-  :format(vm, c_rate, lua_rate, c_rate / lua_rate))
+local c_rate, lua_rate, floor_rate = median(c_core), median(plain_lua), median(floor)
+print(("%-20s mpns.toast{}:body() %9.0f msg/s | plain Lua %9.0f msg/s (mpns %.2fx) | "
+  .. "VM floor %9.0f msg/s (mpns at %.0f%%)"):format(jit and jit.version or _VERSION,
+  c_rate, lua_rate, c_rate / lua_rate, floor_rate, 100 * c_rate / floor_rate))

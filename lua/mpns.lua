@@ -16,4 +16,7 @@ local M = {
   set_limits = core.set_limits,
 }
 
+-- Delivery: mpns.client, mpns.run, msg:send and msg:send_async.
+require("mpns.client")(M, core)
+
 return M
