@@ -4,6 +4,7 @@
 #   make demo       install, build, start the emulator, push one of each kind
 #   make bench      the benchmarks (bench/README.md)
 #   make emulator   the MPNS emulator in the foreground (PORT=, TLS_PORT=)
+#   make repl       Lua 5.4 with mpns loaded, for trying push logic
 #   make install    install for Lua 5.4 and LuaJIT (honours DESTDIR)
 
 CC      ?= cc
@@ -34,7 +35,7 @@ DEB_PKGS = gcc make pkg-config lua5.4 liblua5.4-dev luajit2 libluajit2-5.1-dev \
 BENCH_PKGS = wrk nodejs npm
 SUDO = $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all build deps bench-deps test check-memory demo bench emulator install clean
+.PHONY: all build deps bench-deps test check-memory demo bench emulator repl install clean
 
 all: build
 build: $(MOD54) $(MODJIT) build/libmpns.a
@@ -103,6 +104,11 @@ build/jit/floor.so: bench/floor.c
 
 emulator: deps
 	@emulator/run $(PORT) $(TLS_PORT)
+
+# Lua 5.4 with mpns loaded, straight from the build tree.
+repl: build
+	@LUA_PATH_5_4="./lua/?.lua;;" LUA_CPATH_5_4="./build/5.4/?.so;;" lua5.4 -i \
+	  -e 'mpns = require "mpns"; print(mpns._VERSION .. " loaded as mpns; try  mpns.toast{ text1 = \"hi\" }")'
 
 LMOD54  = $(shell $(PKG) --variable=INSTALL_LMOD lua5.4)
 CMOD54  = $(shell $(PKG) --variable=INSTALL_CMOD lua5.4)
