@@ -1,0 +1,136 @@
+/*
+ * core_test.c: the C core used from C, with no Lua anywhere: what a C
+ * caller, a fuzzer or another transport sees. Run under valgrind by
+ * spec/run; prints "N passed, N failed" like every suite.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "mpns.h"
+
+static int passed, failed;
+
+#define CHECK(cond) do { \
+    if (cond) passed++; \
+    else { failed++; fprintf(stderr, "%s:%d: failed: %s\n", __FILE__, __LINE__, #cond); } \
+  } while (0)
+
+static void set(mpns_spec *s, mpns_field f, const char *v) {
+  s->field[f].state = MPNS_SET;
+  s->field[f].ptr = v;
+  s->field[f].len = strlen(v);
+}
+
+static mpns_spec spec_of(mpns_kind kind) {
+  mpns_spec s;
+  memset(&s, 0, sizeof s);
+  s.kind = kind;
+  return s;
+}
+
+static void test_toast(void) {
+  mpns_spec s = spec_of(MPNS_TOAST);
+  mpns_error err;
+  mpns_msg *m;
+  const mpns_header *h;
+  size_t len;
+  int n;
+  set(&s, MPNS_F_TEXT1, "a&b");
+  set(&s, MPNS_F_PARAM, "/P.xaml?x=1&y=2");
+  m = mpns_msg_new(&s, MPNS_OS_80, NULL, &err);
+  CHECK(m != NULL);
+  if (!m) return;
+  CHECK(strstr(mpns_msg_body(m, &len), "<wp:Text1>a&amp;b</wp:Text1>") != NULL);
+  CHECK(len == strlen(mpns_msg_body(m, NULL)));
+  n = mpns_msg_headers(m, &h);
+  CHECK(n == 3 && strcmp(h[1].name, "X-WindowsPhone-Target") == 0 && strcmp(h[1].value, "toast") == 0);
+  CHECK(strcmp(mpns_msg_header_lines(m)[2], "X-NotificationClass: 2") == 0);
+  CHECK(mpns_msg_header_lines(m)[3] == NULL);
+  mpns_msg_unref(mpns_msg_ref(m));  /* a ref taken and dropped leaves it alive */
+  CHECK(mpns_msg_kind(m) == MPNS_TOAST);
+  mpns_msg_unref(m);
+}
+
+static void test_downgrade(void) {
+  mpns_spec s = spec_of(MPNS_CYCLE_TILE);
+  mpns_error err;
+  mpns_msg *m, *old;
+  set(&s, MPNS_F_TITLE, "t");
+  set(&s, MPNS_F_CYCLE_IMAGE1, "/1.png");
+  m = mpns_msg_new(&s, MPNS_OS_80, NULL, &err);
+  CHECK(m != NULL);
+  if (!m) return;
+  old = mpns_msg_for_os(m, MPNS_OS_70, NULL, &err);
+  CHECK(old != NULL && mpns_msg_kind(old) == MPNS_TILE && mpns_msg_os(old) == MPNS_OS_70);
+  if (old) CHECK(strstr(mpns_msg_body(old, NULL), "<wp:BackgroundImage>/1.png<") != NULL);
+  mpns_msg_unref(m);  /* the downgraded copy owns its own bytes */
+  if (old) CHECK(strstr(mpns_msg_body(old, NULL), "Template") == NULL);
+  mpns_msg_unref(old);
+}
+
+static void test_errors_build_nothing(void) {
+  mpns_spec s = spec_of(MPNS_TILE);
+  mpns_error err;
+  mpns_limits small = { 100, 1024 };
+  set(&s, MPNS_F_COUNT, "100");
+  CHECK(mpns_msg_new(&s, MPNS_OS_80, NULL, &err) == NULL);
+  CHECK(strstr(err.text, "'count'") != NULL);
+  s = spec_of(MPNS_TILE);
+  CHECK(mpns_msg_new(&s, MPNS_OS_80, NULL, &err) == NULL);
+  CHECK(strstr(err.text, "no field set") != NULL);
+  set(&s, MPNS_F_TITLE, "a long enough title to pass one hundred bytes of payload");
+  CHECK(mpns_msg_new(&s, MPNS_OS_80, &small, &err) == NULL);
+  CHECK(strstr(err.text, "over the 100-byte limit") != NULL);
+  s.kind = (mpns_kind)42;
+  CHECK(mpns_msg_new(&s, MPNS_OS_80, NULL, &err) == NULL);
+}
+
+/* Random bytes in every text field of every kind: either an error or a body
+ * the size it claims; valgrind watches every read and write. */
+static void test_random_fields(void) {
+  char pool[64][48];
+  int i, k, f, built = 0;
+  srand(7);
+  for (i = 0; i < 64; i++) {
+    int j, n = 1 + rand() % 46;
+    for (j = 0; j < n; j++) pool[i][j] = (char)(rand() % 2 ? 'a' + rand() % 26 : rand() % 256);
+    pool[i][n] = '\0';
+  }
+  for (i = 0; i < 2000; i++) {
+    mpns_spec s = spec_of((mpns_kind)(i % MPNS_KIND_COUNT));
+    mpns_error err;
+    mpns_msg *m;
+    for (k = 0; k < 4; k++) {
+      f = rand() % MPNS_FIELD_COUNT;
+      if (mpns_field_table[f].kinds & (1u << s.kind)) set(&s, (mpns_field)f, pool[rand() % 64]);
+    }
+    if ((m = mpns_msg_new(&s, (mpns_os)(i % MPNS_OS_COUNT), NULL, &err))) {
+      size_t len;
+      const char *body = mpns_msg_body(m, &len);
+      built += body[len] == '\0';
+      mpns_msg_unref(m);
+    }
+  }
+  CHECK(built > 0);
+}
+
+static void test_advice(void) {
+  mpns_advice a = mpns_response_advise(200, "received", "Connected", "Active");
+  CHECK(a.outcome == MPNS_RECEIVED && a.ok && a.retry_after == -1);
+  a = mpns_response_advise(404, "Dropped", NULL, "Expired");
+  CHECK(a.delete_channel && strcmp(mpns_outcome_name(a.outcome), "expired") == 0);
+  a = mpns_response_advise(406, NULL, NULL, NULL);
+  CHECK(a.outcome == MPNS_THROTTLED && a.retry_after == 3600);
+  CHECK(mpns_field_lookup("back_title", 10) == MPNS_F_BACK_TITLE);
+  CHECK(mpns_field_lookup("titel", 5) == -1);
+}
+
+int main(void) {
+  test_toast();
+  test_downgrade();
+  test_errors_build_nothing();
+  test_random_fields();
+  test_advice();
+  printf("%d passed, %d failed\n", passed, failed);
+  return failed != 0;
+}
