@@ -1,0 +1,303 @@
+--- mpns.resty: sends mpns messages from OpenResty without blocking a worker.
+-- One POST per send over an ngx.socket.tcp cosocket; connections are pooled
+-- per host:port (and TLS settings) with setkeepalive. The answer becomes the
+-- table mpns.parse_response gives, plus uri and attempts (always 1: a
+-- handler that wants retries reschedules, e.g. with ngx.timer.at).
+--   local sender = require("mpns.resty").new { timeout = 15 }
+--   local res, err = sender:send(mpns.toast { text1 = "Hi" }, channel_uri)
+-- Usable where cosockets are: rewrite, access, content, ngx.timer.
+local core = require "mpns.core"
+
+local ngx = ngx
+local tcp = ngx.socket.tcp
+local md5 = ngx.md5
+local parse_response = core.parse_response
+local setmetatable, type, error, pairs, tostring, tonumber, pcall, require =
+  setmetatable, type, error, pairs, tostring, tonumber, pcall, require
+local find, match, lower, format = string.find, string.match, string.lower, string.format
+local floor = math.floor
+local open = io.open
+
+local _M = { _VERSION = "mpns.resty 0.1.0" }
+local mt = { __index = _M }
+
+local URI_MAX = 1024
+local BODY_MAX = 65536     -- MPNS answers carry no real body; bigger ones are not read
+local HEADERS_MAX = 100
+local RETRY_AFTER = 1      -- what a one-attempt libcurl client reports (its base_delay)
+local USER_AGENT = "lua-mpns/0.1 (resty)"
+
+-- ---- errors ---------------------------------------------------------------
+
+-- Same shape and tostring as the libcurl client's errors.
+local err_mt = {
+  __tostring = function(e)
+    return format("%s: %s (%s)", tostring(e.kind), tostring(e.message), tostring(e.uri))
+  end,
+}
+
+-- Transport failures worth retrying; TLS and bad URIs do not heal.
+local RETRYABLE = { timeout = true, connect = true, dns = true, protocol = true }
+
+local function fail(kind, message, uri, attempts)
+  return nil, setmetatable({ kind = kind, message = message, uri = uri,
+    attempts = attempts or 1, retry_after = RETRYABLE[kind] and RETRY_AFTER or nil }, err_mt)
+end
+
+-- A cosocket error while talking HTTP: only a timeout is more than "protocol".
+local function io_kind(err)
+  return err == "timeout" and "timeout" or "protocol"
+end
+
+local function connect_kind(err)
+  if err == "timeout" then return "timeout" end
+  if find(err, "resolve", 1, true) then return "dns" end  -- "no resolver defined", "could not be resolved"
+  return "connect"
+end
+
+-- ---- channel URIs ---------------------------------------------------------
+
+-- host and port of the authority, or nil; IPv6 literals come in brackets.
+local function split_authority(authority, default_port)
+  local host, rest = match(authority, "^%[([%x:.]+)%](.*)$")
+  local literal = host ~= nil
+  if not host then host, rest = match(authority, "^([^:]+)(.*)$") end
+  if not host then return nil end
+  local port = rest == "" and default_port or tonumber(match(rest, "^:(%d+)$"))
+  if not port or port < 1 or port > 65535 then return nil end
+  literal = literal or match(host, "^%d+%.%d+%.%d+%.%d+$") ~= nil
+  return host, port, literal
+end
+
+-- The parts of a channel URI, or nil and why (the libcurl client's checks).
+local function parse_uri(uri)
+  if #uri > URI_MAX then return nil, "channel URI longer than 1024 characters" end
+  if find(uri, "[%z\1-\32\127]") then
+    return nil, "channel URI contains a control character or space"
+  end
+  local scheme, authority, path = match(uri, "^(%a+)://([^/?#]*)(.*)$")
+  scheme = scheme and lower(scheme)
+  if (scheme ~= "http" and scheme ~= "https") or authority == "" then
+    return nil, "channel URI must be http:// or https:// with a host"
+  end
+  if find(authority, "@", 1, true) then return nil, "channel URI must not carry credentials" end
+  local https = scheme == "https"
+  local host, port, literal = split_authority(authority, https and 443 or 80)
+  if not host then return nil, "channel URI has a bad host or port" end
+  path = match(path, "^[^#]*")
+  if path == "" or find(path, "^%?") then path = "/" .. path end
+  return { https = https, host = host, port = port, path = path, authority = authority,
+           sni = not literal and host or nil }
+end
+
+-- ---- options --------------------------------------------------------------
+
+local OPTIONS = { timeout = "number", keepalive_timeout = "number", pool_size = "number",
+                  ssl_verify = "boolean", cert = "string", key = "string" }
+
+local function check_options(opts)
+  for k, v in pairs(opts) do
+    local want = OPTIONS[k]
+    if not want then error("mpns.resty.new: unknown option '" .. tostring(k) .. "'", 3) end
+    if type(v) ~= want then
+      error(format("mpns.resty.new: option '%s' must be a %s", k, want), 3)
+    end
+  end
+  if (opts.timeout or 1) <= 0 then error("mpns.resty.new: timeout must be > 0", 3) end
+  if (opts.keepalive_timeout or 0) < 0 then error("mpns.resty.new: keepalive_timeout must be >= 0", 3) end
+  local size = opts.pool_size or 1
+  if size < 1 or size ~= floor(size) then error("mpns.resty.new: pool_size must be an integer >= 1", 3) end
+  if (opts.cert == nil) ~= (opts.key == nil) then error("mpns.resty.new: cert and key go together", 3) end
+end
+
+-- A PEM string as given, or the contents of the file it names. Read once,
+-- in new(): create senders at module level, not per request.
+local function pem(v, what)
+  if find(v, "-----BEGIN", 1, true) then return v end
+  local f, err = open(v, "rb")
+  if not f then error("mpns.resty.new: cannot read " .. what .. ": " .. tostring(err), 4) end
+  local s = f:read("*a")
+  f:close()
+  return s
+end
+
+-- Parses the client certificate with lua-resty-core's ngx.ssl.
+local function client_cert(self, cert, key)
+  local ok, ssl = pcall(require, "ngx.ssl")
+  if not ok or not ssl.parse_pem_cert or not ssl.parse_pem_priv_key then
+    error("mpns.resty.new: client certificates are not supported by this OpenResty "
+      .. "(needs ngx.ssl.parse_pem_cert from lua-resty-core)", 3)
+  end
+  local cert_pem = pem(cert, "cert")
+  local chain, err = ssl.parse_pem_cert(cert_pem)
+  if not chain then error("mpns.resty.new: bad cert: " .. tostring(err), 3) end
+  local pkey, kerr = ssl.parse_pem_priv_key(pem(key, "key"))
+  if not pkey then error("mpns.resty.new: bad key: " .. tostring(kerr), 3) end
+  self.cert, self.key = chain, pkey
+  self.cert_id = md5(cert_pem)
+end
+
+--- A sender. opts: timeout (seconds per network operation, 15),
+-- keepalive_timeout (seconds idle in the pool, 60; 0 = no keep-alive),
+-- pool_size (64), ssl_verify (true; needs lua_ssl_trusted_certificate),
+-- cert, key (client certificate: PEM text or a file path).
+function _M.new(opts)
+  opts = opts or {}
+  if type(opts) ~= "table" then error("mpns.resty.new: options must be a table", 2) end
+  check_options(opts)
+  local ka = opts.keepalive_timeout or 60
+  local self = setmetatable({
+    timeout_ms = floor((opts.timeout or 15) * 1000 + 0.5),
+    keepalive_ms = ka > 0 and floor(ka * 1000 + 0.5) or nil,
+    pool_size = opts.pool_size or 64,
+    ssl_verify = opts.ssl_verify ~= false,
+  }, mt)
+  if opts.cert then client_cert(self, opts.cert, opts.key) end
+  -- Connections made with other TLS settings must never be shared.
+  self.tls_pool = ":" .. (self.ssl_verify and "v" or "n") .. ":" .. (self.cert_id or "")
+  return self
+end
+
+-- ---- one exchange -----------------------------------------------------------
+
+local function pool_name(self, u)
+  if not u.https then return "mpns:" .. u.host .. ":" .. u.port end
+  return "mpns-tls:" .. u.host .. ":" .. u.port .. self.tls_pool
+end
+
+local function handshake(self, sock, u)
+  if self.cert then
+    if not sock.setclientcert then
+      return nil, "tls", "client certificates are not supported by this OpenResty"
+    end
+    local ok, err = sock:setclientcert(self.cert, self.key)
+    if not ok then return nil, "tls", "client certificate: " .. tostring(err) end
+  end
+  local ok, err = sock:sslhandshake(false, u.sni, self.ssl_verify)
+  if not ok then return nil, err == "timeout" and "timeout" or "tls", "TLS handshake: " .. err end
+  return true
+end
+
+-- A connected socket (from the pool when one is idle), or nil, kind, message.
+local function connect(self, u)
+  local sock = tcp()
+  sock:settimeout(self.timeout_ms)
+  local ok, err = sock:connect(u.host, u.port,
+    { pool = pool_name(self, u), pool_size = self.pool_size })
+  if not ok then return nil, connect_kind(err), err end
+  if u.https and sock:getreusedtimes() == 0 then
+    local kind, msg
+    ok, kind, msg = handshake(self, sock, u)
+    if not ok then sock:close(); return nil, kind, msg end
+  end
+  return sock
+end
+
+-- The request as a table of pieces (cosockets send tables without a concat).
+local function request(self, msg, u)
+  local body = msg:body()
+  local req = { "POST ", u.path, " HTTP/1.1\r\nHost: ", u.authority, "\r\nUser-Agent: ",
+                USER_AGENT, "\r\nContent-Length: ", #body, "\r\n" }
+  for name, value in pairs(msg:headers()) do
+    req[#req + 1] = name; req[#req + 1] = ": "; req[#req + 1] = value; req[#req + 1] = "\r\n"
+  end
+  if not self.keepalive_ms then req[#req + 1] = "Connection: close\r\n" end
+  req[#req + 1] = "\r\n"
+  req[#req + 1] = body
+  return req
+end
+
+-- Status line and headers (lower-case names, first value wins), or nil,
+-- kind, message.
+local function read_head(sock)
+  local line, err = sock:receive("*l")
+  if not line then return nil, io_kind(err), "reading the status line: " .. err end
+  local version, status = match(line, "^HTTP/(%d%.%d) (%d%d%d)")
+  if not status then return nil, "protocol", "bad status line: " .. line:sub(1, 80) end
+  local headers = {}
+  for _ = 1, HEADERS_MAX do
+    line, err = sock:receive("*l")
+    if not line then return nil, io_kind(err), "reading headers: " .. err end
+    if line == "" then return tonumber(status), headers, version end
+    local name, value = match(line, "^([^:%s]+)%s*:%s*(.-)%s*$")
+    if name then
+      name = lower(name)
+      if headers[name] == nil then headers[name] = value end
+    end
+  end
+  return nil, "protocol", "more than " .. HEADERS_MAX .. " response headers"
+end
+
+-- Reads and drops a chunked body; true when it ended cleanly.
+local function discard_chunks(sock)
+  local total = 0
+  while true do
+    local line = sock:receive("*l")
+    local size = line and tonumber(match(line, "^%s*(%x+)"), 16)
+    if not size then return false end
+    if size == 0 then                       -- trailers end at a blank line
+      repeat line = sock:receive("*l") until not line or line == ""
+      return line == ""
+    end
+    total = total + size
+    if total > BODY_MAX or not sock:receive(size + 2) then return false end  -- data + CRLF
+  end
+end
+
+-- Reads and drops the body; true when the connection may be reused. The
+-- answer is in the status and headers, so a body problem only costs the
+-- connection.
+local function discard_body(sock, status, headers)
+  if status == 204 or status == 304 then return true end
+  local te = headers["transfer-encoding"]
+  if te then return find(lower(te), "chunked", 1, true) ~= nil and discard_chunks(sock) end
+  local len = tonumber(headers["content-length"] or "")
+  if not len or len < 0 or len > BODY_MAX then return false end  -- no length: ends at close
+  return len == 0 or sock:receive(len) ~= nil
+end
+
+local function reusable(version, headers)
+  local c = lower(headers.connection or "")
+  if version == "1.1" then return not find(c, "close", 1, true) end
+  return find(c, "keep-alive", 1, true) ~= nil
+end
+
+-- Sends and reads the answer: status, headers, reusable; or nil, kind, message.
+local function exchange(self, sock, msg, u)
+  local ok, err = sock:send(request(self, msg, u))
+  if not ok then return nil, io_kind(err), "sending: " .. err end
+  local status, headers, version
+  repeat                                    -- skip 1xx interim answers
+    status, headers, version = read_head(sock)
+    if not status then return nil, headers, version end
+  until status >= 200
+  local keep = discard_body(sock, status, headers) and reusable(version, headers)
+  return status, headers, keep
+end
+
+-- Back to the pool, or closed when it cannot be reused.
+local function release(self, sock, keep)
+  if keep and self.keepalive_ms and sock:setkeepalive(self.keepalive_ms, self.pool_size) then
+    return
+  end
+  sock:close()
+end
+
+--- sender:send(msg, uri) -> result, or nil and an error table
+-- { kind, message, uri, attempts[, retry_after] }.
+function _M.send(self, msg, uri)
+  if type(msg) ~= "userdata" then error("mpns.resty: send expects an mpns message", 2) end
+  if type(uri) ~= "string" then error("mpns.resty: channel URI must be a string", 2) end
+  local u, why = parse_uri(uri)
+  if not u then return fail("invalid_uri", why, uri, 0) end
+  local sock, kind, err = connect(self, u)
+  if not sock then return fail(kind, err, uri) end
+  local status, headers, keep = exchange(self, sock, msg, u)
+  if not status then sock:close(); return fail(headers, keep, uri) end
+  release(self, sock, keep)
+  local res = parse_response(status, headers)
+  res.uri, res.attempts = uri, 1
+  return res
+end
+
+return _M
