@@ -93,7 +93,7 @@ end
 -- ---- options --------------------------------------------------------------
 
 local OPTIONS = { timeout = "number", keepalive_timeout = "number", pool_size = "number",
-                  ssl_verify = "boolean", cert = "string", key = "string" }
+                  pool = "string", ssl_verify = "boolean", cert = "string", key = "string" }
 
 local function check_options(opts)
   for k, v in pairs(opts) do
@@ -139,7 +139,9 @@ end
 
 --- A sender. opts: timeout (seconds per network operation, 15),
 -- keepalive_timeout (seconds idle in the pool, 60; 0 = no keep-alive),
--- pool_size (64), ssl_verify (true; needs lua_ssl_trusted_certificate),
+-- pool_size (64), pool (names the connection pool: senders that must not
+-- share connections, e.g. under another lua_ssl_trusted_certificate, use
+-- different ones), ssl_verify (true; needs lua_ssl_trusted_certificate),
 -- cert, key (client certificate: PEM text or a file path).
 function _M.new(opts)
   opts = opts or {}
@@ -151,6 +153,7 @@ function _M.new(opts)
     keepalive_ms = ka > 0 and floor(ka * 1000 + 0.5) or nil,
     pool_size = opts.pool_size or 64,
     ssl_verify = opts.ssl_verify ~= false,
+    pool = opts.pool or "mpns",
   }, mt)
   if opts.cert then client_cert(self, opts.cert, opts.key) end
   -- Connections made with other TLS settings must never be shared.
@@ -161,8 +164,8 @@ end
 -- ---- one exchange -----------------------------------------------------------
 
 local function pool_name(self, u)
-  if not u.https then return "mpns:" .. u.host .. ":" .. u.port end
-  return "mpns-tls:" .. u.host .. ":" .. u.port .. self.tls_pool
+  if not u.https then return self.pool .. ":" .. u.host .. ":" .. u.port end
+  return self.pool .. ":tls:" .. u.host .. ":" .. u.port .. self.tls_pool
 end
 
 local function handshake(self, sock, u)

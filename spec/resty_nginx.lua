@@ -1,0 +1,98 @@
+-- Starts the example OpenResty handler (examples/openresty/nginx.conf) for
+-- spec/resty_spec.lua: one worker (so concurrency must come from cosockets),
+-- on a free port, in a temp prefix, with the test locations of
+-- spec/resty_handler.lua beside the example's /push; stops it by PID.
+local N = {}
+N.__index = N
+
+local function sh(cmd)
+  local f = assert(io.popen(cmd))
+  local out = f:read("*a")
+  f:close()
+  return out
+end
+
+local function read(path)
+  local f = io.open(path, "rb")
+  if not f then return nil end
+  local s = f:read("*a")
+  f:close()
+  return s
+end
+
+local function alive(pid)
+  local stat = read("/proc/" .. pid .. "/stat")
+  return stat ~= nil and stat:match("^%d+ %b() (%a)") ~= "Z"
+end
+
+N.ROOT = sh("pwd"):gsub("%s+$", "")      -- spec/run runs from the repo root
+
+-- Absolute form of a path the emulator helper gives relative to the root.
+function N.abs(p) return p:sub(1, 1) == "/" and p or N.ROOT .. "/" .. p:gsub("^%./", "") end
+
+-- Replaces `from` exactly once in s; the example changing shape fails loudly.
+local function swap(s, from, to)
+  local i, j = s:find(from, 1, true)
+  assert(i and not s:find(from, j + 1, true), "example nginx.conf: no single " .. from)
+  return s:sub(1, i - 1) .. to .. s:sub(j + 1)
+end
+
+-- The example's config with the test's port, CA and locations.
+local function config(port, e)
+  local conf = assert(read(N.ROOT .. "/examples/openresty/nginx.conf"))
+  conf = conf:gsub("@ROOT@", N.ROOT):gsub("@PORT@", port)
+  if sh("id -u"):match("^0") then conf = "user root;\n" .. conf end
+  conf = swap(conf, "worker_processes auto;", "worker_processes 1;")
+  conf = swap(conf, "/etc/ssl/certs/ca-certificates.crt", N.abs(e.ca))
+  conf = swap(conf, 'lua_package_path "', 'lua_package_path "' .. N.ROOT .. "/spec/?.lua;")
+  return swap(conf, "    location = /push {", table.concat {
+    "    location = /t { content_by_lua_block { require('resty_handler')() } }\n",
+    "    location = /t-untrusted {\n      lua_ssl_trusted_certificate ", N.abs(e.wrong_cert), ";\n",
+    "      content_by_lua_block { require('resty_handler')() }\n    }\n",
+    "    location = /push {" })
+end
+
+local function try_start(e, port)
+  local prefix = sh("mktemp -d /tmp/mpns-resty.XXXXXX"):gsub("%s+$", "")
+  os.execute("mkdir -p " .. prefix .. "/logs")
+  local f = assert(io.open(prefix .. "/nginx.conf", "w"))
+  f:write(config(port, e))
+  f:close()
+  local n = setmetatable({ prefix = prefix, port = port, url = "http://127.0.0.1:" .. port }, N)
+  n.pid = tonumber(sh("PATH=$PATH:/usr/sbin nginx -p " .. prefix .. " -c nginx.conf -e logs/error.log >"
+    .. prefix .. "/logs/stdout 2>&1 & echo $!"))
+  for _ = 1, 100 do
+    if not alive(n.pid) then break end
+    if sh("curl -s -o /dev/null -w '%{http_code}' " .. n.url .. "/push") == "400" then return n end
+    os.execute("sleep 0.05")
+  end
+  local log = (read(prefix .. "/logs/error.log") or "") .. (read(prefix .. "/logs/stdout") or "")
+  n:stop()
+  return nil, log
+end
+
+-- Starts nginx next to the emulator `e`; returns it or nil, the error log.
+function N.start(e)
+  local log
+  for _ = 1, 10 do
+    local n
+    n, log = try_start(e, math.random(33000, 40000))
+    if n then return n end
+    if not log:find("Address already in use", 1, true) then break end
+  end
+  return nil, "nginx did not start: " .. tostring(log)
+end
+
+function N:stop()
+  if self.pid then
+    os.execute("kill -TERM " .. self.pid .. " 2>/dev/null")
+    for _ = 1, 100 do
+      if not alive(self.pid) then break end
+      os.execute("sleep 0.05")
+    end
+    self.pid = nil
+  end
+  if self.prefix and not os.getenv("EMU_KEEP_PREFIX") then os.execute("rm -rf " .. self.prefix) end
+end
+
+return N
