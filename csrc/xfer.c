@@ -91,7 +91,9 @@ static int setup_http(CURL *h, mpns_xfer *x, const mpns_client_opts *o) {
   bad |= curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
   bad |= curl_easy_setopt(h, CURLOPT_ERRORBUFFER, x->errbuf);
   bad |= curl_easy_setopt(h, CURLOPT_PRIVATE, x);
-  if (o->proxy) bad |= curl_easy_setopt(h, CURLOPT_PROXY, o->proxy);
+  /* Only the proxy option counts: "" stops curl reading *_proxy variables
+   * from the environment for every request. */
+  bad |= curl_easy_setopt(h, CURLOPT_PROXY, o->proxy ? o->proxy : "");
   if (o->user_agent) bad |= curl_easy_setopt(h, CURLOPT_USERAGENT, o->user_agent);
   return bad;
 }
@@ -109,10 +111,12 @@ int mpns_xfer_init(mpns_xfer *x, const mpns_client_opts *o) {
 }
 
 /* The message's own lines, plus "Expect:" so curl never waits for a
- * 100-continue. Built once per message the handle sees in a row. */
+ * 100-continue and "Accept:" to drop a header MPNS never read. Built once
+ * per message the handle sees in a row. */
 static int set_headers(mpns_xfer *x, mpns_msg *m) {
   const char *const *line = mpns_msg_header_lines(m);
   struct curl_slist *list = curl_slist_append(NULL, "Expect:"), *t;
+  if (list && (t = curl_slist_append(list, "Accept:"))) list = t;
   for (; list && *line; line++) {
     if (!(t = curl_slist_append(list, *line))) break;
     list = t;
