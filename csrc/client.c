@@ -387,21 +387,37 @@ static double wait_for(mpns_client *c, double cap) {
   return w > 0 ? w : 0;
 }
 
-/* Waits on the epoll fd, hands what is ready to curl, then curl's own
- * timeout if it is due. */
+static void kick_if_due(mpns_client *c) {
+  int running;
+  if (!c->closed && c->curl_due >= 0 && mpns_now() >= c->curl_due)
+    curl_multi_socket_action(c->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+}
+
+/* Ends what finished, starts what waits and sends it at once, so the
+ * server never idles while a whole batch of answers is processed. */
+static void turnover(mpns_client *c) {
+  collect(c);
+  start_queued(c);
+  kick_if_due(c);
+}
+
+/* Waits on the epoll fd and hands what is ready to curl, turning finished
+ * transfers over every few sockets; then curl's own timeout if due. */
 static void act(mpns_client *c, double timeout) {
   struct epoll_event ev[64];
   int n, i, running;
   long left = -1;
   n = epoll_wait(c->epfd, ev, 64, (int)up(wait_for(c, timeout) * 1000));
-  for (i = 0; i < n; i++) {
+  for (i = 0; i < n && !c->closed; i++) {
     int f = (ev[i].events & EPOLLIN ? CURL_CSELECT_IN : 0) |
             (ev[i].events & EPOLLOUT ? CURL_CSELECT_OUT : 0) |
             (ev[i].events & (EPOLLERR | EPOLLHUP) ? CURL_CSELECT_ERR : 0);
     curl_multi_socket_action(c->multi, ev[i].data.fd, f, &running);
+    if (i % 8 == 7) turnover(c);
   }
-  if (c->curl_due >= 0 && mpns_now() >= c->curl_due)
-    curl_multi_socket_action(c->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+  kick_if_due(c);
+  turnover(c);
+  if (c->closed) return;
   curl_multi_timeout(c->multi, &left);   /* curl may not call on_timer again */
   c->curl_due = left < 0 ? -1 : mpns_now() + left / 1000.0;
 }
@@ -413,8 +429,6 @@ int mpns_client_step(mpns_client *c, double timeout) {
   report_ready(c);
   start_queued(c);
   if (!c->closed) act(c, timeout > 0 ? timeout : 0);
-  collect(c);
-  start_queued(c);
   c->stepping = 0;
   if (c->closed) { teardown(c); return 0; }
   return mpns_client_pending(c);
