@@ -220,20 +220,110 @@ function TestTLS:test_pools_kept_apart()
   lu.assertEquals(tls_send("good").outcome, "received")
 end
 
--- /t-untrusted trusts another CA: the server fails verification. A pool
+-- /t-untrusted trusts another CA: the server fails verification, every
+-- time (a handshake that completes at once used to lose that error). A pool
 -- of its own, or it would reuse a connection /t verified with its CA.
 function TestTLS:test_untrusted_server()
-  local r, err = tls_send("good", nil, "/t-untrusted", "untrusted")
-  lu.assertNil(r)
-  lu.assertEquals(err.kind, "tls")
-  lu.assertNil(err.retry_after)
-  lu.assertStrContains(err.message, "TLS handshake")
+  local status, body = get("/t-untrusted", { uri = https(id("tls")), n = 10, pool = "untrusted",
+    cert = nginx.abs(e.client_cert), key = nginx.abs(e.client_key) })
+  lu.assertEquals(status, 200)
+  for _, s in ipairs(body.sends) do
+    lu.assertNil(s.res)
+    lu.assertEquals(s.err.kind, "tls", s.err.message)
+    lu.assertNil(s.err.retry_after)
+    lu.assertStrContains(s.err.message, "TLS handshake")
+  end
+  lu.assertEquals(#body.sends, 10)
 end
 
 function TestTLS:test_verify_off_accepts_unknown_server()
   local args = { uri = https(id("tls")), ssl_verify = "false", pool = "untrusted",
     cert = nginx.abs(e.client_cert), key = nginx.abs(e.client_key) }
   lu.assertEquals(send(args, "/t-untrusted").outcome, "received")
+end
+
+TestErrors = {}
+
+-- Sends once through /t; asserts it failed with `kind`; returns the error.
+local function failure(kind, args)
+  local r, err, text = send(args)
+  lu.assertNil(r)
+  lu.assertEquals(err.kind, kind)
+  lu.assertEquals(err.uri, args.uri)
+  lu.assertStrContains(text, kind)              -- tostring(err) names it
+  return err
+end
+
+function TestErrors:test_timeout()
+  local ch = id("hang")
+  assert(e:set(ch, { fail_next = { count = 1, mode = "hang", ms = 3000 } }))
+  local t0 = os.time()
+  local err = failure("timeout", { uri = http(ch), timeout = 0.3 })
+  lu.assertTrue(os.time() - t0 <= 2, "the timeout did not apply")
+  lu.assertEquals(err.attempts, 1)
+  lu.assertEquals(err.retry_after, 1)
+  -- the timed-out connection was not pooled: the next send is answered
+  lu.assertEquals(send({ uri = http(ch), timeout = 0.3 }).outcome, "received")
+end
+
+function TestErrors:test_dropped_connection_is_protocol()
+  local ch = id("drop")
+  assert(e:set(ch, { fail_next = { count = 1, mode = "close" } }))
+  failure("protocol", { uri = http(ch) })
+end
+
+function TestErrors:test_connect_refused()
+  failure("connect", { uri = "http://127.0.0.1:1/throttledthirdparty/01.00/x" })
+end
+
+-- The example config names no resolver, so a host name cannot resolve.
+function TestErrors:test_dns()
+  failure("dns", { uri = "http://no-such-host.invalid/throttledthirdparty/01.00/x" })
+end
+
+-- Refused before any I/O: attempts 0 and the emulator saw nothing.
+local function refused(uri)
+  local before = assert(e:stats()).requests
+  local err = failure("invalid_uri", { uri = uri })
+  lu.assertEquals(err.attempts, 0)
+  lu.assertEquals(assert(e:stats()).requests, before)
+  return err
+end
+
+function TestErrors:test_invalid_uri()
+  for _, uri in ipairs { "ftp://127.0.0.1/x", "file:///etc/passwd", "127.0.0.1/x", "http://",
+      http("a\r\nX-Injected: 1"), http("a\0b"), http("a b"), http("a\127"),
+      "http://user:pw@127.0.0.1/x", "http://127.0.0.1:99999/x" } do
+    refused(uri)
+  end
+end
+
+function TestErrors:test_uri_length()
+  local base = http("")
+  local longest = base .. string.rep("a", 1024 - #base)
+  lu.assertIsNumber(send({ uri = longest }).status)           -- 1024 is sent
+  lu.assertStrContains(refused(longest .. "a").message, "1024")
+end
+
+TestOptions = {}
+
+local function new_error(opts)
+  local _, body = get("/t", { new = cjson.encode(opts) })
+  return body.error
+end
+
+function TestOptions:test_unknown_key_named()
+  lu.assertStrContains(new_error { titel = 1 }, "titel")
+  lu.assertStrContains(new_error { timeout = 5, keepalive = 1 }, "keepalive")
+end
+
+function TestOptions:test_bad_values()
+  lu.assertStrContains(new_error { timeout = "soon" }, "timeout")
+  lu.assertStrContains(new_error { timeout = 0 }, "timeout")
+  lu.assertStrContains(new_error { pool_size = 1.5 }, "pool_size")
+  lu.assertStrContains(new_error { cert = nginx.abs(e.client_cert) }, "key")
+  lu.assertStrContains(new_error { cert = "/nonexistent.pem", key = "/nonexistent.key" }, "cert")
+  lu.assertNil(new_error { timeout = 1, keepalive_timeout = 0, pool_size = 2, ssl_verify = false })
 end
 
 function teardownSuite() ngx_:stop(); e:stop() end

@@ -178,6 +178,11 @@ local function handshake(self, sock, u)
   end
   local ok, err = sock:sslhandshake(false, u.sni, self.ssl_verify)
   if not ok then return nil, err == "timeout" and "timeout" or "tls", "TLS handshake: " .. err end
+  -- lua-nginx-module before #2506 reports success when a handshake that
+  -- finished at once failed verification, but has closed the socket.
+  if not sock:getreusedtimes() then
+    return nil, "tls", "TLS handshake: server certificate verification failed"
+  end
   return true
 end
 
