@@ -197,7 +197,7 @@ int mpns_client_after(mpns_client *c, double seconds, mpns_timer_fn fn,
                       void *ud) {
   mpns_timer t;
   memset(&t, 0, sizeof t);
-  t.due = mpns_now() + (seconds > 0 ? seconds : 0);
+  t.due = mpns_now() + (seconds > 0 ? seconds : 0);   /* NaN: now */
   t.fn = fn;
   t.ud = ud;
   if (c->closed || mpns_timers_push(&c->timers, t)) return -1;
@@ -428,7 +428,7 @@ int mpns_client_step(mpns_client *c, double timeout) {
   run_timers(c);
   report_ready(c);
   start_queued(c);
-  if (!c->closed) act(c, timeout > 0 ? timeout : 0);
+  if (!c->closed) act(c, timeout > 0 ? (timeout < 86400 ? timeout : 86400) : 0);
   c->stepping = 0;
   if (c->closed) { teardown(c); return 0; }
   return mpns_client_pending(c);

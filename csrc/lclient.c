@@ -216,6 +216,7 @@ static int l_step(lua_State *L) {
   lclient *lc = check_client(L);
   double t = luaL_optnumber(L, 2, 0);
   int n;
+  luaL_argcheck(L, t >= 0 && t <= 86400, 2, "seconds must be 0..86400");
   if (lc->running) return busy(L);
   enter(L, lc);
   n = mpns_client_step(lc->c, t);
@@ -290,6 +291,7 @@ static int l_after(lua_State *L) {
   lclient *lc = check_client(L);
   double s = luaL_checknumber(L, 2);
   int ref;
+  luaL_argcheck(L, s >= 0 && s <= 1e9, 2, "seconds must be 0..1e9");
   luaL_checktype(L, 3, LUA_TFUNCTION);
   push_env(L);
   lua_pushvalue(L, 3);

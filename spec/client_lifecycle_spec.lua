@@ -180,6 +180,16 @@ function TestTimers:test_after_schedules_a_send()
   c:close()
 end
 
+function TestTimers:test_bad_arguments()
+  local c = mpns.client()
+  lu.assertErrorMsgContains("seconds", c.after, c, -1, print)
+  lu.assertErrorMsgContains("seconds", c.after, c, 0 / 0, print)
+  lu.assertError(c.after, c, 1, "not a function")
+  lu.assertErrorMsgContains("seconds", c.step, c, -1)
+  lu.assertEquals(c:pending(), 0)
+  c:close()
+end
+
 function TestTimers:test_close_drops_timers()
   local c, fired = mpns.client(), false
   c:after(0, function() fired = true end)
