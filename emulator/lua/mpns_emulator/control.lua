@@ -9,6 +9,7 @@ local faults = require "mpns_emulator.faults"
 local callback = require "mpns_emulator.callback"
 local stats = require "mpns_emulator.stats"
 local sink = require "mpns_emulator.sink"
+local record = require "mpns_emulator.record"
 
 local ngx = ngx
 local _M = {}
@@ -56,6 +57,12 @@ local SETTERS = {
   queue_limit = limit, daily_limit = limit, fail_next = fault,
 }
 
+-- Stored records as JSON objects.
+local function expand(list)
+  for i, stored in ipairs(list) do list[i] = record.expand(stored) end
+  return list
+end
+
 -- The channel as GET shows it; arrays are spliced in as stored JSON text so
 -- an empty one is still [].
 local function show(id, rec)
@@ -65,7 +72,7 @@ local function show(id, rec)
   out.pushes_today = state.pushes_today(id)
   out.callback = state.callback(id)
   local json = cjson.encode(out)
-  local lists = { notifications = state.received(id), queued = state.queued(id),
+  local lists = { notifications = expand(state.received(id)), queued = expand(state.queued(id)),
                   callbacks = state.callback_log(id) }
   local parts = { json:sub(1, -2) }
   for _, name in ipairs { "notifications", "queued", "callbacks" } do

@@ -35,7 +35,7 @@ local RULES = {
 
 local QUEUE_FULL = { http = 200, ns = "QueueFull", ss = "Active" }
 
--- Decides the answer and stores the notification (as record.json makes it)
+-- Decides the answer and stores the notification (record.compact)
 -- when the phone gets or queues it. Returns the rule. No closures here: this
 -- runs per request and LuaJIT does not compile closure creation.
 function _M.decide(c, rec, body)
@@ -43,8 +43,8 @@ function _M.decide(c, rec, body)
     local r = RULES[i]
     if r.test(c) then
       if r.act == "receive" then
-        state.receive(c.id, record.json(c, rec, body))
-      elseif r.act == "queue" and not state.enqueue(c.id, record.json(c, rec, body),
+        state.receive(c.id, record.compact(c, rec, body))
+      elseif r.act == "queue" and not state.enqueue(c.id, record.compact(c, rec, body),
           state.queue_limit(c.rec)) then
         return QUEUE_FULL
       end

@@ -1,52 +1,79 @@
--- A notification as the phone got it, as the JSON text that the channel's
--- list keeps and GET /control/channels/<id> returns:
---   kind, class, message_id, time, endpoint, service (TLS client subject),
---   fields, clear, attributes, xml (toast, tile) or raw (base64), warnings.
+-- A notification as the phone got it. GET /control/channels/<id> shows it as
+-- JSON: kind, class, message_id, time, seq, endpoint, service (TLS client
+-- subject), fields, clear, attributes, xml (toast, tile) or raw (base64),
+-- warnings.
+--
+-- Stored compactly as "<payload key>|<tail>": the payload's JSON (fields ...
+-- xml) is kept once per judgment in the mpns_payloads dict under its key, and
+-- the tail holds what is this request's own. expand() joins them.
+--
+-- LuaJIT 2.1 hashes a long string from a few sampled bytes (start, end, the
+-- middle, a quarter in), so same-length texts that differ elsewhere share one
+-- chain of its string table and each new one is compared with all of them.
+-- Hence one concat per record ending in what varies most: time and sequence.
 local cjson = require "cjson.safe"
 
 local ngx = ngx
 local concat, find = table.concat, string.find
 
 local _M = {}
+local seq, judgments = 0, 0
 
--- The payload's part of the JSON, made once per judgment (judgments are
--- shared by every request with the same bytes).
-local function payload_json(m, body)
-  if not m.json then
-    m.json = cjson.encode { fields = m.fields, clear = m.clear, attributes = m.attributes,
-                            warnings = m.warnings, xml = body }
+-- The key of the judgment's payload JSON (without braces), stored on first
+-- use; the worker's pid keeps keys unique across reloads.
+local function payload_key(m, body)
+  if not m.key then
+    judgments = judgments + 1
+    m.key = "j:" .. ngx.worker.pid() .. ":" .. judgments
+    local json = cjson.encode { fields = m.fields, clear = m.clear,
+                                attributes = m.attributes, warnings = m.warnings, xml = body }
+    local ok, err = ngx.shared.mpns_payloads:set(m.key, json:sub(2, -2))
+    if not ok then ngx.log(ngx.WARN, "mpns emulator: payload not kept: ", err) end
   end
-  return m.json
+  return m.key
 end
 
--- Everything in one table, for the rare record with warnings of its own.
+-- Everything in the tail, for raw notifications and records with warnings
+-- of their own.
 local function slow(c, rec, body)
   local m = rec.judged
   local t = { kind = rec.kind, class = rec.class, message_id = c.msgid, time = ngx.now(),
-              endpoint = c.endpoint, service = c.service, warnings = rec.warnings }
+              seq = seq, endpoint = c.endpoint, service = c.service, warnings = rec.warnings }
   if m then
     t.fields, t.clear, t.attributes, t.xml = m.fields, m.clear, m.attributes, body
+    t.warnings = t.warnings or {}
     for _, w in ipairs(m.warnings or {}) do t.warnings[#t.warnings + 1] = w end
   else
     t.raw = ngx.encode_base64(body)
   end
-  return cjson.encode(t)
+  return "|" .. cjson.encode(t):sub(2)
 end
 
--- c: the request (msgid, endpoint, service); rec: validate.request's record.
-function _M.json(c, rec, body)
+-- A message id that needs no JSON escaping (a UUID) is used as it is.
+local function quoted(s)
+  if find(s, "^[%w%-]*$") then return '"' .. s .. '"' end
+  return cjson.encode(s)
+end
+
+-- The stored form. c: the request (msgid, endpoint, service); rec:
+-- validate.request's record; body: the payload.
+function _M.compact(c, rec, body)
+  seq = seq + 1
   if rec.warnings or not rec.judged then return slow(c, rec, body) end
-  local head = concat { '{"kind":"', rec.kind, '","class":', rec.class, ',"time":',
-    ngx.now(), ',"endpoint":"', c.endpoint, '"' }
-  local extra = ""
-  local id = c.msgid
-  if id then -- a UUID needs no escaping; anything else goes through cjson
-    extra = ',"message_id":' .. (find(id, "^[%w%-]*$") and '"' .. id .. '"' or cjson.encode(id))
-  end
-  if c.service then extra = extra .. ',"service":' .. cjson.encode(c.service) end
-  -- Splice the payload's object in: drop its braces.
-  local p = payload_json(rec.judged, body)
-  return concat { head, extra, ",", p:sub(2, -2), "}" }
+  return concat {
+    payload_key(rec.judged, body), '|,"kind":"', rec.kind, '","class":', rec.class,
+    ',"endpoint":"', c.endpoint,
+    c.msgid and '","message_id":' or '"', c.msgid and quoted(c.msgid) or "",
+    c.service and ',"service":' or "", c.service and quoted(c.service) or "",
+    ',"time":', ngx.now(), ',"seq":', seq, "}" }
+end
+
+-- The JSON object of a stored record.
+function _M.expand(stored)
+  local key, tail = stored:match("^([^|]*)|(.*)$")
+  if key == "" then return "{" .. tail end
+  local payload = ngx.shared.mpns_payloads:get(key) or '"payload_evicted":true'
+  return "{" .. payload .. tail
 end
 
 return _M

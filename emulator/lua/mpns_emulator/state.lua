@@ -7,6 +7,7 @@
 -- holds the last config.keep (see receive).
 local cjson = require "cjson.safe"
 local config = require "mpns_emulator.config"
+local stats = require "mpns_emulator.stats"
 
 local ngx = ngx
 local shared = ngx.shared
@@ -81,7 +82,7 @@ end
 
 function _M.pushes_today(id) return shared.mpns_state:get(day_key(id)) or 0 end
 
--- Appends a received notification (JSON) to the phone's list: a ring of
+-- Appends a received notification (record.compact) to the phone's list: a ring of
 -- config.keep slots, n:<id>:<slot>, behind the counter n:<id>. Two FFI calls
 -- and no string comes back into Lua (a list's lpop would copy the oldest out).
 function _M.receive(id, json)
@@ -91,11 +92,11 @@ function _M.receive(id, json)
   local ok, err = notes:set(key .. ":" .. seq % config.keep, json)
   if not ok then
     ngx.log(ngx.WARN, "mpns emulator: notification not kept: ", err)
-    shared.mpns_stats:incr("lost", 1, 0)
+    stats.event("lost")
   end
 end
 
--- The JSON texts of the notifications kept, oldest first.
+-- The notifications kept (record.compact texts), oldest first.
 function _M.received(id)
   local notes = shared.mpns_notes
   local key = "n:" .. id
@@ -134,7 +135,7 @@ function _M.deliver_queue(id)
   end
 end
 
--- Every item (JSON text) of a shared-dict list, oldest first.
+-- Every item of a shared-dict list, oldest first.
 local function list(dict, key)
   local out = {}
   local n = dict:llen(key) or 0
@@ -186,7 +187,8 @@ function _M.ids()
 end
 
 function _M.reset()
-  for _, name in ipairs { "mpns_state", "mpns_notes", "mpns_stats" } do
+  stats.reset()
+  for _, name in ipairs { "mpns_state", "mpns_notes", "mpns_payloads", "mpns_stats" } do
     shared[name]:flush_all()
     shared[name]:flush_expired()
   end
