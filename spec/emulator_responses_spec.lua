@@ -240,6 +240,20 @@ function TestControl:test_reset_and_stats_count_per_status()
   lu.assertEquals(st.requests, 5)
 end
 
+-- Kept notifications share their payload's text; a reset must not leave a
+-- remembered payload pointing at nothing.
+function TestControl:test_payload_fields_survive_a_reset()
+  local body = emu.xml("Toast", { { "Text1", "before and after" } })
+  push(fresh(), "toast", { body = body })
+  assert(e:reset())
+  local id = fresh()
+  push(id, "toast", { body = body })
+  local note = e:get(id).notifications[1]
+  lu.assertEquals(note.fields, { Text1 = "before and after" })
+  lu.assertEquals(note.xml, body)
+  lu.assertNil(note.payload_evicted)
+end
+
 function TestControl:test_unknown_paths_and_methods()
   local _, err, status = e:call("GET", "nothing")
   lu.assertEquals(status, 404, err)

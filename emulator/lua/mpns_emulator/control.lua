@@ -10,6 +10,7 @@ local callback = require "mpns_emulator.callback"
 local stats = require "mpns_emulator.stats"
 local sink = require "mpns_emulator.sink"
 local record = require "mpns_emulator.record"
+local validate = require "mpns_emulator.validate"
 
 local ngx = ngx
 local _M = {}
@@ -128,6 +129,7 @@ end
 
 local function reset()
   state.reset()
+  validate.forget()
   return reply(200, { reset = true })
 end
 

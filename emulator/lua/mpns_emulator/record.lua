@@ -12,6 +12,7 @@
 -- chain of its string table and each new one is compared with all of them.
 -- Hence one concat per record ending in what varies most: time and sequence.
 local cjson = require "cjson.safe"
+local config = require "mpns_emulator.config"
 
 local ngx = ngx
 local concat, find = table.concat, string.find
@@ -59,7 +60,8 @@ end
 -- validate.request's record; body: the payload.
 function _M.compact(c, rec, body)
   seq = seq + 1
-  if rec.warnings or not rec.judged then return slow(c, rec, body) end
+  -- Without remembered judgments every payload is new: keep it inline.
+  if rec.warnings or not rec.judged or config.memo == 0 then return slow(c, rec, body) end
   return concat {
     payload_key(rec.judged, body), '|,"kind":"', rec.kind, '","class":', rec.class,
     ',"endpoint":"', c.endpoint,

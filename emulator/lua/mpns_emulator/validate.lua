@@ -218,6 +218,12 @@ local function judge(kind, body)
   return m
 end
 
+-- Forgets every judgment (POST /control/reset empties the payload store
+-- that remembered judgments point into).
+function _M.forget()
+  memo, memo_n = { toast = {}, tile = {} }, 0
+end
+
 -- Judges one request: its headers table and its body. Returns the record
 -- { kind, class, judged = payload judgment (shared: read-only), warnings =
 -- this request's own } or nil and the reason for a 400.
