@@ -42,8 +42,10 @@ local function slow(c, rec, body)
               seq = seq, endpoint = c.endpoint, service = c.service, warnings = rec.warnings }
   if m then
     t.fields, t.clear, t.attributes, t.xml = m.fields, m.clear, m.attributes, body
-    t.warnings = t.warnings or {}
-    for _, w in ipairs(m.warnings or {}) do t.warnings[#t.warnings + 1] = w end
+    if m.warnings then
+      t.warnings = t.warnings or {}
+      for _, w in ipairs(m.warnings) do t.warnings[#t.warnings + 1] = w end
+    end
   else
     t.raw = ngx.encode_base64(body)
   end
