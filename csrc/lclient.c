@@ -3,9 +3,10 @@
  * its user value (its "env"; a callback that refers to its own client then
  * makes a cycle the collector can still free). The env holds the callbacks
  * of pending sends and timers under luaL_ref keys, the on_error callbacks
- * under the same key in env.errs, and on_callback_error. Callbacks run under lua_pcall after curl has returned;
- * the first error a callback raises is re-raised from run/step/send once the
- * engine is consistent, unless client.on_callback_error takes it.
+ * under the same key in env.errs, and on_callback_error. Callbacks run under
+ * lua_pcall after curl has returned; the first error a callback raises is
+ * re-raised from run/step/send once the engine is consistent, unless
+ * client.on_callback_error takes it.
  */
 #include <stdint.h>
 #include <string.h>
