@@ -90,6 +90,9 @@ static int setup_http(CURL *h, mpns_xfer *x, const mpns_client_opts *o) {
   bad |= curl_easy_setopt(h, CURLOPT_HEADERDATA, x);
   bad |= curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
   bad |= curl_easy_setopt(h, CURLOPT_ERRORBUFFER, x->errbuf);
+  /* MPNS answers are a few hundred bytes of headers: a 4 KB receive buffer
+   * instead of 16 KB saves 600 KB across a pool of 50 handles. */
+  bad |= curl_easy_setopt(h, CURLOPT_BUFFERSIZE, 4096L);
   bad |= curl_easy_setopt(h, CURLOPT_PRIVATE, x);
   /* Only the proxy option counts: "" stops curl reading *_proxy variables
    * from the environment for every request. */
