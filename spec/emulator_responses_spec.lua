@@ -263,6 +263,11 @@ function TestControl:test_unknown_paths_and_methods()
   lu.assertEquals(r.status, 404)
 end
 
+function TestControl:test_ping_answers_without_lua()
+  local r = emu.request { url = "http://127.0.0.1:" .. e.port .. "/ping" }
+  lu.assertEquals(r.status, 204)
+end
+
 -- One JSON line per request with the channel, kind and the three statuses.
 function TestControl:test_access_log_line_per_request()
   local id = fresh()
