@@ -38,7 +38,11 @@ SUDO = $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 .PHONY: all build deps bench-deps test check-memory demo bench emulator repl install clean
 
 all: build
-build: $(MOD54) $(MODJIT) build/libmpns.a build/core_test
+build: $(MOD54) $(MODJIT) build/libmpns.a build/core_test build/embed
+
+# examples/embed.c: the engine driven from a host's own poll() loop.
+build/embed: examples/embed.c build/libmpns.a
+	$(CC) $(WARN) $(CFLAGS) -Icsrc -o $@ $^ $(CURL_LIBS)
 
 # The C core's own test: a C caller with no Lua (spec/run runs it under valgrind).
 build/core_test: spec/c/core_test.c build/libmpns.a
