@@ -13,24 +13,21 @@ local match, tonumber, type = string.match, tonumber, type
 
 local _M = {}
 
--- Sends the answer, counts it and fills the access log's variables.
+-- Sends the answer, counts it and fills the access log's variables; the
+-- three status variables also become the X-*Status headers and X-MessageID
+-- is echoed, both by add_header (mpns_headers.conf).
 -- c may be nil (no channel parsed); 444 closes the connection unanswered.
 local function answer(c, status, ns, ds, ss, reason)
   stats.count(status, ns)
   if c then
     var.mpns_channel = c.id
     if c.kind then var.mpns_kind = c.kind end
-    if c.msgid then var.mpns_msgid = c.msgid end
   end
   if ns then var.mpns_ns = ns end
   if ds then var.mpns_ds = ds end
   if ss then var.mpns_ss = ss end
   if status == 444 then return ngx.exit(444) end
   ngx.status = status
-  if ns then header["X-NotificationStatus"] = ns end
-  if ds then header["X-DeviceConnectionStatus"] = ds end
-  if ss then header["X-SubscriptionStatus"] = ss end
-  if c and c.msgid then header["X-MessageID"] = c.msgid end
   if reason then
     header["Content-Length"] = #reason + 1
     ngx.say(reason)
