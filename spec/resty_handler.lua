@@ -1,7 +1,8 @@
 -- Runs inside the nginx that spec/resty_spec.lua starts: GET /t?uri=..&n=..
 -- sends n messages with mpns.resty and answers JSON { sends = { {res, err,
 -- text}, ... } }. Sender options come as query args (one sender per set);
--- /t?new=<JSON options> answers whether resty.new accepts them.
+-- /t?new=<JSON options> answers whether resty.new accepts them. fake()
+-- answers a push as MPNS would, with the body framing its location sets.
 local mpns, resty, cjson = require "mpns", require "mpns.resty", require "cjson.safe"
 
 local senders = {}
@@ -24,7 +25,9 @@ local function try_new(json)
   return { ok = ok, error = not ok and tostring(err) or nil }
 end
 
-return function()
+local M = {}
+
+function M.t()
   local a = ngx.req.get_uri_args()
   ngx.header.content_type = "application/json"
   if a.new then return ngx.say(cjson.encode(try_new(a.new))) end
@@ -37,3 +40,33 @@ return function()
   end
   ngx.say(cjson.encode { sends = sends })
 end
+
+-- 200 Received with a 3-chunk body (chunked unless the location turns it off).
+function M.fake()
+  ngx.req.read_body()
+  ngx.header["X-NotificationStatus"] = "Received"
+  ngx.header["X-DeviceConnectionStatus"] = "Connected"
+  ngx.header["X-SubscriptionStatus"] = "Active"
+  for i = 1, 3 do
+    ngx.say(i, string.rep("x", 1000))
+    ngx.flush(true)
+  end
+end
+
+-- Raw answers that say "do not reuse me" but keep the connection open for
+-- 0.3 s: a client that reused it anyway would send into a server that is
+-- not listening. "close": Connection: close; "eof": no length (read to close).
+local RAW = {
+  close = "Connection: close\r\nContent-Length: 0\r\n\r\n",
+  eof = "\r\n",
+}
+
+function M.raw(mode)
+  ngx.req.read_body()
+  local sock = assert(ngx.req.socket(true))
+  assert(sock:send { "HTTP/1.1 200 OK\r\nX-NotificationStatus: Received\r\n",
+    "X-DeviceConnectionStatus: Connected\r\nX-SubscriptionStatus: Active\r\n", RAW[mode] })
+  ngx.sleep(0.3)
+end
+
+return M

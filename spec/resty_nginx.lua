@@ -1,7 +1,9 @@
 -- Starts the example OpenResty handler (examples/openresty/nginx.conf) for
 -- spec/resty_spec.lua: one worker (so concurrency must come from cosockets),
 -- on a free port, in a temp prefix, with the test locations of
--- spec/resty_handler.lua beside the example's /push; stops it by PID.
+-- spec/resty_handler.lua beside the example's /push (/t sends; /fake/*
+-- answers like MPNS with chunked, Connection: close or read-to-close bodies);
+-- stops it by PID.
 local N = {}
 N.__index = N
 
@@ -45,10 +47,16 @@ local function config(port, e)
   conf = swap(conf, "worker_processes auto;", "worker_processes 1;")
   conf = swap(conf, "/etc/ssl/certs/ca-certificates.crt", N.abs(e.ca))
   conf = swap(conf, 'lua_package_path "', 'lua_package_path "' .. N.ROOT .. "/spec/?.lua;")
+  local fake = "content_by_lua_block { require('resty_handler').fake() } }\n"
   return swap(conf, "    location = /push {", table.concat {
-    "    location = /t { content_by_lua_block { require('resty_handler')() } }\n",
+    "    location = /t { content_by_lua_block { require('resty_handler').t() } }\n",
     "    location = /t-untrusted {\n      lua_ssl_trusted_certificate ", N.abs(e.wrong_cert), ";\n",
-    "      content_by_lua_block { require('resty_handler')() }\n    }\n",
+    "      content_by_lua_block { require('resty_handler').t() }\n    }\n",
+    "    location /fake/chunked/ { ", fake,
+    "    location /fake/close/ { keepalive_timeout 0; ", fake,
+    "    location /fake/eof/ { chunked_transfer_encoding off; ", fake,
+    "    location /fake/raw-close/ { content_by_lua_block { require('resty_handler').raw('close') } }\n",
+    "    location /fake/raw-eof/ { content_by_lua_block { require('resty_handler').raw('eof') } }\n",
     "    location = /push {" })
 end
 

@@ -132,30 +132,31 @@ end
 
 TestKeepAlive = {}
 
--- Client ports of every TCP connection to the emulator's plain port in
--- /proc/net/tcp (either end, any state: TIME_WAIT counts), as a set.
-local function emu_connections()
+-- Client ports of every TCP connection to `port` (the emulator's plain one
+-- by default) in /proc/net/tcp (either end, any state: TIME_WAIT counts).
+local function connections_to(port)
   local f, ports = assert(io.open("/proc/net/tcp")), {}
   for line in f:lines() do
     local lp, rp = line:match("^%s*%d+: %x+:(%x+) %x+:(%x+)")
     lp, rp = tonumber(lp or "", 16), tonumber(rp or "", 16)
-    if rp == e.port then ports[lp] = true elseif lp == e.port then ports[rp] = true end
+    if rp == port then ports[lp] = true elseif lp == port then ports[rp] = true end
   end
   f:close()
   return ports
 end
 
--- Connections opened by `fn` (nothing else may talk to the emulator meanwhile).
-local function connections_during(fn)
-  local before, new = emu_connections(), 0
+-- Connections to `port` opened by `fn` (nothing else may talk to it meanwhile).
+local function connections_during(fn, port)
+  port = port or e.port
+  local before, new = connections_to(port), 0
   fn()
-  for p in pairs(emu_connections()) do if not before[p] then new = new + 1 end end
+  for p in pairs(connections_to(port)) do if not before[p] then new = new + 1 end end
   return new
 end
 
 -- Sends n toasts in one request; asserts all were received.
 local function send_n(nsends, extra)
-  local args = { uri = http(id("ka")), n = nsends }
+  local args = { uri = http(id("ka")), n = nsends, kind = "raw" }
   for k, v in pairs(extra or {}) do args[k] = v end
   local status, body = get("/t", args)
   lu.assertEquals(status, 200)
@@ -184,6 +185,36 @@ function TestKeepAlive:test_after_error_answer()
   assert(e:set(ch, { fail_next = { count = 1, status = 503 } }))
   lu.assertEquals(send({ uri = http(ch) }).outcome, "unavailable")
   lu.assertEquals(send({ uri = http(ch) }).outcome, "received")
+end
+
+-- Framings the emulator never uses, from /fake/* on the test nginx itself;
+-- one connection there is the curl request driving /t. Pools of their own
+-- so none starts with a connection an earlier test left.
+local function fake_connections(kind, nsends)
+  local uri = ngx_.url .. "/fake/" .. kind .. "/ch"
+  return connections_during(function() send_n(nsends, { uri = uri, pool = kind }) end, ngx_.port)
+end
+
+function TestKeepAlive:test_chunked_body_read_and_reused()
+  lu.assertEquals(fake_connections("chunked", 4), 2)
+end
+
+function TestKeepAlive:test_connection_close_honoured()
+  lu.assertEquals(fake_connections("close", 3), 4)
+end
+
+function TestKeepAlive:test_body_to_end_of_connection()
+  lu.assertEquals(fake_connections("eof", 3), 4)
+end
+
+-- As above, but the server keeps the connection open a while after saying
+-- it is done with it: only the client's reading of the answer can tell.
+function TestKeepAlive:test_connection_close_held_open()
+  lu.assertEquals(fake_connections("raw-close", 3), 4)
+end
+
+function TestKeepAlive:test_no_length_held_open()
+  lu.assertEquals(fake_connections("raw-eof", 3), 4)
 end
 
 TestTLS = {}

@@ -51,7 +51,8 @@ end
 
 local function connect_kind(err)
   if err == "timeout" then return "timeout" end
-  if find(err, "resolve", 1, true) then return "dns" end  -- "no resolver defined", "could not be resolved"
+  -- "no resolver defined to resolve", "could not be resolved"
+  if find(err, "resolve", 1, true) then return "dns" end
   return "connect"
 end
 
@@ -103,11 +104,12 @@ local function check_options(opts)
       error(format("mpns.resty.new: option '%s' must be a %s", k, want), 3)
     end
   end
-  if (opts.timeout or 1) <= 0 then error("mpns.resty.new: timeout must be > 0", 3) end
-  if (opts.keepalive_timeout or 0) < 0 then error("mpns.resty.new: keepalive_timeout must be >= 0", 3) end
+  local function need(ok, why) if not ok then error("mpns.resty.new: " .. why, 4) end end
+  need((opts.timeout or 1) > 0, "timeout must be > 0")
+  need((opts.keepalive_timeout or 0) >= 0, "keepalive_timeout must be >= 0")
   local size = opts.pool_size or 1
-  if size < 1 or size ~= floor(size) then error("mpns.resty.new: pool_size must be an integer >= 1", 3) end
-  if (opts.cert == nil) ~= (opts.key == nil) then error("mpns.resty.new: cert and key go together", 3) end
+  need(size >= 1 and size == floor(size), "pool_size must be an integer >= 1")
+  need((opts.cert == nil) == (opts.key == nil), "cert and key go together")
 end
 
 -- A PEM string as given, or the contents of the file it names. Read once,
