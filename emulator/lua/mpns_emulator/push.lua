@@ -50,13 +50,13 @@ local function channel(c)
   return rest
 end
 
--- The request body, or nil and a reason when it is over the limit.
+-- The request body (nginx has read it: lua_need_request_body), or nil and a
+-- reason when it is over the limit.
 local function body(h)
   local len = tonumber(h["content-length"])
   if len and len > config.max_payload then
     return nil, "payload of " .. len .. " bytes over " .. config.max_payload
   end
-  req.read_body()
   local data = req.get_body_data()
   if not data and req.get_body_file() then return nil, "payload over the size limit" end
   return data or ""
