@@ -234,6 +234,16 @@ function TestOptions:test_timeout_applies()
   c:close()
 end
 
+-- The proxy option is used: through a proxy that is not there, a send to
+-- the (running) emulator cannot connect.
+function TestOptions:test_proxy_applies()
+  local c = mpns.client { proxy = "http://127.0.0.1:1", retry = { max_attempts = 1 } }
+  local r, err = c:send(U.toast(), U.http(U.id()))
+  lu.assertNil(r)
+  lu.assertEquals(err.kind, "connect")
+  c:close()
+end
+
 function TestOptions:test_user_agent_and_max_per_host()
   local c = mpns.client { user_agent = "lua-mpns-test", max_per_host = 2,
     max_connections = 8 }

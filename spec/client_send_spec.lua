@@ -207,6 +207,26 @@ function TestTLS:test_missing_cert_file_is_tls_error()
   c:close()
 end
 
+-- A key encrypted with a passphrase: key_password opens it; a wrong one is
+-- a tls error before anything is sent.
+function TestTLS:test_key_password()
+  local e = U.emu()
+  local key = os.tmpname()
+  assert(os.execute(("openssl pkey -in %s -aes256 -passout pass:s3cret -out %s 2>/dev/null")
+    :format(e.client_key, key)))
+  local good = tls_client(e.client_cert, key, { key_password = "s3cret" })
+  local r, err = good:send(U.toast(), U.https(U.id("pw")))
+  good:close()
+  local bad = tls_client(e.client_cert, key, { key_password = "wrong" })
+  local r2, err2 = bad:send(U.toast(), U.https(U.id("pw")))
+  bad:close()
+  os.remove(key)
+  lu.assertNil(err)
+  lu.assertEquals(r.outcome, "received")
+  lu.assertNil(r2)
+  lu.assertEquals(err2.kind, "tls")
+end
+
 -- Connections are reused across channels: one TLS handshake per connection.
 function TestTLS:test_connections_reused_across_channels()
   local e = U.emu()
