@@ -15,7 +15,7 @@ local parse_response = core.parse_response
 local setmetatable, type, error, pairs, tostring, tonumber, pcall, require =
   setmetatable, type, error, pairs, tostring, tonumber, pcall, require
 local find, match, lower, format = string.find, string.match, string.lower, string.format
-local floor = math.floor
+local floor, max = math.floor, math.max
 local open = io.open
 
 local _M = { _VERSION = "mpns.resty 0.1.0" }
@@ -151,7 +151,7 @@ function _M.new(opts)
   check_options(opts)
   local ka = opts.keepalive_timeout or 60
   local self = setmetatable({
-    timeout_ms = floor((opts.timeout or 15) * 1000 + 0.5),
+    timeout_ms = max(1, floor((opts.timeout or 15) * 1000 + 0.5)),  -- 0 would mean the default
     keepalive_ms = ka > 0 and floor(ka * 1000 + 0.5) or nil,
     pool_size = opts.pool_size or 64,
     ssl_verify = opts.ssl_verify ~= false,
