@@ -147,7 +147,7 @@ mpns_client *mpns_client_new(const mpns_client_opts *o, mpns_error *err) {
   c->opts = *o;
   c->epfd = -1;
   c->curl_due = -1;
-  c->rng = (unsigned long long)(mpns_now() * 1e9) ^ (unsigned long long)(size_t)c;
+  c->rng = ((unsigned long long)(mpns_now() * 1e9) ^ (unsigned long long)(size_t)c) | 1;
   if (copy_strings(&c->opts) ||
       !(c->xfers = calloc((size_t)o->max_connections, sizeof *c->xfers)) ||
       (c->epfd = epoll_create1(EPOLL_CLOEXEC)) < 0 ||
@@ -184,6 +184,8 @@ void mpns_client_free(mpns_client *c) {
 
 /* ---- queueing ----------------------------------------------------------- */
 
+/* Only queues: a refused URI waits in `ready` so that its done call, like
+ * every other, comes from a step and never from inside send. */
 int mpns_client_send(mpns_client *c, mpns_msg *m, const char *uri,
                      size_t urilen, mpns_done_fn done, void *ud) {
   mpns_entry *e;
@@ -282,6 +284,7 @@ static int schedule_retry(mpns_client *c, mpns_entry *e) {
   return 0;
 }
 
+/* A transfer ended: free its handle, then retry the send or report it. */
 static void finish(mpns_client *c, mpns_xfer *x, CURLcode rc) {
   mpns_result r;
   mpns_entry *e = x->entry;
