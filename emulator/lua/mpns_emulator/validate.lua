@@ -1,6 +1,7 @@
 -- Judges a push the way MPNS did: headers first, then the XML payload with
--- lua-expat, never with the library's own code. Returns a notification record
--- (kind, class, fields, warnings, ...) or nil and the reason for a 400.
+-- lua-expat, never with the library's own code. request() returns what the
+-- phone would get (kind, class, the payload's judgment: fields, clear,
+-- attributes, warnings) or nil and the reason for a 400.
 local lxp = require "lxp"
 local schema = require "mpns_emulator.schema"
 local config = require "mpns_emulator.config"
