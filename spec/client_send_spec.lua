@@ -124,6 +124,7 @@ function TestOutcomes:test_every_kind_received()
     mpns.iconic_tile { title = "i", wide_content1 = "x" },
     mpns.cycle_tile { title = "c", cycle_images = { "/a.png", "/b.png" } },
     mpns.raw "ping",
+    mpns.raw(string.rep("x", 2000)),          -- over 1 KB: sent with "Expect:"
   }
   for _, m in ipairs(msgs) do
     local r = outcome_of(nil, m)
