@@ -1,6 +1,6 @@
 /*
  * client.c: the delivery engine. A curl multi handle driven through its
- * socket API and one epoll fd (so a host loop can watch a single fd), a pool
+ * socket API and one epoll fd (poller.c; a host loop watches just it), a pool
  * of at most max_connections easy handles, a FIFO of queued sends and a heap
  * of timers (retries and client:after). Done calls are made only after curl
  * has returned, and every accepted send gets exactly one.
@@ -8,14 +8,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 #include "client_int.h"
 
 struct mpns_client {
   CURLM *multi;
-  int epfd;
+  mpns_poller poller;
   mpns_client_opts opts;
   char *strs;                 /* one block holding the copied option strings */
   mpns_xfer *xfers;           /* pool, created lazily up to max_connections */
@@ -55,21 +55,26 @@ void mpns_client_opts_init(mpns_client_opts *o) {
 static int on_socket(CURL *easy, curl_socket_t s, int what, void *ud,
                      void *sockp) {
   mpns_client *c = ud;
-  struct epoll_event ev;
-  (void)easy;
-  if (what == CURL_POLL_REMOVE) {
-    epoll_ctl(c->epfd, EPOLL_CTL_DEL, s, NULL);   /* fails if s is closed */
-    curl_multi_assign(c->multi, s, NULL);
-    return 0;
-  }
-  memset(&ev, 0, sizeof ev);
-  ev.events = (what & CURL_POLL_IN ? EPOLLIN : 0u) |
-              (what & CURL_POLL_OUT ? EPOLLOUT : 0u);
-  ev.data.fd = s;
-  if (sockp) return epoll_ctl(c->epfd, EPOLL_CTL_MOD, s, &ev) ? -1 : 0;
-  if (epoll_ctl(c->epfd, EPOLL_CTL_ADD, s, &ev)) return -1;
-  curl_multi_assign(c->multi, s, c);              /* marks it as added */
-  return 0;
+  (void)easy; (void)sockp;
+  return mpns_poller_want(&c->poller, s, what == CURL_POLL_IN || what == CURL_POLL_INOUT,
+                          what == CURL_POLL_OUT || what == CURL_POLL_INOUT);
+}
+
+/* Connection sockets are made and closed here so the poller knows their
+ * whole life (and they do not leak into child processes). */
+static curl_socket_t on_open(void *ud, curlsocktype purpose,
+                             struct curl_sockaddr *a) {
+  mpns_client *c = ud;
+  curl_socket_t s = socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+  (void)purpose;
+  if (s != CURL_SOCKET_BAD) mpns_poller_opened(&c->poller, s);
+  return s;
+}
+
+static int on_close(void *ud, curl_socket_t s) {
+  mpns_client *c = ud;
+  mpns_poller_closing(&c->poller, s);
+  return close(s);
 }
 
 static int on_timer(CURLM *multi, long ms, void *ud) {
@@ -145,12 +150,12 @@ mpns_client *mpns_client_new(const mpns_client_opts *o, mpns_error *err) {
     curl_ready = 1;
   if (!(c = calloc(1, sizeof *c))) { fail(err, "out of memory"); return NULL; }
   c->opts = *o;
-  c->epfd = -1;
+  c->poller.epfd = -1;
   c->curl_due = -1;
   c->rng = ((unsigned long long)(mpns_now() * 1e9) ^ (unsigned long long)(size_t)c) | 1;
   if (copy_strings(&c->opts) ||
       !(c->xfers = calloc((size_t)o->max_connections, sizeof *c->xfers)) ||
-      (c->epfd = epoll_create1(EPOLL_CLOEXEC)) < 0 ||
+      mpns_poller_init(&c->poller) ||
       !(c->multi = curl_multi_init()) || setup_multi(c)) {
     fail(err, "cannot start libcurl (out of memory or file descriptors)");
     c->closed = 1;
@@ -166,10 +171,9 @@ static void teardown(mpns_client *c) {
   for (i = 0; i < c->nxfers; i++) mpns_xfer_cleanup(&c->xfers[i]);
   c->nxfers = 0;
   c->idle = NULL;
-  if (c->multi) curl_multi_cleanup(c->multi);
+  if (c->multi) curl_multi_cleanup(c->multi);   /* closes through on_close */
   c->multi = NULL;
-  if (c->epfd >= 0) close(c->epfd);
-  c->epfd = -1;
+  mpns_poller_free(&c->poller);
 }
 
 void mpns_client_free(mpns_client *c) {
@@ -324,7 +328,14 @@ static mpns_xfer *take_xfer(mpns_client *c) {
   if (x) { c->idle = x->next_free; return x; }
   if (c->nxfers == c->opts.max_connections) return NULL;
   x = &c->xfers[c->nxfers];
-  if (mpns_xfer_init(x, &c->opts)) return NULL;
+  if (mpns_xfer_init(x, &c->opts) ||
+      curl_easy_setopt(x->easy, CURLOPT_OPENSOCKETFUNCTION, on_open) ||
+      curl_easy_setopt(x->easy, CURLOPT_OPENSOCKETDATA, c) ||
+      curl_easy_setopt(x->easy, CURLOPT_CLOSESOCKETFUNCTION, on_close) ||
+      curl_easy_setopt(x->easy, CURLOPT_CLOSESOCKETDATA, c)) {
+    mpns_xfer_cleanup(x);
+    return NULL;
+  }
   c->nxfers++;
   return x;
 }
@@ -410,7 +421,7 @@ static void act(mpns_client *c, double timeout) {
   struct epoll_event ev[64];
   int n, i, running;
   long left = -1;
-  n = epoll_wait(c->epfd, ev, 64, (int)up(wait_for(c, timeout) * 1000));
+  n = mpns_poller_wait(&c->poller, ev, 64, (int)up(wait_for(c, timeout) * 1000));
   for (i = 0; i < n && !c->closed; i++) {
     int f = (ev[i].events & EPOLLIN ? CURL_CSELECT_IN : 0) |
             (ev[i].events & EPOLLOUT ? CURL_CSELECT_OUT : 0) |
@@ -444,7 +455,7 @@ long mpns_client_timeout(mpns_client *c) {
   return up(w * 1000);
 }
 
-int mpns_client_fd(const mpns_client *c) { return c->epfd; }
+int mpns_client_fd(const mpns_client *c) { return c->poller.epfd; }
 
 /* ---- closing ------------------------------------------------------------ */
 

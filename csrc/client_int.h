@@ -6,6 +6,7 @@
 #define MPNS_CLIENT_INT_H
 
 #include <curl/curl.h>
+#include <sys/epoll.h>
 #include "mpns.h"
 
 /* A queued send: all it costs is this struct and the URI after it. */
@@ -60,6 +61,16 @@ int mpns_xfer_start(mpns_xfer *x, mpns_entry *e);    /* 0 or -1 */
 /* Fills `r` from the finished transfer; strings point into `x`. */
 void mpns_xfer_result(mpns_xfer *x, CURLcode rc, mpns_result *r);
 void mpns_xfer_cleanup(mpns_xfer *x);
+
+/* The epoll set of curl's sockets (poller.c): one state byte per fd. */
+typedef struct { int epfd; unsigned char *st; size_t cap; } mpns_poller;
+
+int mpns_poller_init(mpns_poller *p);
+void mpns_poller_free(mpns_poller *p);
+void mpns_poller_opened(mpns_poller *p, int fd);     /* a socket we made */
+void mpns_poller_closing(mpns_poller *p, int fd);    /* ... about to close */
+int mpns_poller_want(mpns_poller *p, int fd, unsigned in, unsigned out);
+int mpns_poller_wait(mpns_poller *p, struct epoll_event *ev, int max, int ms);
 
 double mpns_now(void);      /* monotonic seconds */
 
