@@ -5,6 +5,19 @@
 #include <string.h>
 #include "mpns.h"
 
+/* Skips printable ASCII from `i`, eight bytes at a time where it can: a
+ * word passes when no byte has its high bit set or is below 0x20. */
+static size_t ascii_run(const unsigned char *p, size_t i, size_t len) {
+  const unsigned long long ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+  for (; i + 8 <= len; i += 8) {
+    unsigned long long x;
+    memcpy(&x, p + i, 8);
+    if ((x | ((x - 0x20 * ones) & ~x)) & highs) break;
+  }
+  while (i < len && p[i] >= 0x20 && p[i] < 0x80) i++;
+  return i;
+}
+
 /* Offset of the first byte that is not UTF-8 XML may carry, or -1. XML 1.0
  * forbids most C0 controls, surrogates, U+FFFE and U+FFFF. */
 long mpns_utf8_check(const char *s, size_t len) {
@@ -12,7 +25,7 @@ long mpns_utf8_check(const char *s, size_t len) {
   size_t i = 0, n, k;
   while (i < len) {
     unsigned long c, cp;
-    while (i < len && p[i] >= 0x20 && p[i] < 0x80) i++;  /* the common case */
+    i = ascii_run(p, i, len);  /* the common case */
     if (i == len) break;
     c = p[i];
     if (c < 0x80) {

@@ -16,7 +16,7 @@
 
 const mpns_field_info mpns_field_table[MPNS_FIELD_COUNT] = {
 #define MPNS_FIELD(id, name, xml, kinds, os, check, fallback) \
-  { name, xml, kinds, os, MPNS_CHECK_##check, MPNS_F_##fallback },
+  { name, xml, (xml) ? sizeof(xml) - 1 : 0, kinds, os, MPNS_CHECK_##check, MPNS_F_##fallback },
 #include "fields.h"
 #undef MPNS_FIELD
 };

@@ -185,8 +185,7 @@ static void put_text(writer *w, const mpns_value *v) {
   else w->n += mpns_xml_escaped_len(v->ptr, v->len);
 }
 
-static void put_element(writer *w, const char *xml, const mpns_value *v) {
-  size_t len = strlen(xml);
+static void put_element(writer *w, const char *xml, size_t len, const mpns_value *v) {
   PUT_LIT(w, "<wp:");
   put(w, xml, len);
   if (v->state == MPNS_CLEAR) PUT_LIT(w, " Action=\"Clear\">");
@@ -224,7 +223,7 @@ static void put_body(writer *w, const mpns_spec *s, fieldset set) {
   if (toast) PUT_LIT(w, "<wp:Toast>");
   else put_tile_open(w, s, set);
   FOR_EACH(f, set) {
-    if (INFO(f)->xml) put_element(w, INFO(f)->xml, &s->field[f]);
+    if (INFO(f)->xml) put_element(w, INFO(f)->xml, INFO(f)->xml_len, &s->field[f]);
     else if (f == MPNS_F_SILENT && is_true(s, f)) PUT_LIT(w, "<wp:Sound Silent=\"true\"/>");
   }
   if (toast) PUT_LIT(w, "</wp:Toast></wp:Notification>");

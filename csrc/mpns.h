@@ -47,6 +47,7 @@ typedef struct {
 typedef struct {
   const char *name;     /* the Lua key, e.g. "back_title" */
   const char *xml;      /* element without "wp:", or NULL: not an element */
+  size_t xml_len;
   unsigned kinds;       /* bit (1u << kind) for each kind that has it */
   mpns_os os;           /* first OS that shows it */
   int check;            /* MPNS_CHECK_* */
