@@ -104,6 +104,28 @@ function TestCallbacks:test_on_callback_error_takes_errors()
   c:close()
 end
 
+-- A blocking send drives the same loop: another send's raising callback
+-- surfaces from it, once its own send is done.
+function TestCallbacks:test_raising_callback_surfaces_from_blocking_send()
+  local c, n = mpns.client(), counter()
+  c:send_async(U.toast(), U.http(U.id()), function() error("async boom") end)
+  local id = U.id()
+  lu.assertErrorMsgContains("async boom", c.send, c, U.toast(), U.http(id))
+  lu.assertEquals(#U.emu():get(id).notifications, 1)   -- it was sent all the same
+  c:send_async(U.toast(), U.http(U.id()), n.on_result, n.on_error)
+  lu.assertTrue(c:run())
+  lu.assertEquals(n.results, 1)
+  c:close()
+end
+
+function TestCallbacks:test_on_callback_error_that_raises()
+  local c = mpns.client()
+  c.on_callback_error = function(err) error("handler saw: " .. tostring(err), 0) end
+  c:send_async(U.toast(), U.http(U.id()), function() error("first", 0) end)
+  lu.assertErrorMsgContains("handler saw: first", c.run, c)
+  c:close()
+end
+
 function TestCallbacks:test_on_error_that_raises()
   local c = mpns.client()
   c:send_async(U.toast(), "ftp://x", print, function() error("on_error boom") end)
