@@ -81,6 +81,9 @@ static int setup_http(CURL *h, mpns_xfer *x, const mpns_client_opts *o) {
   bad |= curl_easy_setopt(h, CURLOPT_PROTOCOLS, CURLPROTO_HTTP | CURLPROTO_HTTPS);
 #endif
   bad |= curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+  /* A channel URI is opaque: send its path as given, and skip curl's
+   * dot-segment pass ("/01.00/" would trigger it on every request). */
+  bad |= curl_easy_setopt(h, CURLOPT_PATH_AS_IS, 1L);
   bad |= curl_easy_setopt(h, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
   bad |= curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
   bad |= curl_easy_setopt(h, CURLOPT_POST, 1L);
