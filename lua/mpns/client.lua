@@ -41,7 +41,8 @@ return function(M, core)
     return client_for(nil)
   end
 
-  --- Runs every client msg:send_async used until nothing is pending.
+  --- Runs the default client, and those msg:send made for option tables,
+  -- until nothing is pending.
   function M.run()
     if usable(default) then
       local ok, err = default:run()
