@@ -16,8 +16,7 @@
 struct mpns_client {
   CURLM *multi;
   mpns_poller poller;
-  mpns_client_opts opts;
-  char *strs;                 /* one block holding the copied option strings */
+  mpns_client_opts opts;      /* its strings are the client's own copies */
   mpns_xfer *xfers;           /* pool, created lazily up to max_connections */
   long nxfers;
   mpns_xfer *idle;            /* free list */
@@ -56,7 +55,8 @@ static int on_socket(CURL *easy, curl_socket_t s, int what, void *ud,
                      void *sockp) {
   mpns_client *c = ud;
   (void)easy; (void)sockp;
-  return mpns_poller_want(&c->poller, s, what == CURL_POLL_IN || what == CURL_POLL_INOUT,
+  return mpns_poller_want(&c->poller, s,
+                          what == CURL_POLL_IN || what == CURL_POLL_INOUT,
                           what == CURL_POLL_OUT || what == CURL_POLL_INOUT);
 }
 
