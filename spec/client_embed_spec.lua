@@ -1,0 +1,43 @@
+-- The engine from C with no Lua (examples/embed.c, built by make as
+-- build/embed): a host poll() loop over mpns_client_fd / _timeout / _step,
+-- end to end against the emulator, and once more under valgrind.
+local lu = require "luaunit"
+local U = require "client_util"
+
+local function sh(cmd)
+  local f = assert(io.popen(cmd .. " 2>&1; echo \"rc=$?\""))
+  local out = f:read("*a")
+  f:close()
+  return out, tonumber(out:match("rc=(%d+)%s*$"))
+end
+
+local function have(cmd) return select(2, sh("command -v " .. cmd .. " >/dev/null")) == 0 end
+
+TestEmbed = {}
+
+function TestEmbed:test_host_poll_loop_delivers_all()
+  local out, rc = sh("build/embed " .. U.http("embed-" .. os.time() .. "-") .. " 200")
+  lu.assertEquals(rc, 0, out)
+  lu.assertStrContains(out, "200 of 200 received")
+  lu.assertEquals(U.emu():stats().notification.Received >= 200, true)
+end
+
+function TestEmbed:test_failures_reported_from_c()
+  local out, rc = sh("build/embed http://127.0.0.1:1/throttledthirdparty/01.00/x- 3")
+  lu.assertEquals(rc, 1)
+  lu.assertStrContains(out, "connect")
+  lu.assertStrContains(out, "0 of 3 received")
+end
+
+function TestEmbed:test_memory_clean_under_valgrind()
+  if not have("valgrind") then lu.skip("valgrind is not installed") end
+  local out, rc = sh("valgrind -q --error-exitcode=99 --leak-check=full "
+    .. "--errors-for-leak-kinds=definite build/embed "
+    .. U.http("embed-vg-" .. os.time() .. "-") .. " 50")
+  lu.assertEquals(rc, 0, out)
+  lu.assertStrContains(out, "50 of 50 received")
+end
+
+local rc = lu.LuaUnit.run()
+U.stop()
+os.exit(rc == 0)
