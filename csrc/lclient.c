@@ -242,9 +242,11 @@ static void queue_send(lua_State *L, lclient *lc, int cb, int eb) {
     lua_rawseti(L, -2, ref);
     lua_pop(L, 1);
   }
-  lua_pop(L, 1);
-  if (mpns_client_send(lc->c, m, uri, len, on_done, (void *)(intptr_t)ref))
+  if (mpns_client_send(lc->c, m, uri, len, on_done, (void *)(intptr_t)ref)) {
+    luaL_unref(L, -1, ref);
     luaL_error(L, "mpns.client: out of memory");
+  }
+  lua_pop(L, 1);
 }
 
 /* client:send(msg, uri): blocks until this send is done; returns the result,
