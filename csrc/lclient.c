@@ -236,15 +236,15 @@ static void queue_send(lua_State *L, lclient *lc, int cb, int eb) {
   push_env(L);
   lua_pushvalue(L, cb);
   ref = luaL_ref(L, -2);
-  if (eb && !lua_isnoneornil(L, eb)) {
+  if (mpns_client_send(lc->c, m, uri, len, on_done, (void *)(intptr_t)ref)) {
+    luaL_unref(L, -1, ref);
+    luaL_error(L, "mpns.client: out of memory");
+  }
+  if (eb && !lua_isnoneornil(L, eb)) {     /* no done call before a step */
     lua_getfield(L, -1, "errs");
     lua_pushvalue(L, eb);
     lua_rawseti(L, -2, ref);
     lua_pop(L, 1);
-  }
-  if (mpns_client_send(lc->c, m, uri, len, on_done, (void *)(intptr_t)ref)) {
-    luaL_unref(L, -1, ref);
-    luaL_error(L, "mpns.client: out of memory");
   }
   lua_pop(L, 1);
 }
