@@ -4,6 +4,7 @@
 --   local e = assert(emu.start{ daily_limit = 500 })
 --   e:set(id, { device = "TempDisconnected" }); e:get(id); e:stop()
 local cjson = require "cjson"
+local proc = require "proc"
 
 local emu = {}
 local Emulator = {}
@@ -27,19 +28,7 @@ end
 
 local function sleep(s) os.execute("sleep " .. s) end
 
-local function read_file(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("*a")
-  f:close()
-  return s
-end
-
--- Alive and not a zombie (an orphaned master may never be reaped here).
-local function alive(pid)
-  local stat = read_file("/proc/" .. pid .. "/stat")
-  return stat ~= nil and stat:match("^%d+ %b() (%a)") ~= "Z"
-end
+local read_file, alive = proc.read_file, proc.alive
 
 local seeded = false
 local function random_port()
@@ -132,12 +121,7 @@ end
 -- Stops nginx by PID and removes the prefix; safe to call twice.
 function Emulator:stop()
   if self.pid then
-    os.execute("kill -TERM " .. self.pid .. " 2>/dev/null")
-    for i = 1, 200 do
-      if not alive(self.pid) then break end
-      if i == 100 then os.execute("kill -KILL " .. self.pid .. " 2>/dev/null") end
-      sleep(0.05)
-    end
+    proc.stop(self.pid)
     self.pid = nil
   end
   if self.prefix and not os.getenv("EMU_KEEP_PREFIX") then

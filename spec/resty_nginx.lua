@@ -14,18 +14,8 @@ local function sh(cmd)
   return out
 end
 
-local function read(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("*a")
-  f:close()
-  return s
-end
-
-local function alive(pid)
-  local stat = read("/proc/" .. pid .. "/stat")
-  return stat ~= nil and stat:match("^%d+ %b() (%a)") ~= "Z"
-end
+local proc = require "proc"
+local read, alive = proc.read_file, proc.alive
 
 N.ROOT = sh("pwd"):gsub("%s+$", "")      -- spec/run runs from the repo root
 
@@ -93,11 +83,7 @@ end
 
 function N:stop()
   if self.pid then
-    os.execute("kill -TERM " .. self.pid .. " 2>/dev/null")
-    for _ = 1, 100 do
-      if not alive(self.pid) then break end
-      os.execute("sleep 0.05")
-    end
+    proc.stop(self.pid)
     self.pid = nil
   end
   if self.prefix and not os.getenv("EMU_KEEP_PREFIX") then os.execute("rm -rf " .. self.prefix) end
