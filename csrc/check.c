@@ -93,36 +93,39 @@ static int is_one_of(const char *s, size_t len, const char *const *words) {
 static const char *const bools[] = { "true", "false", NULL };
 static const char *const delays[] = { "immediate", "450", "900", NULL };
 
-const char *mpns_field_check(mpns_field f, const mpns_value *v) {
-  const char *s = v->ptr;
-  size_t len = v->len;
-  int check = mpns_field_table[f].check;
+/* What each kind of check expects, as error messages say it. */
+static const char *const expects[] = {
+  [MPNS_CHECK_TEXT] = "valid UTF-8 text without control characters",
+  [MPNS_CHECK_LOCAL] = "a local image path such as /Images/1.png (cycle images must be in the app)",
+  [MPNS_CHECK_NAV] = "a navigation URI starting with '/', such as /Tile.xaml?id=1",
+  [MPNS_CHECK_COUNT] = "an integer from 0 to 99",
+  [MPNS_CHECK_BOOL] = "a boolean",
+  [MPNS_CHECK_COLOR] = "a colour written #AARRGGBB, such as #FF0000FF",
+  [MPNS_CHECK_BYTES] = "a non-empty string",
+  [MPNS_CHECK_HEADER] = "a header value without CR, LF or other control characters",
+  [MPNS_CHECK_DELAY] = "\"immediate\", 450 or 900",
+  [MPNS_CHECK_UUID] = "a UUID such as 6ba7b810-9dad-11d1-80b4-00c04fd430c8",
+};
+
+const char *mpns_field_expects(mpns_field f) { return expects[mpns_field_table[f].check]; }
+
+static int passes(int check, const char *s, size_t len) {
   int text_ok = check > MPNS_CHECK_NAV || mpns_utf8_check(s, len) < 0;
   switch (check) {
-  case MPNS_CHECK_TEXT:
-    return text_ok ? NULL : "valid UTF-8 text without control characters";
-  case MPNS_CHECK_LOCAL:
-    return text_ok && len > 0 && !strstr(s, "://") ? NULL
-           : "a local image path such as /Images/1.png (cycle images must be in the app)";
-  case MPNS_CHECK_NAV:
-    return text_ok && len > 0 && s[0] == '/' ? NULL
-           : "a navigation URI starting with '/', such as /Tile.xaml?id=1";
-  case MPNS_CHECK_COUNT:
-    return is_count(s, len) ? NULL : "an integer from 0 to 99";
-  case MPNS_CHECK_BOOL:
-    return is_one_of(s, len, bools) ? NULL : "a boolean";
-  case MPNS_CHECK_COLOR:
-    return is_color(s, len) ? NULL : "a colour written #AARRGGBB, such as #FF0000FF";
-  case MPNS_CHECK_BYTES:
-    return len > 0 ? NULL : "a non-empty string";
-  case MPNS_CHECK_HEADER:
-    return is_header_value(s, len) ? NULL
-           : "a header value without CR, LF or other control characters";
-  case MPNS_CHECK_DELAY:
-    return is_one_of(s, len, delays) ? NULL : "\"immediate\", 450 or 900";
-  case MPNS_CHECK_UUID:
-    return mpns_uuid_check(s, len) ? NULL
-           : "a UUID such as 6ba7b810-9dad-11d1-80b4-00c04fd430c8";
+  case MPNS_CHECK_TEXT: return text_ok;
+  case MPNS_CHECK_LOCAL: return text_ok && len > 0 && !strstr(s, "://");
+  case MPNS_CHECK_NAV: return text_ok && len > 0 && s[0] == '/';
+  case MPNS_CHECK_COUNT: return is_count(s, len);
+  case MPNS_CHECK_BOOL: return is_one_of(s, len, bools);
+  case MPNS_CHECK_COLOR: return is_color(s, len);
+  case MPNS_CHECK_BYTES: return len > 0;
+  case MPNS_CHECK_HEADER: return is_header_value(s, len);
+  case MPNS_CHECK_DELAY: return is_one_of(s, len, delays);
+  case MPNS_CHECK_UUID: return mpns_uuid_check(s, len);
   }
-  return "a known kind of value";
+  return 0;
+}
+
+const char *mpns_field_check(mpns_field f, const mpns_value *v) {
+  return passes(mpns_field_table[f].check, v->ptr, v->len) ? NULL : mpns_field_expects(f);
 }

@@ -1,4 +1,5 @@
 /* fields.c: the message field table (rows in fields.h) and its lookups. */
+#include <stdio.h>
 #include <string.h>
 #include "mpns.h"
 
@@ -27,7 +28,13 @@ static const char *const kind_names[MPNS_KIND_COUNT] = {
 
 static const char *const os_names[MPNS_OS_COUNT] = { "7.0", "7.1", "8.0" };
 
-const mpns_field_info *mpns_field_get(mpns_field f) { return &mpns_field_table[f]; }
+/* "back_title", or "cycle_images[3]" for the images a list holds. */
+void mpns_field_label(mpns_field f, char *buf, size_t n) {
+  if (f >= MPNS_F_CYCLE_IMAGE1 && f <= MPNS_F_CYCLE_IMAGE9)
+    snprintf(buf, n, "cycle_images[%d]", (int)(f - MPNS_F_CYCLE_IMAGE1) + 1);
+  else
+    snprintf(buf, n, "%s", mpns_field_table[f].name);
+}
 
 const char *mpns_kind_name(mpns_kind k) { return kind_names[k]; }
 

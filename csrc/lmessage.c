@@ -32,13 +32,11 @@ static int kind_error(lua_State *L, mpns_kind kind, const char *fmt, const char 
                     lua_pushfstring(L, fmt, a, b));
 }
 
+/* Counts, booleans and delays say what they expect; the rest are strings. */
 static const char *type_expected(mpns_field f) {
-  switch (mpns_field_get(f)->check) {
-  case MPNS_CHECK_COUNT: return "an integer from 0 to 99";
-  case MPNS_CHECK_BOOL: return "a boolean";
-  case MPNS_CHECK_DELAY: return "\"immediate\", 450 or 900";
-  default: return "a string";
-  }
+  int check = mpns_field_table[f].check;
+  return check == MPNS_CHECK_COUNT || check == MPNS_CHECK_BOOL || check == MPNS_CHECK_DELAY
+         ? mpns_field_expects(f) : "a string";
 }
 
 static void bad_type(lua_State *L, mpns_kind kind, const char *label, int idx,
@@ -60,7 +58,7 @@ static void set_number(lua_State *L, mpns_value *v, int idx, numbers *nb) {
 static void set_value(lua_State *L, mpns_spec *s, mpns_field f, int idx,
                       const char *label, numbers *nb) {
   mpns_value *v = &s->field[f];
-  int check = mpns_field_get(f)->check, t = lua_type(L, idx);
+  int check = mpns_field_table[f].check, t = lua_type(L, idx);
   v->state = MPNS_SET;
   if (t == LUA_TTABLE && lua_rawequal(L, idx, UV_CLEAR)) v->state = MPNS_CLEAR;
   else if (t == LUA_TSTRING && check != MPNS_CHECK_COUNT && check != MPNS_CHECK_BOOL)
@@ -75,10 +73,11 @@ static void set_value(lua_State *L, mpns_spec *s, mpns_field f, int idx,
 }
 
 static void set_cycle_images(lua_State *L, mpns_spec *s, int idx, numbers *nb) {
-  size_t n = mpns_rawlen(L, idx), i, keys = 0;
+  size_t n, i, keys = 0;
   char label[24];
   if (lua_type(L, idx) != LUA_TTABLE)
     bad_type(L, s->kind, "cycle_images", idx, MPNS_F_CYCLE_IMAGE1);
+  n = mpns_rawlen(L, idx);
   for (lua_pushnil(L); lua_next(L, idx); lua_pop(L, 1)) keys++;
   if (keys != n)
     kind_error(L, s->kind, "field '%s' %s", "cycle_images", "expected a list of image paths");
@@ -86,9 +85,10 @@ static void set_cycle_images(lua_State *L, mpns_spec *s, int idx, numbers *nb) {
     kind_error(L, s->kind, "field '%s' %s", "cycle_images",
                lua_pushfstring(L, "has %d images; a cycle tile shows at most 9", (int)n));
   for (i = 1; i <= n; i++) {
+    mpns_field f = (mpns_field)(MPNS_F_CYCLE_IMAGE1 + i - 1);
     lua_rawgeti(L, idx, (int)i);
-    snprintf(label, sizeof label, "cycle_images[%d]", (int)i);
-    set_value(L, s, (mpns_field)(MPNS_F_CYCLE_IMAGE1 + i - 1), lua_gettop(L), label, nb);
+    mpns_field_label(f, label, sizeof label);
+    set_value(L, s, f, lua_gettop(L), label, nb);
     lua_pop(L, 1);  /* the table still holds the string */
   }
 }
@@ -104,7 +104,7 @@ static void read_fields(lua_State *L, mpns_spec *s, numbers *nb) {
     lua_rawget(L, UV_FIELDS);
     f = lua_isnil(L, -1) ? -1 : (int)lua_tointeger(L, -1);
     lua_pop(L, 1);
-    if (f == -1 || (f >= 0 && !((mpns_field_get((mpns_field)f)->kinds >> s->kind) & 1u)))
+    if (f == -1 || (f >= 0 && !((mpns_field_table[f].kinds >> s->kind) & 1u)))
       kind_error(L, s->kind, "unknown field '%s'", lua_tostring(L, -2), NULL);
     if (f == CYCLE_IMAGES) set_cycle_images(L, s, lua_gettop(L), nb);
     else set_value(L, s, (mpns_field)f, lua_gettop(L), lua_tostring(L, -2), nb);
@@ -222,14 +222,13 @@ static int msg_tostring(lua_State *L) {
   luaL_addvalue(&b);
   for (f = 0; f < MPNS_FIELD_COUNT; f++) {
     char label[24];
-    const char *name = mpns_field_get((mpns_field)f)->name;
     if (s->field[f].state == MPNS_UNSET) continue;
-    if (!name) snprintf(label, sizeof label, "cycle_images[%d]", f - MPNS_F_CYCLE_IMAGE1 + 1);
     if (f == MPNS_F_DATA) {
       lua_pushfstring(L, " data=<%d bytes>", (int)s->field[f].len);
       luaL_addvalue(&b);
     } else {
-      describe_field(&b, name ? name : label, &s->field[f]);
+      mpns_field_label((mpns_field)f, label, sizeof label);
+      describe_field(&b, label, &s->field[f]);
     }
   }
   luaL_pushresult(&b);
@@ -275,7 +274,7 @@ static void push_field_map(lua_State *L) {
   int f;
   lua_newtable(L);
   for (f = 0; f < MPNS_FIELD_COUNT; f++) {
-    const char *name = mpns_field_get((mpns_field)f)->name;
+    const char *name = mpns_field_table[f].name;
     if (!name) continue;
     lua_pushinteger(L, f);
     lua_setfield(L, -2, name);

@@ -54,16 +54,9 @@ static int has_field(mpns_kind k, mpns_field f) { return (INFO(f)->kinds >> k) &
 
 /* ---- errors ------------------------------------------------------------ */
 
-static void field_label(mpns_field f, char *buf, size_t n) {
-  if (f >= MPNS_F_CYCLE_IMAGE1 && f <= MPNS_F_CYCLE_IMAGE9)
-    snprintf(buf, n, "cycle_images[%d]", (int)(f - MPNS_F_CYCLE_IMAGE1) + 1);
-  else
-    snprintf(buf, n, "%s", INFO(f)->name);
-}
-
 static int fail(mpns_error *err, const mpns_spec *s, mpns_field f, const char *what) {
   char label[40];
-  field_label(f, label, sizeof label);
+  mpns_field_label(f, label, sizeof label);
   snprintf(err->text, sizeof err->text, "mpns.%s: field '%s' %s",
            mpns_kind_name(s->kind), label, what);
   return 0;

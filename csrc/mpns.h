@@ -68,10 +68,13 @@ enum {
 };
 
 extern const mpns_field_info mpns_field_table[MPNS_FIELD_COUNT];
-const mpns_field_info *mpns_field_get(mpns_field f);
+/* "back_title", or "cycle_images[3]" for the images a list holds. */
+void mpns_field_label(mpns_field f, char *buf, size_t n);
 int mpns_field_lookup(const char *name, size_t len);     /* -1 if unknown */
 /* Checks one value of field `f`; returns NULL or what was expected. */
 const char *mpns_field_check(mpns_field f, const mpns_value *v);
+/* What field `f` expects, as an error message says it. */
+const char *mpns_field_expects(mpns_field f);
 const char *mpns_kind_name(mpns_kind k);                 /* "flip_tile" */
 const char *mpns_os_name(mpns_os os);                    /* "7.1" */
 int mpns_os_parse(const char *s, mpns_os *os);           /* 0 on success */
