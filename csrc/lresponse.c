@@ -12,7 +12,7 @@ static void set_string(lua_State *L, const char *key, const char *value) {
 void mpns_push_result(lua_State *L, int status, const char *notification,
                       const char *device, const char *subscription,
                       const char *message_id) {
-  mpns_advice a = mpns_response_advise(status, notification, device, subscription);
+  mpns_advice a = mpns_response_advise(status, notification);
   lua_createtable(L, 0, 10);
   lua_pushinteger(L, status);
   lua_setfield(L, -2, "status");

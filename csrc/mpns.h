@@ -143,9 +143,9 @@ typedef struct {
   int retry_after;      /* seconds, or -1 when the sender must not retry */
 } mpns_advice;
 
-/* Header values may be NULL (absent); matching is case-insensitive. */
-mpns_advice mpns_response_advise(int status, const char *notification,
-                                 const char *device, const char *subscription);
+/* The HTTP status and X-NotificationStatus (NULL when absent; matched
+ * case-insensitively) decide every row of the response table. */
+mpns_advice mpns_response_advise(int status, const char *notification);
 const char *mpns_outcome_name(mpns_outcome o);
 
 /* ---- client: delivery over libcurl (client.c) -------------------------- */

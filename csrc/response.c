@@ -49,11 +49,8 @@ static mpns_outcome classify(int status, const char *notification) {
   return MPNS_UNEXPECTED;
 }
 
-mpns_advice mpns_response_advise(int status, const char *notification,
-                                 const char *device, const char *subscription) {
+mpns_advice mpns_response_advise(int status, const char *notification) {
   mpns_advice a;
-  (void)device;
-  (void)subscription;
   a.outcome = classify(status, notification);
   a.ok = a.outcome == MPNS_RECEIVED;
   a.delete_channel = a.outcome == MPNS_EXPIRED;

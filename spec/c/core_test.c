@@ -115,11 +115,11 @@ static void test_random_fields(void) {
 }
 
 static void test_advice(void) {
-  mpns_advice a = mpns_response_advise(200, "received", "Connected", "Active");
+  mpns_advice a = mpns_response_advise(200, "received");
   CHECK(a.outcome == MPNS_RECEIVED && a.ok && a.retry_after == -1);
-  a = mpns_response_advise(404, "Dropped", NULL, "Expired");
+  a = mpns_response_advise(404, "Dropped");
   CHECK(a.delete_channel && strcmp(mpns_outcome_name(a.outcome), "expired") == 0);
-  a = mpns_response_advise(406, NULL, NULL, NULL);
+  a = mpns_response_advise(406, NULL);
   CHECK(a.outcome == MPNS_THROTTLED && a.retry_after == 3600);
   CHECK(mpns_field_lookup("back_title", 10) == MPNS_F_BACK_TITLE);
   CHECK(mpns_field_lookup("titel", 5) == -1);
