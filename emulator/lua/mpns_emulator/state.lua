@@ -3,11 +3,11 @@
 --   c:<id>        the channel record (JSON)      q:<id>   queued notifications
 --   d:<day>:<id>  pushes today (throttling)      cb:<id>  registered callback
 --   cl:<id>       callback deliveries
--- mpns_notes holds what the phone received: n:<id> counts them, n:<id>:<slot>
--- holds the last config.keep (see receive).
+-- mpns_notes holds what the phone received: the list n:<id> (see receive).
 local cjson = require "cjson.safe"
 local config = require "mpns_emulator.config"
 local stats = require "mpns_emulator.stats"
+local cache = require "mpns_emulator.cache"
 
 local ngx = ngx
 local shared = ngx.shared
@@ -24,32 +24,26 @@ local DEFAULT_JSON = cjson.encode(DEFAULTS)
 
 -- Decoded records by their JSON text: most channels share a few texts, so the
 -- hot path rarely decodes. The tables are shared, so they are read-only.
-local decoded, ndecoded = {}, 0
+local decoded = cache.new(1024, cjson.decode)
 
-local function decode(s)
-  local rec = decoded[s]
-  if rec then return rec end
-  rec = cjson.decode(s)
-  if ndecoded >= 1024 then decoded, ndecoded = {}, 0 end
-  decoded[s], ndecoded = rec, ndecoded + 1
-  return rec
-end
+-- The hot path's keys, made once per channel rather than once per request.
+local keys = cache.new(16384, function(id) return { c = "c:" .. id, n = "n:" .. id } end)
 
 -- The channel's record, or nil when the emulator has not seen it.
 function _M.find(id)
-  local s = shared.mpns_state:get("c:" .. id)
-  return s and decode(s)
+  local s = shared.mpns_state:get(keys:get(id).c)
+  return s and decoded:get(s)
 end
 
 -- The channel's record, created as a healthy device on first sight.
 function _M.load(id)
-  local key = "c:" .. id
+  local key = keys:get(id).c
   local s = shared.mpns_state:get(key)
   if not s then
     shared.mpns_state:set(key, DEFAULT_JSON)
     s = DEFAULT_JSON
   end
-  return decode(s)
+  return decoded:get(s)
 end
 
 -- A writable copy of a record.
@@ -67,12 +61,16 @@ end
 function _M.queue_limit(rec) return rec.queue_limit or config.queue_limit end
 function _M.daily_limit(rec) return rec.daily_limit or config.daily_limit end
 
--- "d:<day>:", remade only when the UTC day changes.
+-- "d:<day>:<id>", remade only when the UTC day changes.
 local day, day_prefix = -1, ""
+local day_keys = cache.new(16384, function(id) return day_prefix .. id end)
 local function day_key(id)
   local today = floor(ngx.time() / 86400)
-  if today ~= day then day, day_prefix = today, "d:" .. today .. ":" end
-  return day_prefix .. id
+  if today ~= day then
+    day, day_prefix = today, "d:" .. today .. ":"
+    day_keys:clear()
+  end
+  return day_keys:get(id)
 end
 
 -- Counts one push today; returns the count.
@@ -82,39 +80,19 @@ end
 
 function _M.pushes_today(id) return shared.mpns_state:get(day_key(id)) or 0 end
 
--- Appends a received notification (record.compact) to the phone's list: a ring of
--- config.keep slots, n:<id>:<slot>, behind the counter n:<id>. Two FFI calls
--- and no string comes back into Lua (a list's lpop would copy the oldest out).
+-- Appends a received notification (record.compact) to the phone's list
+-- n:<id>, dropping the oldest beyond config.keep. One key per channel keeps
+-- the dict's tree as small as the number of channels: with a key per kept
+-- notification, walking the tree's cold nodes was the hot path's largest cost.
 function _M.receive(id, json)
-  local notes = shared.mpns_notes
-  local key = "n:" .. id
-  local seq = notes:incr(key, 1, 0)
-  local ok, err = notes:set(key .. ":" .. seq % config.keep, json)
-  if not ok then
+  local notes, key = shared.mpns_notes, keys:get(id).n
+  local n, err = notes:rpush(key, json)
+  if not n then
     ngx.log(ngx.WARN, "mpns emulator: notification not kept: ", err)
     stats.event("lost")
+  elseif n > config.keep then
+    notes:lpop(key)
   end
-end
-
--- The notifications kept (record.compact texts), oldest first.
-function _M.received(id)
-  local notes = shared.mpns_notes
-  local key = "n:" .. id
-  local seq = notes:get(key) or 0
-  local out = {}
-  for i = math.max(1, seq - config.keep + 1), seq do
-    local json = notes:get(key .. ":" .. i % config.keep)
-    if json then out[#out + 1] = json end -- evicted under memory pressure
-  end
-  return out
-end
-
-local function forget_received(id)
-  local notes = shared.mpns_notes
-  local key = "n:" .. id
-  if not notes:get(key) then return end
-  for slot = 0, config.keep - 1 do notes:delete(key .. ":" .. slot) end
-  notes:delete(key)
 end
 
 -- Queues a notification for a TempDisconnected device; false when full.
@@ -148,6 +126,7 @@ local function list(dict, key)
   return out
 end
 
+function _M.received(id) return list(shared.mpns_notes, "n:" .. id) end
 function _M.queued(id) return list(shared.mpns_state, "q:" .. id) end
 function _M.callback_log(id) return list(shared.mpns_state, "cl:" .. id) end
 
@@ -172,7 +151,7 @@ function _M.forget(id)
   local dict = shared.mpns_state
   for _, k in ipairs { "c:", "q:", "cb:", "cl:" } do dict:delete(k .. id) end
   dict:delete(day_key(id))
-  forget_received(id)
+  shared.mpns_notes:delete("n:" .. id)
 end
 
 -- Every channel id the emulator knows.
