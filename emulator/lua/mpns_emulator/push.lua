@@ -9,46 +9,31 @@ local stats = require "mpns_emulator.stats"
 
 local ngx = ngx
 local var, header, req = ngx.var, ngx.header, ngx.req
-local match, tonumber, type = string.match, tonumber, type
+local tonumber, type = tonumber, type
 
 local _M = {}
 
 -- Sends the answer, counts it and fills the access log's variables; the
 -- three status variables also become the X-*Status headers and X-MessageID
--- is echoed, both by add_header (mpns_headers.conf).
--- c may be nil (no channel parsed); 444 closes the connection unanswered.
+-- is echoed, both by add_header (mpns_push.conf).
+-- c may be nil (no channel); 444 closes the connection unanswered.
 local function answer(c, status, ns, ds, ss, reason)
   stats.count(status, ns)
-  if c then
-    var.mpns_channel = c.id
-    if c.kind then var.mpns_kind = c.kind end
-  end
+  if c and c.kind then var.mpns_kind = c.kind end
   if ns then var.mpns_ns = ns end
   if ds then var.mpns_ds = ds end
   if ss then var.mpns_ss = ss end
   if status == 444 then return ngx.exit(444) end
-  ngx.status = status
+  if status ~= 200 then ngx.status = status end -- 200 is nginx's default
   if reason then
     header["Content-Length"] = #reason + 1
     ngx.say(reason)
   else
-    header["Content-Length"] = 0
+    header["Content-Length"] = "0"
   end
   -- No ngx.exit: every caller returns, and ending the handler is cheaper.
 end
 _M.answer = answer
-
--- The channel id from the URI, and what follows it ("" or "/callback").
-local function channel(c)
-  local uri = var.uri -- "http://127.0.0.1:PORT" adds at most 24 characters
-  if #uri + 24 > 1024 then return nil, "channel URI over 1024 characters" end
-  local id, rest = match(uri, "^/%a+/01%.00/([%w%-_.~+=]+)(.*)$")
-  if not id or (rest ~= "" and rest ~= "/callback") then
-    return nil, "malformed channel URI"
-  end
-  c.id = id
-  return rest
-end
 
 -- The request body (nginx has read it: lua_need_request_body), or nil and a
 -- reason when it is over the limit.
@@ -78,21 +63,35 @@ local function push(c, h)
   return answer(c, r.http, r.ns, c.rec.device, r.ss)
 end
 
--- Entry point for both ports; endpoint is "http" or "https".
-function _M.handle(endpoint)
-  local c = { endpoint = endpoint }
-  local rest, err = channel(c)
-  if not rest then return answer(nil, 400, nil, nil, nil, err) end
+-- What a channel URI adds to its id: the location prefix (nginx.conf) and
+-- "http://127.0.0.1:PORT" (at most 24 characters).
+local URI_EXTRA = { http = #"/throttledthirdparty/01.00/" + 24,
+                    https = #"/unthrottledthirdparty/01.00/" + 24 }
+
+-- Entry point for both ports; endpoint is "http" or "https", action is nil
+-- for a push or "callback". nginx's location regex has put the channel id in
+-- $mpns_channel.
+function _M.handle(endpoint, action)
+  local id = var.mpns_channel
+  if #id + URI_EXTRA[endpoint] + (action and #"/callback" or 0) > 1024 then
+    return answer(nil, 400, nil, nil, nil, "channel URI over 1024 characters")
+  end
   local h = req.get_headers()
   local msgid = h["x-messageid"]
-  if type(msgid) == "string" then c.msgid = msgid end
-  c.rec = state.load(c.id)
+  -- Every field at once: one table allocation, no rehash as fields arrive.
+  local c = { endpoint = endpoint, id = id, msgid = type(msgid) == "string" and msgid or nil,
+              rec = state.load(id), kind = nil, service = nil }
   if c.rec.fail_next then
     if faults.apply(c, answer) then return end
     c.rec = state.load(c.id) -- the delay may have let the control API change it
   end
-  if rest == "/callback" then return require("mpns_emulator.callback").register(c, h) end
+  if action then return require("mpns_emulator.callback").register(c, h) end
   return push(c, h)
+end
+
+-- Any other URI under a channel prefix.
+function _M.malformed()
+  return answer(nil, 400, nil, nil, nil, "malformed channel URI")
 end
 
 -- The TLS port's certificate failures (error_page 495/496): no certificate is
