@@ -57,6 +57,13 @@ function TestRequest:test_valid_toast_is_received_and_recorded()
   lu.assertTrue(math.abs(note.time - os.time()) < 60)
 end
 
+function TestRequest:test_message_id_needing_json_escapes_is_recorded_exactly()
+  local odd = [[id "quoted" \ back	tab]]
+  local r, id = push("toast", TOAST, { ["X-MessageID"] = odd })
+  assert_received(r)
+  lu.assertEquals(last_notification(id).message_id, odd)
+end
+
 function TestRequest:test_without_message_id_none_is_echoed()
   local r = push("toast", TOAST)
   assert_received(r)

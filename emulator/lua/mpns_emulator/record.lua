@@ -15,7 +15,7 @@ local cjson = require "cjson.safe"
 local config = require "mpns_emulator.config"
 
 local ngx = ngx
-local concat, find = table.concat, string.find
+local byte, tostring = string.byte, tostring
 
 local _M = {}
 local seq, judgments = 0, 0
@@ -52,10 +52,23 @@ local function slow(c, rec, body)
   return "|" .. cjson.encode(t):sub(2)
 end
 
--- A message id that needs no JSON escaping (a UUID) is used as it is.
+-- A header value as a JSON string: as it is unless it holds a byte JSON
+-- escapes (a byte loop: LuaJIT compiles it, a pattern it would not).
 local function quoted(s)
-  if find(s, "^[%w%-]*$") then return '"' .. s .. '"' end
-  return cjson.encode(s)
+  for i = 1, #s do
+    local b = byte(s, i)
+    if b < 32 or b == 34 or b == 92 or b == 127 then return cjson.encode(s) end
+  end
+  return '"' .. s .. '"'
+end
+
+-- ngx.now() as text, formatted once per value (it changes once per event
+-- loop turn, not per request).
+local now, now_text = -1, ""
+local function time_text()
+  local t = ngx.now()
+  if t ~= now then now, now_text = t, tostring(t) end
+  return now_text
 end
 
 -- The stored form. c: the request (msgid, endpoint, service); rec:
@@ -64,12 +77,11 @@ function _M.compact(c, rec, body)
   seq = seq + 1
   -- Without remembered judgments every payload is new: keep it inline.
   if rec.warnings or not rec.judged or config.memo == 0 then return slow(c, rec, body) end
-  return concat {
-    payload_key(rec.judged, body), '|,"kind":"', rec.kind, '","class":', rec.class,
-    ',"endpoint":"', c.endpoint,
-    c.msgid and '","message_id":' or '"', c.msgid and quoted(c.msgid) or "",
-    c.service and ',"service":' or "", c.service and quoted(c.service) or "",
-    ',"time":', ngx.now(), ',"seq":', seq, "}" }
+  return payload_key(rec.judged, body) .. '|,"kind":"' .. rec.kind .. '","class":'
+    .. rec.class .. ',"endpoint":"' .. c.endpoint
+    .. (c.msgid and '","message_id":' .. quoted(c.msgid) or '"')
+    .. (c.service and ',"service":' .. quoted(c.service) or "")
+    .. ',"time":' .. time_text() .. ',"seq":' .. seq .. "}"
 end
 
 -- The JSON object of a stored record.

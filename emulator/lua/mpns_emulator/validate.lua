@@ -234,16 +234,14 @@ function _M.request(h, body)
   if #body > config.max_payload then
     return nil, "payload of " .. #body .. " bytes over " .. config.max_payload
   end
-  local rec = { kind = kind, class = class }
-  if kind == "raw" then return rec end
-  local ct = h["content-type"]
+  if kind == "raw" then return { kind = kind, class = class } end
+  local ct, warnings = h["content-type"], nil
   if type(ct) ~= "string" or not find(ct, "^text/xml") then
-    rec.warnings = { "Content-Type should be text/xml, got " .. tostring(ct) }
+    warnings = { "Content-Type should be text/xml, got " .. tostring(ct) }
   end
   local m = judge(kind, body)
   if m.err then return nil, m.err end
-  rec.judged = m
-  return rec
+  return { kind = kind, class = class, judged = m, warnings = warnings }
 end
 
 return _M
