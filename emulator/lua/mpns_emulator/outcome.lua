@@ -1,5 +1,4 @@
--- The protocol's response table, decided from the channel's state. The first
--- rule whose test holds answers; `act` says what happens to the notification.
+-- The protocol's response table, decided from the channel's state.
 local state = require "mpns_emulator.state"
 local record = require "mpns_emulator.record"
 
@@ -11,46 +10,39 @@ local SHOWN_BY = { tile = "tile_pinned", raw = "app_running", toast = "toasts" }
 -- older documents' name for InActive.
 local OFFLINE = { InActive = true, Disconnected = true }
 
--- c = { id, rec (channel record), kind, endpoint ("http" or "https") }
-local RULES = {
-  { http = 404, ns = "Dropped", ss = "Expired",
-    test = function(c) return c.rec.subscription == "Expired" end },
-  { http = 412, ns = "Dropped", -- the table gives no subscription status
-    test = function(c) return OFFLINE[c.rec.device] end },
-  { http = 406, ns = "Dropped", ss = "Active", -- only the unauthenticated port
-    test = function(c)
-      return c.endpoint == "http" and state.count_push(c.id) > state.daily_limit(c.rec)
-    end },
-  { http = 200, ns = "Suppressed", ss = "Active",
-    test = function(c) return not c.rec[SHOWN_BY[c.kind]] end },
-  { http = 200, ns = "Dropped", ss = "Active", -- the device side dropped it
-    test = function(c) return c.rec.drop end },
-  { http = 200, ns = "QueueFull", ss = "Active", -- a queue with no room at all
-    test = function(c) return state.queue_limit(c.rec) == 0 end },
-  { http = 200, ns = "Received", ss = "Active", act = "queue",
-    test = function(c) return c.rec.device == "TempDisconnected" end },
-  { http = 200, ns = "Received", ss = "Active", act = "receive",
-    test = function() return true end },
-}
-
+-- The answers: HTTP status, X-NotificationStatus and X-SubscriptionStatus
+-- (the device status is the channel's own).
+local EXPIRED = { http = 404, ns = "Dropped", ss = "Expired" }
+local GONE = { http = 412, ns = "Dropped" } -- the table gives no subscription status
+local THROTTLED = { http = 406, ns = "Dropped", ss = "Active" }
+local SUPPRESSED = { http = 200, ns = "Suppressed", ss = "Active" }
+local DROPPED = { http = 200, ns = "Dropped", ss = "Active" } -- by the device side
 local QUEUE_FULL = { http = 200, ns = "QueueFull", ss = "Active" }
+local RECEIVED = { http = 200, ns = "Received", ss = "Active" }
 
--- Decides the answer and stores the notification (record.compact)
--- when the phone gets or queues it. Returns the rule. No closures here: this
--- runs per request and LuaJIT does not compile closure creation.
+-- Decides the answer for request c = { id, rec (channel record), kind,
+-- endpoint ("http" or "https") } and stores the notification
+-- (record.compact) when the phone gets or queues it. The table's rows in
+-- order, the first that holds answering: a chain of tests rather than a loop
+-- over closures, so LuaJIT compiles it as one straight trace.
 function _M.decide(c, rec, body)
-  for i = 1, #RULES do
-    local r = RULES[i]
-    if r.test(c) then
-      if r.act == "receive" then
-        state.receive(c.id, record.compact(c, rec, body))
-      elseif r.act == "queue" and not state.enqueue(c.id, record.compact(c, rec, body),
-          state.queue_limit(c.rec)) then
-        return QUEUE_FULL
-      end
-      return r
-    end
+  local ch = c.rec
+  if ch.subscription == "Expired" then return EXPIRED end
+  if OFFLINE[ch.device] then return GONE end
+  -- Only the unauthenticated port is throttled.
+  if c.endpoint == "http" and state.count_push(c.id) > state.daily_limit(ch) then
+    return THROTTLED
   end
+  if not ch[SHOWN_BY[c.kind]] then return SUPPRESSED end
+  if ch.drop then return DROPPED end
+  local limit = state.queue_limit(ch)
+  if limit == 0 then return QUEUE_FULL end -- a queue with no room at all
+  local stored = record.compact(c, rec, body)
+  if ch.device == "TempDisconnected" then
+    return state.enqueue(c.id, stored, limit) and RECEIVED or QUEUE_FULL
+  end
+  state.receive(c.id, stored)
+  return RECEIVED
 end
 
 return _M
