@@ -42,9 +42,24 @@ static lclient *check_client(lua_State *L) {
 /* Pushes the env of the client at index 1 (every method's self). */
 static void push_env(lua_State *L) { mpns_getuv(L, 1); }
 
+/* Stack room the callbacks need above the frame that drives the engine:
+ * the env, on_done's call_done with 3 arguments (and LuaJIT's frame slot),
+ * and the LUA_MINSTACK slots lua_pcall gives call_done. remember's 3 come
+ * once that frame is gone; on_timer needs less. */
+#define CALLBACK_ROOM (1 + 5 + LUA_MINSTACK)
+
+/* Raises while that is still harmless if the callbacks would have no room:
+ * they cannot raise, and must not drop an outcome. */
+static void reserve(lua_State *L) {
+  luaL_checkstack(L, CALLBACK_ROOM,
+                  "mpns.client: no Lua stack room to run callbacks");
+}
+
 /* Before the engine may call back: the callbacks find the env at envidx
- * of this frame, the one of the C function that drives the engine. */
+ * of this frame, the one of the C function that drives the engine, and run
+ * in the room reserved here. May raise, before it changes anything. */
 static void bind(lua_State *L, lclient *lc) {
+  reserve(L);
   push_env(L);
   lc->L = L;
   lc->envidx = lua_gettop(L);
@@ -152,8 +167,7 @@ static int call_done(lua_State *L) {
 
 static void on_done(mpns_client *c, const mpns_result *r, void *ud) {
   lclient *lc = (lclient *)mpns_client_data(c);
-  lua_State *L = lc->L;
-  if (!lua_checkstack(L, 12)) return;
+  lua_State *L = lc->L;               /* bind reserved the room */
   lua_pushcfunction(L, call_done);
   lua_pushvalue(L, lc->envidx);
   lua_pushlightuserdata(L, (void *)r);
@@ -172,8 +186,7 @@ static int call_timer(lua_State *L) {
 
 static void on_timer(mpns_client *c, void *ud) {
   lclient *lc = (lclient *)mpns_client_data(c);
-  lua_State *L = lc->L;
-  if (!lua_checkstack(L, 8)) return;
+  lua_State *L = lc->L;               /* bind reserved the room */
   lua_pushcfunction(L, call_timer);
   lua_pushvalue(L, lc->envidx);
   lua_pushinteger(L, (lua_Integer)(intptr_t)ud);
@@ -182,9 +195,10 @@ static void on_timer(mpns_client *c, void *ud) {
 
 /* ---- driving the loop --------------------------------------------------- */
 
+/* Binds first: if that raises, the client is not left running. */
 static void enter(lua_State *L, lclient *lc) {
-  lc->running = 1;
   bind(L, lc);
+  lc->running = 1;
 }
 
 /* After a step: frees a client closed from a callback, raises a kept error. */
@@ -257,6 +271,7 @@ static int l_send(lua_State *L) {
   lua_settop(L, 3);
   if (lc->running) return busy(L);
   lua_newtable(L);                                   /* 4: the slot */
+  reserve(L);                            /* as enter will: before queueing */
   queue_send(L, lc, 4, 0);
   enter(L, lc);                                      /* 5: env */
   res = lua_gettop(L) + 1;                           /* res, err */
@@ -306,18 +321,17 @@ static int l_after(lua_State *L) {
 }
 
 /* Closes the engine: every pending send gets on_error{kind="closed"}.
- * From a callback, the engine is freed when the step returns. */
+ * From a callback, the engine is freed when the step returns. An open
+ * client always has its engine. */
 static lclient *close_client(lua_State *L) {
   lclient *lc = (lclient *)luaL_checkudata(L, 1, CLIENT_MT);
+  lua_State *prev = lc->L;
+  int previdx = lc->envidx;
   if (lc->closed) return lc;
+  bind(L, lc);                            /* may raise: nothing changed yet */
   lc->closed = 1;
-  if (lc->c) {
-    lua_State *prev = lc->L;
-    int previdx = lc->envidx;
-    bind(L, lc);
-    mpns_client_close(lc->c);
-    if (lc->running) { lc->L = prev; lc->envidx = previdx; }
-  }
+  mpns_client_close(lc->c);
+  if (lc->running) { lc->L = prev; lc->envidx = previdx; }
   release(L, lc);
   return lc;
 }

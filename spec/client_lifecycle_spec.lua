@@ -178,6 +178,41 @@ function TestCallbacks:test_on_result_gets_error_without_on_error()
   c:close()
 end
 
+-- Calls client[method](client, 0, <n nils>) in a fresh coroutine, so every
+-- call starts at the same stack position and n alone sets the room left;
+-- returns what coroutine.resume does.
+local unpack = table.unpack or unpack
+local function padded(client, method, n)
+  return coroutine.resume(coroutine.create(function()
+    return client[method](client, 0, unpack({}, 1, n))
+  end))
+end
+
+-- With almost no Lua stack left, step, run and close raise before anything
+-- runs; the client is unchanged and the pending send ends once, later.
+function TestCallbacks:test_no_stack_room_raises_and_loses_nothing()
+  local c, n = mpns.client(), counter()
+  local lo, hi = 0, 1048576                  -- step(0) on an idle client:
+  while hi - lo > 1 do                       -- the least padding that raises
+    local mid = math.floor((lo + hi) / 2)
+    if padded(c, "step", mid) then lo = mid else hi = mid end
+  end
+  c:send_async(U.toast(), U.http(U.id()), n.on_result, n.on_error)
+  for _, method in ipairs { "step", "run", "close" } do
+    local ok, err = padded(c, method, hi)
+    lu.assertFalse(ok)
+    lu.assertStrContains(tostring(err), "no Lua stack room to run callbacks")
+  end
+  lu.assertFalse(c:closed())
+  lu.assertEquals(c:pending(), 1)
+  lu.assertEquals(n.results + n.errors, 0)
+  lu.assertTrue(c:run())                     -- not left running or closed
+  c:step(0)
+  lu.assertEquals(n.results, 1)
+  lu.assertEquals(n.errors, 0)
+  c:close()
+end
+
 TestTimers = {}
 
 function TestTimers:test_after_runs_in_order_from_the_loop()
