@@ -120,6 +120,8 @@ function TestRequest:test_payload_limit_is_3072_bytes()
   assert_bad(push("raw", ("r"):rep(3073)), "over 3072")
   local big = xml("Toast", { { "Text1", ("t"):rep(3100) } })
   assert_bad(push("toast", big), "over 3072")
+  -- Larger than nginx's body buffer: written to a file, judged by its length.
+  assert_bad(push("raw", ("r"):rep(40000)), "payload of 40000 bytes over 3072")
 end
 
 -- Without Content-Length the body is read, then measured.

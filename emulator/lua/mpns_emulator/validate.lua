@@ -236,7 +236,7 @@ function _M.request(h, body)
   end
   if kind == "raw" then return { kind = kind, class = class } end
   local ct, warnings = h["content-type"], nil
-  if type(ct) ~= "string" or not find(ct, "^text/xml") then
+  if type(ct) ~= "string" or find(ct, "text/xml", 1, true) ~= 1 then
     warnings = { "Content-Type should be text/xml, got " .. tostring(ct) }
   end
   local m = judge(kind, body)
