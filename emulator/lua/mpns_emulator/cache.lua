@@ -1,7 +1,7 @@
 -- A bounded memo for the hot path: cache:get(k) is make(k), computed once while
 -- remembered. When `limit` entries are held it starts afresh, which costs
 -- nothing per hit (no LRU bookkeeping) and refills with what is in use.
--- Values must be read-only: every caller of cache:get(k) shares them.
+-- Every caller of cache:get(k) shares the value.
 local setmetatable = setmetatable
 
 local _M = {}
@@ -19,7 +19,7 @@ function Cache:get(k)
   return v
 end
 
--- Forgets everything (the control API's reset).
+-- Forgets everything.
 function Cache:clear() self.t, self.n = {}, 0 end
 
 function _M.new(limit, make)

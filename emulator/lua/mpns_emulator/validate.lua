@@ -5,6 +5,7 @@
 local lxp = require "lxp"
 local schema = require "mpns_emulator.schema"
 local config = require "mpns_emulator.config"
+local cache = require "mpns_emulator.cache"
 
 local type, sub, find, byte = type, string.sub, string.find, string.byte
 local pairs, next = pairs, next
@@ -202,28 +203,31 @@ function _M.payload(kind, body)
            attributes = next(c.attributes) and c.attributes, warnings = c.warnings[1] and c.warnings }
 end
 
--- Recent judgments by kind and exact bytes. Judging is a function of those
+-- What payload() says of kind and body: its judgment, or { err = reason }.
+local function judgment(kind, body)
+  local j, err = _M.payload(kind, body)
+  return j or { err = err }
+end
+
+-- Recent judgments by exact bytes, then kind. Judging is a function of those
 -- alone, so the same notification fanned out to many channels is parsed once;
--- config.memo bounds the entries (0 turns it off).
-local memo, memo_n = { toast = {}, tile = {} }, 0
+-- config.memo bounds the payloads remembered (0 turns it off).
+local memo = cache.new(config.memo, function() return {} end)
 
 local function judge(kind, body)
-  local m = memo[kind][body]
-  if m then return m end
-  local j, err = _M.payload(kind, body)
-  m = j or { err = err }
-  if config.memo > 0 then
-    if memo_n >= config.memo then memo, memo_n = { toast = {}, tile = {} }, 0 end
-    memo[kind][body], memo_n = m, memo_n + 1
+  if config.memo == 0 then return judgment(kind, body) end
+  local by_kind = memo:get(body)
+  local m = by_kind[kind]
+  if not m then
+    m = judgment(kind, body)
+    by_kind[kind] = m
   end
   return m
 end
 
 -- Forgets every judgment (POST /control/reset empties the payload store
 -- that remembered judgments point into).
-function _M.forget()
-  memo, memo_n = { toast = {}, tile = {} }, 0
-end
+function _M.forget() memo:clear() end
 
 -- Judges one request: its headers table and its body. Returns the record
 -- { kind, class, judged = payload judgment (shared: read-only), warnings =
