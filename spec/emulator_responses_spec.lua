@@ -155,6 +155,28 @@ function TestResponses:test_notifications_kept_are_capped()
   lu.assertEquals(texts, { "3", "4", "5", "6", "7" })
 end
 
+-- A full notes dict makes room by evicting what was used least recently: the
+-- newest notification is always kept, never counted as lost.
+function TestResponses:test_full_notes_memory_evicts_old_not_new()
+  local small = assert(emu.start { notes_size = "32k", keep = 1000 })
+  local ok, err = pcall(function()
+    local function toast(id, text)
+      local r = small:push(id, { headers = emu.headers("toast"),
+                                 body = emu.xml("Toast", { { "Text1", text } }) })
+      lu.assertEquals(r.status, 200)
+    end
+    for i = 1, 300 do toast("busy", "n" .. i) end -- far more than 32 KB holds
+    local kept = small:get("busy").notifications
+    lu.assertTrue(#kept < 300)
+    lu.assertEquals(kept[#kept].fields.Text1, "n300")
+    toast("quiet", "q1")
+    lu.assertEquals(small:get("quiet").notifications[1].fields.Text1, "q1")
+    lu.assertNil(small:stats().lost)
+  end)
+  small:stop()
+  assert(ok, err)
+end
+
 TestControl = {}
 
 function TestControl:test_put_refuses_unknown_keys_and_bad_values()

@@ -150,6 +150,9 @@ function TestRequest:test_malformed_channel_uris()
   assert_bad(r, "malformed channel URI")
   r = emu.request { url = e.http_prefix .. "bad%20id", method = "POST", body = "x" }
   assert_bad(r, "malformed channel URI")
+  -- A decoded trailing newline: PCRE's $ would match before it.
+  r = emu.request { url = e.http_prefix .. "abc%0A", method = "POST", body = "x" }
+  assert_bad(r, "malformed channel URI")
   r = emu.request { url = e.http_prefix .. ("a"):rep(1000), method = "POST", body = "x" }
   assert_bad(r, "1024")
 end

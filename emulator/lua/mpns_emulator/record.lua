@@ -10,7 +10,7 @@
 -- LuaJIT 2.1 hashes a long string from a few sampled bytes (start, end, the
 -- middle, a quarter in), so same-length texts that differ elsewhere share one
 -- chain of its string table and each new one is compared with all of them.
--- Hence one concat per record ending in what varies most: time and sequence.
+-- Hence each record ends in what varies most: time and sequence.
 local cjson = require "cjson.safe"
 local config = require "mpns_emulator.config"
 

@@ -26,18 +26,15 @@ local DEFAULT_JSON = cjson.encode(DEFAULTS)
 -- hot path rarely decodes. The tables are shared, so they are read-only.
 local decoded = cache.new(1024, cjson.decode)
 
--- The hot path's keys, made once per channel rather than once per request.
-local keys = cache.new(16384, function(id) return { c = "c:" .. id, n = "n:" .. id } end)
-
 -- The channel's record, or nil when the emulator has not seen it.
 function _M.find(id)
-  local s = shared.mpns_state:get(keys:get(id).c)
+  local s = shared.mpns_state:get("c:" .. id)
   return s and decoded:get(s)
 end
 
 -- The channel's record, created as a healthy device on first sight.
 function _M.load(id)
-  local key = keys:get(id).c
+  local key = "c:" .. id
   local s = shared.mpns_state:get(key)
   if not s then
     shared.mpns_state:set(key, DEFAULT_JSON)
@@ -61,16 +58,12 @@ end
 function _M.queue_limit(rec) return rec.queue_limit or config.queue_limit end
 function _M.daily_limit(rec) return rec.daily_limit or config.daily_limit end
 
--- "d:<day>:<id>", remade only when the UTC day changes.
+-- "d:<day>:", remade only when the UTC day changes.
 local day, day_prefix = -1, ""
-local day_keys = cache.new(16384, function(id) return day_prefix .. id end)
 local function day_key(id)
   local today = floor(ngx.time() / 86400)
-  if today ~= day then
-    day, day_prefix = today, "d:" .. today .. ":"
-    day_keys:clear()
-  end
-  return day_keys:get(id)
+  if today ~= day then day, day_prefix = today, "d:" .. today .. ":" end
+  return day_prefix .. id
 end
 
 -- Counts one push today; returns the count.
@@ -80,16 +73,35 @@ end
 
 function _M.pushes_today(id) return shared.mpns_state:get(day_key(id)) or 0 end
 
+-- Lists never evict: rpush fails with "no memory" when the dict is full.
+-- A set does evict the least recently used keys (a quiet channel's list, say),
+-- so setting and deleting a page-sized filler frees a whole page, which the
+-- push can use whatever its size.
+local FILLER = string.rep(" ", 4000)
+
+local function rpush_evicting(dict, key, value)
+  local n, err = dict:rpush(key, value)
+  if n or err ~= "no memory" then return n, err end
+  local ok, serr = dict:set("evict:", FILLER)
+  dict:delete("evict:")
+  if not ok then return nil, serr end
+  return dict:rpush(key, value)
+end
+
+local function lost(what, err)
+  ngx.log(ngx.WARN, "mpns emulator: ", what, " not kept: ", err)
+  stats.event("lost")
+end
+
 -- Appends a received notification (record.compact) to the phone's list
 -- n:<id>, dropping the oldest beyond config.keep. One key per channel keeps
 -- the dict's tree as small as the number of channels: with a key per kept
 -- notification, walking the tree's cold nodes was the hot path's largest cost.
 function _M.receive(id, json)
-  local notes, key = shared.mpns_notes, keys:get(id).n
-  local n, err = notes:rpush(key, json)
+  local notes, key = shared.mpns_notes, "n:" .. id
+  local n, err = rpush_evicting(notes, key, json)
   if not n then
-    ngx.log(ngx.WARN, "mpns emulator: notification not kept: ", err)
-    stats.event("lost")
+    lost("notification", err)
   elseif n > config.keep then
     notes:lpop(key)
   end
@@ -113,7 +125,8 @@ function _M.deliver_queue(id)
   end
 end
 
--- Every item of a shared-dict list, oldest first.
+-- Every item of a shared-dict list, oldest first. The dict has no way to
+-- read a list in place: each item is popped and pushed back.
 local function list(dict, key)
   local out = {}
   local n = dict:llen(key) or 0
@@ -122,7 +135,10 @@ local function list(dict, key)
     if not json then break end
     out[#out + 1] = json
   end
-  for i = 1, #out do dict:rpush(key, out[i]) end
+  for i = 1, #out do
+    local ok, err = rpush_evicting(dict, key, out[i])
+    if not ok then lost("list item", err) end
+  end
   return out
 end
 

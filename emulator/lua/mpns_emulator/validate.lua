@@ -209,25 +209,24 @@ local function judgment(kind, body)
   return j or { err = err }
 end
 
--- Recent judgments by exact bytes, then kind. Judging is a function of those
+-- Recent judgments per kind, by exact bytes. Judging is a function of those
 -- alone, so the same notification fanned out to many channels is parsed once;
--- config.memo bounds the payloads remembered (0 turns it off).
-local memo = cache.new(config.memo, function() return {} end)
+-- config.memo bounds the payloads remembered per kind (0 turns it off).
+local memos = {}
+for _, kind in ipairs { "toast", "tile" } do
+  memos[kind] = cache.new(config.memo, function(body) return judgment(kind, body) end)
+end
 
 local function judge(kind, body)
   if config.memo == 0 then return judgment(kind, body) end
-  local by_kind = memo:get(body)
-  local m = by_kind[kind]
-  if not m then
-    m = judgment(kind, body)
-    by_kind[kind] = m
-  end
-  return m
+  return memos[kind]:get(body)
 end
 
 -- Forgets every judgment (POST /control/reset empties the payload store
 -- that remembered judgments point into).
-function _M.forget() memo:clear() end
+function _M.forget()
+  for _, memo in pairs(memos) do memo:clear() end
+end
 
 -- Judges one request: its headers table and its body. Returns the record
 -- { kind, class, judged = payload judgment (shared: read-only), warnings =
