@@ -55,14 +55,36 @@ static void reserve(lua_State *L) {
                   "mpns.client: no Lua stack room to run callbacks");
 }
 
-/* Before the engine may call back: the callbacks find the env at envidx
- * of this frame, the one of the C function that drives the engine, and run
- * in the room reserved here. May raise, before it changes anything. */
-static void bind(lua_State *L, lclient *lc) {
-  reserve(L);
+/* Runs under lua_pcall: on some LuaJIT 2.1 builds lua_checkstack itself
+ * raises "stack overflow" when the whole stack is full. */
+static int grow(lua_State *L) {
+  lua_pushboolean(L, lua_checkstack(L, CALLBACK_ROOM));
+  return 1;
+}
+
+/* reserve for __gc and __close: never raises, says if the callbacks have
+ * room. The protected grow leaves room above this frame too. */
+static int has_room(lua_State *L) {
+  int ok;
+  lua_pushcfunction(L, grow);
+  ok = lua_pcall(L, 0, 1, 0) == 0 && lua_toboolean(L, -1);
+  lua_pop(L, 1);
+  return ok && lua_checkstack(L, CALLBACK_ROOM);
+}
+
+/* Points the callbacks at this frame, the one of the C function that
+ * drives the engine: they find the env at envidx and run in the room the
+ * caller made sure of. */
+static void attach(lua_State *L, lclient *lc) {
   push_env(L);
   lc->L = L;
   lc->envidx = lua_gettop(L);
+}
+
+/* Before the engine may call back. May raise, before it changes anything. */
+static void bind(lua_State *L, lclient *lc) {
+  reserve(L);
+  attach(L, lc);
 }
 
 /* Frees the engine and drops every callback once nothing is using them.
@@ -168,6 +190,7 @@ static int call_done(lua_State *L) {
 static void on_done(mpns_client *c, const mpns_result *r, void *ud) {
   lclient *lc = (lclient *)mpns_client_data(c);
   lua_State *L = lc->L;               /* bind reserved the room */
+  if (!L) return;                     /* dropped: see close_client */
   lua_pushcfunction(L, call_done);
   lua_pushvalue(L, lc->envidx);
   lua_pushlightuserdata(L, (void *)r);
@@ -322,13 +345,19 @@ static int l_after(lua_State *L) {
 
 /* Closes the engine: every pending send gets on_error{kind="closed"}.
  * From a callback, the engine is freed when the step returns. An open
- * client always has its engine. */
-static lclient *close_client(lua_State *L) {
+ * client always has its engine. With `quiet` (__gc, __close) it never
+ * raises: if the stack has no room for the callbacks, lc->L is NULL while
+ * the engine closes, so on_done calls nothing and the pending outcomes are
+ * dropped (their refs go with the env release replaces). The client is
+ * going away and there is no stack to run them on. */
+static lclient *close_client(lua_State *L, int quiet) {
   lclient *lc = (lclient *)luaL_checkudata(L, 1, CLIENT_MT);
   lua_State *prev = lc->L;
   int previdx = lc->envidx;
   if (lc->closed) return lc;
-  bind(L, lc);                            /* may raise: nothing changed yet */
+  if (!quiet) reserve(L);                 /* may raise: nothing changed yet */
+  if (quiet && !has_room(L)) lc->L = NULL;
+  else attach(L, lc);
   lc->closed = 1;
   mpns_client_close(lc->c);
   if (lc->running) { lc->L = prev; lc->envidx = previdx; }
@@ -338,14 +367,15 @@ static lclient *close_client(lua_State *L) {
 
 /* client:close(): idempotent; raises what a closed-callback raised. */
 static int l_close(lua_State *L) {
-  lclient *lc = close_client(L);
+  lclient *lc = close_client(L, 0);
   if (!lc->running) reraise(L, lc);
   return 0;
 }
 
-/* __gc and __close: the same, but never raises; a kept error is dropped. */
+/* __gc and __close: the same, but never raises and always closes; a kept
+ * error is dropped, and so are the pending outcomes if the stack is full. */
 static int l_gc(lua_State *L) {
-  lclient *lc = close_client(L);
+  lclient *lc = close_client(L, 1);
   if (!lc->running) {
     luaL_unref(L, LUA_REGISTRYINDEX, lc->err);
     lc->err = LUA_NOREF;
