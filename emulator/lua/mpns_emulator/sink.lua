@@ -1,6 +1,7 @@
 -- A listener for callbacks in tests: POST /control/sinks/<name> records the
 -- request, GET returns what was recorded. It answers 200 to every POST.
 local cjson = require "cjson.safe"
+local state = require "mpns_emulator.state"
 
 local ngx = ngx
 local _M = {}
@@ -16,10 +17,7 @@ function _M.record(name, reply)
 end
 
 function _M.show(name, reply)
-  local dict, key = ngx.shared.mpns_state, "sink:" .. name
-  local items = {}
-  for _ = 1, dict:llen(key) or 0 do items[#items + 1] = dict:lpop(key) end
-  for _, v in ipairs(items) do dict:rpush(key, v) end
+  local items = state.list(ngx.shared.mpns_state, "sink:" .. name)
   return reply(200, "[" .. table.concat(items, ",") .. "]")
 end
 

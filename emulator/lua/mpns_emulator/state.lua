@@ -142,6 +142,7 @@ local function list(dict, key)
   return out
 end
 
+_M.list = list
 function _M.received(id) return list(shared.mpns_notes, "n:" .. id) end
 function _M.queued(id) return list(shared.mpns_state, "q:" .. id) end
 function _M.callback_log(id) return list(shared.mpns_state, "cl:" .. id) end
