@@ -19,4 +19,13 @@ local M = {
 -- Delivery: mpns.client, mpns.run, msg:send and msg:send_async.
 require("mpns.client")(M, core)
 
-return M
+-- The pure-Lua parts load on first use: mpns.registry is require "mpns.registry".
+local LAZY = { registry = true, patterns = true, sender = true, store = true,
+  image = true, queue = true }
+return setmetatable(M, { __index = function(t, k)
+  if LAZY[k] then
+    local mod = require("mpns." .. k)
+    rawset(t, k, mod)
+    return mod
+  end
+end })
