@@ -3,6 +3,7 @@
 -- temp prefix; stopped by PID. Lua 5.4 and LuaJIT (it drives nginx from
 -- outside, with the curl CLI).
 --   local n = assert(nginx_lua.start{ http = "init_by_lua_block { ... }",
+--     lua_path = "/tmp/x/?.lua;",  -- searched before the repository's lua/
 --     server = "location /t { content_by_lua_block { ... } }" })
 --   n:get("/t") --> status, body;  n:stop()
 local proc = require "proc"
@@ -30,7 +31,7 @@ load_module /usr/lib/nginx/modules/ngx_http_lua_module.so;
 events { worker_connections 64; }
 http {
   access_log off;
-  lua_package_path "@ROOT@/lua/?.lua;@ROOT@/lua/?/init.lua;@ROOT@/spec/?.lua;/usr/share/lua/5.1/?.lua;;";
+  lua_package_path "@LUAPATH@@ROOT@/lua/?.lua;@ROOT@/lua/?/init.lua;@ROOT@/spec/?.lua;/usr/share/lua/5.1/?.lua;;";
   lua_package_cpath "@ROOT@/build/jit/?.so;/usr/lib/x86_64-linux-gnu/lua/5.1/?.so;;";
   @HTTP@
   server {
@@ -45,7 +46,7 @@ local function try_start(opts, port)
   local prefix = sh("mktemp -d /tmp/mpns-ngx.XXXXXX"):gsub("%s+$", "")
   os.execute("mkdir -p " .. prefix .. "/logs")
   local conf = TEMPLATE:gsub("@(%u+)@", { ROOT = ROOT, PORT = tostring(port),
-    HTTP = opts.http or "", SERVER = opts.server or "" })
+    HTTP = opts.http or "", SERVER = opts.server or "", LUAPATH = opts.lua_path or "" })
   if sh("id -u"):match("^0") then conf = "user root;\n" .. conf end
   local f = assert(io.open(prefix .. "/nginx.conf", "w"))
   f:write(conf)
