@@ -11,11 +11,10 @@ local proc = require "proc"
 local N = {}
 N.__index = N
 
+-- A shell command's standard output.
 local function sh(cmd)
   local f = assert(io.popen(cmd))
-  local out = f:read("*a")
-  f:close()
-  return out
+  return f:read("*a"), f:close()
 end
 
 local ROOT = sh("pwd"):gsub("%s+$", "")   -- spec/run runs from the repo root
@@ -52,8 +51,8 @@ local function try_start(opts, port)
   f:write(conf)
   f:close()
   local n = setmetatable({ prefix = prefix, url = "http://127.0.0.1:" .. port }, N)
-  n.pid = tonumber(sh("PATH=$PATH:/usr/sbin nginx -p " .. prefix .. " -c nginx.conf -e logs/error.log >"
-    .. prefix .. "/logs/stdout 2>&1 & echo $!"))
+  n.pid = tonumber((sh("PATH=$PATH:/usr/sbin nginx -p " .. prefix .. " -c nginx.conf -e logs/error.log >"
+    .. prefix .. "/logs/stdout 2>&1 & echo $!")))
   for _ = 1, 200 do
     if not proc.alive(n.pid) then break end
     if n:get("/ready") == 204 then return n end
@@ -72,14 +71,12 @@ function N.start(opts)
   for _, b in ipairs { f:read(4):byte(1, 4) } do seed = seed * 256 + b end
   f:close()
   math.randomseed(seed % 2147483647)
-  local log
-  for _ = 1, 10 do
-    local n
+  local n, log
+  for _ = 1, 10 do                     -- another port while the one drawn is taken
     n, log = try_start(opts, math.random(41000, 48000))
-    if n then return n end
-    if not log:find("Address already in use", 1, true) then break end
+    if n or not log:find("Address already in use", 1, true) then break end
   end
-  return nil, "nginx did not start: " .. tostring(log)
+  return n, n == nil and "nginx did not start: " .. tostring(log) or nil
 end
 
 --- GET path: the status and the body.
@@ -92,12 +89,11 @@ end
 --- The error log so far (what a failing test shows).
 function N:log() return proc.read_file(self.prefix .. "/logs/error.log") or "" end
 
+--- Stops nginx by PID and removes its prefix; safe to call twice.
 function N:stop()
-  if self.pid then
-    proc.stop(self.pid)
-    self.pid = nil
-  end
+  if self.pid then proc.stop(self.pid) end
   if self.prefix and not os.getenv("EMU_KEEP_PREFIX") then os.execute("rm -rf " .. self.prefix) end
+  self.pid, self.prefix = nil, nil
 end
 
 return N
