@@ -4,20 +4,22 @@
 -- `Lua.workspace.library`. Nothing here runs; spec/types_spec.lua checks
 -- that every function the module exports is declared here.
 -- @module mpns.core
-
 ---@alias mpns.Kind "toast"|"tile"|"flip_tile"|"iconic_tile"|"cycle_tile"|"raw"
 ---@alias mpns.OS "7.0"|"7.1"|"8.0"
 ---@alias mpns.Delay "immediate"|450|900
 ---@alias mpns.Outcome "received"|"queue_full"|"suppressed"|"dropped"|"bad_request"|"unauthorized"|"forbidden"|"expired"|"method_not_allowed"|"throttled"|"inactive"|"unavailable"|"unexpected"
 ---@alias mpns.ErrorKind "timeout"|"connect"|"dns"|"tls"|"protocol"|"closed"|"invalid_uri"
-
----@class mpns.Clear: userdata mpns.CLEAR: emit the property empty, with Action="Clear"
 ---@alias mpns.Text string|mpns.Clear
 ---@alias mpns.CountValue integer|mpns.Clear
+
+--- The type of mpns.CLEAR: a tile property given it is emitted empty, with Action="Clear".
+---@class mpns.Clear: userdata
+local Clear = {}
 
 ---@class mpns.Common
 ---@field delay? mpns.Delay batching interval (X-NotificationClass)
 ---@field message_id? string a UUID, sent as X-MessageID and echoed back
+local Common = {}
 
 ---@class mpns.ToastFields: mpns.Common
 ---@field text1? string
@@ -25,6 +27,7 @@
 ---@field param? string a relative page URI, 7.1+
 ---@field sound? string 8.0
 ---@field silent? boolean 8.0
+local ToastFields = {}
 
 ---@class mpns.TileFields: mpns.Common
 ---@field id? string secondary tile navigation URI, 7.1+
@@ -34,12 +37,14 @@
 ---@field back_title? mpns.Text 7.1+
 ---@field back_content? mpns.Text 7.1+
 ---@field back_background_image? mpns.Text 7.1+
+local TileFields = {}
 
 ---@class mpns.FlipTileFields: mpns.TileFields
 ---@field small_background_image? mpns.Text
 ---@field wide_background_image? mpns.Text
 ---@field wide_back_background_image? mpns.Text
 ---@field wide_back_content? mpns.Text
+local FlipTileFields = {}
 
 ---@class mpns.IconicTileFields: mpns.Common
 ---@field id? string
@@ -51,6 +56,7 @@
 ---@field wide_content2? mpns.Text
 ---@field wide_content3? mpns.Text
 ---@field background_color? mpns.Text "#AARRGGBB"
+local IconicTileFields = {}
 
 ---@class mpns.CycleTileFields: mpns.Common
 ---@field id? string
@@ -58,10 +64,12 @@
 ---@field count? mpns.CountValue
 ---@field small_background_image? mpns.Text
 ---@field cycle_images? string[] at most 9 local images
+local CycleTileFields = {}
 
 ---@class mpns.RawFields: mpns.Common
 ---@field data string any bytes
 ---@field content_type? string default "text/xml"
+local RawFields = {}
 
 --- A built, validated message; immutable and cheap to send many times.
 ---@class mpns.Message
@@ -111,6 +119,7 @@ function Message:send_async(uri, on_result, on_error) end
 ---@field message_id? string X-MessageID
 ---@field uri? string the channel URI (sends only)
 ---@field attempts? integer tries made (sends only)
+local Result = {}
 
 --- A send that got no HTTP answer.
 ---@class mpns.SendError
@@ -119,11 +128,13 @@ function Message:send_async(uri, on_result, on_error) end
 ---@field uri string
 ---@field attempts integer
 ---@field retry_after? number for the kinds worth retrying
+local SendError = {}
 
 ---@class mpns.RetryOptions
 ---@field max_attempts? integer 3; 1 turns retries off
 ---@field base_delay? number seconds, 1
 ---@field max_delay? number seconds, 60
+local RetryOptions = {}
 
 ---@class mpns.ClientOptions
 ---@field max_connections? integer 50: connections open and sends in flight
@@ -138,12 +149,14 @@ function Message:send_async(uri, on_result, on_error) end
 ---@field proxy? string
 ---@field user_agent? string
 ---@field retry? mpns.RetryOptions
+local ClientOptions = {}
 
 ---@class mpns.ClientStats
 ---@field sent integer
 ---@field done integer
 ---@field retries integer
 ---@field connections integer connections opened
+local ClientStats = {}
 
 --- A libcurl delivery engine: connection reuse, limits, retries.
 ---@class mpns.Client
