@@ -5,7 +5,10 @@
 #   make bench      the benchmarks (bench/README.md)
 #   make emulator   the MPNS emulator in the foreground (PORT=, TLS_PORT=)
 #   make repl       Lua 5.4 with mpns loaded, for trying push logic
-#   make install    install for Lua 5.4 and LuaJIT (honours DESTDIR)
+#   make install    install for Lua 5.4 and LuaJIT (PREFIX=/usr/local, DESTDIR)
+#   make uninstall  remove what install put there
+#   make env        eval "$(make -s env)": use this checkout from any folder
+#   make doc        the API page into build/doc (ldoc)
 
 CC      ?= cc
 CFLAGS  ?= -O2 -g
@@ -37,7 +40,7 @@ DEB_PKGS = gcc make pkg-config lua5.4 liblua5.4-dev luajit2 libluajit2-5.1-dev \
 BENCH_PKGS = wrk nodejs npm
 SUDO = $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all build deps bench-deps test check-memory demo bench emulator repl install clean
+.PHONY: all build deps bench-deps test check-memory demo bench emulator repl install uninstall env doc clean
 
 all: build
 build: $(MOD54) $(MODJIT) build/libmpns.a build/core_test build/embed
@@ -120,19 +123,43 @@ repl: build
 	@LUA_PATH_5_4="./lua/?.lua;;" LUA_CPATH_5_4="./build/5.4/?.so;;" lua5.4 -i \
 	  -e 'mpns = require "mpns"; print(mpns._VERSION .. " loaded as mpns; try  mpns.toast{ text1 = \"hi\" }")'
 
-LMOD54  = $(shell $(PKG) --variable=INSTALL_LMOD lua5.4)
-CMOD54  = $(shell $(PKG) --variable=INSTALL_CMOD lua5.4)
-LMODJIT = $(shell $(PKG) --variable=INSTALL_LMOD luajit)
-CMODJIT = $(shell $(PKG) --variable=INSTALL_CMOD luajit)
+# make install: both modules under PREFIX (default /usr/local, where Lua 5.4
+# and LuaJIT look by default), staged under DESTDIR when given.
+PREFIX ?= /usr/local
+LMOD54  = $(PREFIX)/share/lua/5.4
+CMOD54  = $(PREFIX)/lib/lua/5.4
+LMODJIT = $(PREFIX)/share/lua/5.1
+CMODJIT = $(PREFIX)/lib/lua/5.1
+LUA_FILES = $(shell find lua -name '*.lua' | sort)
 
 install: build
-	install -d $(DESTDIR)$(CMOD54)/mpns $(DESTDIR)$(CMODJIT)/mpns \
-	  $(DESTDIR)$(LMOD54)/mpns $(DESTDIR)$(LMODJIT)/mpns
+	install -d $(DESTDIR)$(CMOD54)/mpns $(DESTDIR)$(CMODJIT)/mpns
 	install -m 644 $(MOD54) $(DESTDIR)$(CMOD54)/mpns/core.so
 	install -m 644 $(MODJIT) $(DESTDIR)$(CMODJIT)/mpns/core.so
 	for d in $(DESTDIR)$(LMOD54) $(DESTDIR)$(LMODJIT); do \
-	  install -m 644 lua/mpns.lua $$d/mpns.lua && \
-	  install -m 644 $(wildcard lua/mpns/*.lua) $$d/mpns/; done
+	  for f in $(LUA_FILES:lua/%=%); do install -D -m 644 lua/$$f $$d/$$f || exit 1; done; done
 
+# Removes exactly what install put there, then the folders left empty.
+uninstall:
+	for d in $(DESTDIR)$(LMOD54) $(DESTDIR)$(LMODJIT); do \
+	  rm -f $(addprefix $$d/,$(LUA_FILES:lua/%=%)); \
+	  [ ! -d $$d/mpns ] || find $$d/mpns -depth -type d -empty -delete; done
+	rm -f $(DESTDIR)$(CMOD54)/mpns/core.so $(DESTDIR)$(CMODJIT)/mpns/core.so
+	-rmdir $(DESTDIR)$(CMOD54)/mpns $(DESTDIR)$(CMODJIT)/mpns 2>/dev/null
+
+# eval "$$(make -s env)": builds, then prints the exports that let lua5.4
+# and luajit find mpns in this checkout (build output goes to stderr).
+env:
+	@$(MAKE) --no-print-directory build >&2
+	@echo 'export LUA_PATH_5_4="$(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;;"'
+	@echo 'export LUA_CPATH_5_4="$(CURDIR)/build/5.4/?.so;;"'
+	@echo 'export LUA_PATH="$(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;;"'
+	@echo 'export LUA_CPATH="$(CURDIR)/build/jit/?.so;;"'
+
+# The API page, from the LuaCATS / ldoc comments (config.ld), into build/doc.
+doc:
+	ldoc -c config.ld -d build/doc .
+
+# luarocks make builds in place: csrc/*.o and mpns/core.so (git ignores them).
 clean:
-	rm -rf build
+	rm -rf build mpns csrc/*.o

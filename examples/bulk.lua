@@ -2,6 +2,7 @@
 -- would: downgraded per device OS, all in flight at once through one client,
 -- expired channels forgotten, throttled or inactive ones rescheduled on the
 -- same loop with client:after, every outcome counted.
+--   eval "$(make -s env)"     # from the checkout, once per shell (or: make install)
 --   lua5.4 examples/bulk.lua http://127.0.0.1:8080/throttledthirdparty/01.00/ [N]
 local mpns = require "mpns"
 local prefix = assert(arg[1], "usage: lua5.4 examples/bulk.lua CHANNEL_URI_PREFIX [N]")
@@ -15,13 +16,22 @@ end
 
 local tile = mpns.flip_tile { title = "Scores", count = 3, back_content = "Home 2 - 1 Away",
   wide_back_content = "Home 2 - 1 Away (full time)" }
-local for_os = { ["8.0"] = tile, ["7.1"] = tile:for_os("7.1"), ["7.0"] = tile:for_os("7.0") }
+-- One message per OS, built once; nil (and why) where the OS can show nothing.
+local for_os, why_not = {}, {}
+for _, os_version in ipairs { "7.0", "7.1", "8.0" } do
+  for_os[os_version], why_not[os_version] = tile:for_os(os_version)
+end
 
 local client = mpns.client { max_connections = 32, retry = { max_attempts = 3 } }
 local counts, rescheduled, forgotten = {}, 0, 0
 
 local function push(device)
-  client:send_async(for_os[device.os], device.uri, function(res)
+  local msg = for_os[device.os]
+  if not msg then
+    counts["skipped: " .. why_not[device.os]] = (counts["skipped: " .. why_not[device.os]] or 0) + 1
+    return
+  end
+  client:send_async(msg, device.uri, function(res)
     counts[res.outcome] = (counts[res.outcome] or 0) + 1
     if res.delete_channel then
       device.uri = nil                      -- the app was uninstalled

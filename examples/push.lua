@@ -1,4 +1,6 @@
 -- examples/push.lua: a toast and a tile from a plain Lua 5.4 script.
+--   eval "$(make -s env)"     # from the checkout, once per shell (or: make install)
+--   make emulator             # in another shell: the MPNS stand-in on port 8080
 --   lua5.4 examples/push.lua http://127.0.0.1:8080/throttledthirdparty/01.00/my-phone
 local mpns = require "mpns"
 local uri = assert(arg[1], "usage: lua5.4 examples/push.lua CHANNEL_URI")

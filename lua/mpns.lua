@@ -1,8 +1,30 @@
 --- mpns: push notifications to Windows Phone through MPNS.
 -- The C core (mpns.core) builds, validates and escapes messages, parses
 -- responses and delivers over libcurl; this module is what users require.
+-- Types: types/mpns/core.lua (LuaCATS); the protocol: doc/protocol.md.
+-- @module mpns
 local core = require "mpns.core"
 
+---@class mpns
+---@field _VERSION string "mpns 0.1.0"
+---@field CLEAR mpns.Clear a tile property given this is cleared on the phone
+---@field toast fun(fields: mpns.ToastFields): mpns.Message
+---@field tile fun(fields: mpns.TileFields): mpns.Message
+---@field flip_tile fun(fields: mpns.FlipTileFields): mpns.Message
+---@field iconic_tile fun(fields: mpns.IconicTileFields): mpns.Message
+---@field cycle_tile fun(fields: mpns.CycleTileFields): mpns.Message
+---@field raw fun(fields: mpns.RawFields|string): mpns.Message
+---@field parse_response fun(status: integer, headers: table<string, string>): mpns.Result
+---@field set_limits fun(limits: {payload?: integer, headers?: integer}): {payload: integer, headers: integer}
+---@field client fun(opts?: mpns.ClientOptions): mpns.Client
+---@field default_client fun(opts?: mpns.ClientOptions): mpns.Client
+---@field run fun(): true|nil, string?
+---@field registry table loaded on first use (require "mpns.registry")
+---@field patterns table loaded on first use
+---@field sender table loaded on first use
+---@field store table loaded on first use
+---@field image table loaded on first use
+---@field queue table loaded on first use
 local M = {
   _VERSION = "mpns 0.1.0",
   CLEAR = core.CLEAR,

@@ -1,34 +1,54 @@
--- luarocks make rockspec/mpns-scm-1.rockspec   (from the repository root)
+-- The development rockspec: the newest commit of the main branch. From a
+-- checkout, luarocks make uses the files in it (README.md, "Install").
+-- spec/install_spec.lua checks that it and mpns-0.1.0-1 build the same.
 rockspec_format = "3.0"
 package = "mpns"
 version = "scm-1"
-source = { url = "git+file://." }
+source = {
+  url = "git+https://github.com/lua-mpns/lua-mpns.git",
+  branch = "main",
+}
 description = {
   summary = "Push notifications to Windows Phone (MPNS) from Lua, with a C core on libcurl",
   detailed = [[
 Toast, tile, flip/iconic/cycle tile and raw messages built, escaped and
 validated in C, downgraded per device OS; blocking and callback-based
-delivery over libcurl's multi interface; MPNS answers turned into advice.]],
+delivery over libcurl's multi interface; MPNS answers turned into advice;
+an OpenResty cosocket sender. Lua 5.4 and LuaJIT (OpenResty).]],
+  homepage = "https://github.com/lua-mpns/lua-mpns",
+  issues_url = "https://github.com/lua-mpns/lua-mpns/issues",
   license = "MIT",
+  labels = { "push", "notifications", "windows-phone", "mpns", "curl", "openresty" },
 }
 dependencies = { "lua >= 5.1" }
--- libcurl's headers and library come from the system (libcurl4-openssl-dev
--- on Debian keeps curl.h in a multiarch folder the compiler already searches).
+-- Debian's libcurl4-openssl-dev keeps curl.h in a multiarch folder:
+--   luarocks make ... CURL_INCDIR=/usr/include/x86_64-linux-gnu
+external_dependencies = {
+  CURL = { header = "curl/curl.h" },
+}
 build = {
   type = "builtin",
   modules = {
     mpns = "lua/mpns.lua",
     ["mpns.client"] = "lua/mpns/client.lua",
-    -- every csrc/*.c (spec/install_spec.lua keeps this list honest)
+    ["mpns.resty"] = "lua/mpns/resty.lua",
     ["mpns.core"] = {
       sources = {
         "csrc/check.c", "csrc/client.c", "csrc/escape.c", "csrc/failure.c",
         "csrc/fields.c", "csrc/lclient.c", "csrc/lmessage.c", "csrc/lmpns.c",
-        "csrc/lresponse.c", "csrc/message.c", "csrc/poller.c", "csrc/queue.c", "csrc/response.c",
-        "csrc/timers.c", "csrc/xfer.c",
+        "csrc/lresponse.c", "csrc/message.c", "csrc/poller.c", "csrc/queue.c",
+        "csrc/response.c", "csrc/timers.c", "csrc/xfer.c",
       },
       defines = { "_POSIX_C_SOURCE=200809L" },
+      incdirs = { "$(CURL_INCDIR)" },
+      libdirs = { "$(CURL_LIBDIR)" },
       libraries = { "curl" },
     },
   },
+}
+-- luarocks test: every suite under Lua 5.4 and LuaJIT against the emulator
+-- (needs nginx with the Lua module; `make deps` installs what is missing).
+test = {
+  type = "command",
+  command = "make test",
 }

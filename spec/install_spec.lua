@@ -1,10 +1,11 @@
--- Installing: make install (DESTDIR) and the rockspec, each checked by
--- requiring mpns from another folder with this spec's own interpreter.
+-- Installing: make install / uninstall (PREFIX, DESTDIR), make env, and the
+-- rockspecs, each checked by requiring mpns from another folder with this
+-- spec's own interpreter (Lua 5.4, or LuaJIT for the 5.1 ABI).
 local lu = require "luaunit"
 
 local JIT = jit ~= nil
 local LUA = JIT and "luajit" or "lua5.4"
-local ABI = JIT and "luajit" or "lua5.4"
+local V = JIT and "5.1" or "5.4"
 local REPO = io.popen("pwd"):read("*l")
 
 local function sh(cmd)
@@ -21,6 +22,20 @@ local function tmpdir()
   return d
 end
 
+local function read(path)
+  local f = assert(io.open(path, "rb"))
+  local s = f:read("*a")
+  f:close()
+  return s
+end
+
+local function lines(cmd)
+  local out, p = {}, io.popen(cmd)
+  for l in p:lines() do out[#out + 1] = l end
+  p:close()
+  return out
+end
+
 -- Runs `code` with the given search paths from /, far from the repository.
 local function require_from(lpath, cpath, code)
   local var = JIT and "" or "_5_4"
@@ -29,51 +44,118 @@ local function require_from(lpath, cpath, code)
 end
 
 local PROBE = [[local m = require "mpns"; assert(m.toast{ text1 = "x" }:body():find("Text1")); ]]
-  .. [[assert(type(m.client) == "function"); print("ok")]]
+  .. [[assert(type(m.client) == "function"); assert(require "mpns.client"); print("ok")]]
 
-TestInstall = {}
+local function make(args) return sh(("make -C '%s' --no-print-directory %s"):format(REPO, args)) end
 
-function TestInstall:test_make_install_honours_destdir()
+TestMakeInstall = {}
+
+function TestMakeInstall:test_prefix_and_destdir_then_uninstall()
   local dest = tmpdir()
-  local ok, out = sh(("make -C '%s' --no-print-directory install DESTDIR='%s'"):format(REPO, dest))
+  local ok, out = make(("install PREFIX=/opt/pfx DESTDIR='%s'"):format(dest))
   lu.assertTrue(ok, out)
-  local function var(name)
-    local p = io.popen(("pkg-config --variable=%s %s"):format(name, JIT and "luajit" or "lua5.4"))
-    local v = p:read("*l")
-    p:close()
-    return dest .. v
-  end
-  ok, out = require_from(var("INSTALL_LMOD") .. "/?.lua", var("INSTALL_CMOD") .. "/?.so", PROBE)
-  sh("rm -rf '" .. dest .. "'")
+  local root = dest .. "/opt/pfx"
+  ok, out = require_from(root .. "/share/lua/" .. V .. "/?.lua", root .. "/lib/lua/" .. V .. "/?.so", PROBE)
   lu.assertTrue(ok, out)
   lu.assertStrContains(out, "ok")
-end
-
-function TestInstall:test_rockspec_lists_every_c_file()
-  local f = assert(io.open(REPO .. "/rockspec/mpns-scm-1.rockspec"))
-  local spec = f:read("*a")
-  f:close()
-  local listed, n = {}, 0
-  for file in spec:gmatch('"(csrc/[%w_]+%.c)"') do listed[file] = true; n = n + 1 end
-  local p = io.popen("cd '" .. REPO .. "' && ls csrc/*.c")
-  local on_disk = 0
-  for file in p:lines() do
-    on_disk = on_disk + 1
-    lu.assertTrue(listed[file], file .. " is missing from the rockspec")
-  end
-  p:close()
-  lu.assertEquals(n, on_disk)
-end
-
-function TestInstall:test_luarocks_make_builds_the_rockspec()
-  local work, tree = tmpdir(), tmpdir()
-  local version = JIT and "--lua-version 5.1 LUA_INCDIR=/usr/include/luajit-2.1" or "--lua-version 5.4"
-  local ok, out = sh(("cp -r '%s/csrc' '%s/lua' '%s/rockspec' '%s/' && cd '%s' && "
-    .. "luarocks --tree '%s' make rockspec/mpns-scm-1.rockspec %s"):format(
-    REPO, REPO, REPO, work, work, tree, version:gsub("(%-%-lua%-version %S+)(.*)", "%1 --deps-mode none%2")))
+  lu.assertEquals(#lines("find '" .. root .. "/share/lua' -name '*.lua'"),
+    2 * #lines("cd '" .. REPO .. "' && find lua -name '*.lua'"))
+  ok, out = make(("uninstall PREFIX=/opt/pfx DESTDIR='%s'"):format(dest))
   lu.assertTrue(ok, out)
-  local v = JIT and "5.1" or "5.4"
-  ok, out = require_from(tree .. "/share/lua/" .. v .. "/?.lua", tree .. "/lib/lua/" .. v .. "/?.so", PROBE)
+  lu.assertEquals(lines("find '" .. dest .. "' -type f -o -name mpns"), {})
+  sh("rm -rf '" .. dest .. "'")
+end
+
+function TestMakeInstall:test_default_prefix_is_usr_local_where_lua_looks()
+  local dest = tmpdir()
+  local ok, out = make(("install DESTDIR='%s'"):format(dest))
+  lu.assertTrue(ok, out)
+  for _, f in ipairs { "/usr/local/share/lua/" .. V .. "/mpns.lua", "/usr/local/lib/lua/" .. V .. "/mpns/core.so" } do
+    lu.assertTrue(io.open(dest .. f) ~= nil, f .. " not installed")
+  end
+  sh("rm -rf '" .. dest .. "'")
+  -- the interpreter searches there without any LUA_PATH
+  lu.assertStrContains(package.path, "/usr/local/share/lua/" .. V .. "/?.lua")
+  lu.assertStrContains(package.cpath, "/usr/local/lib/lua/" .. V .. "/?.so")
+end
+
+function TestMakeInstall:test_make_env_makes_the_checkout_findable()
+  local ok, out = sh(("cd '%s' && eval \"$(make -s env)\" && cd / && %s -e '%s'"):format(REPO, LUA, PROBE))
+  lu.assertTrue(ok, out)
+  lu.assertEquals(out:gsub("exit=0%s*$", ""), "ok\n")
+end
+
+-- The rockspecs, loaded as the Lua they are.
+local function rockspec(name)
+  local env = {}
+  local chunk = assert((loadstring or load)(read(REPO .. "/rockspec/" .. name), name))
+  if setfenv then setfenv(chunk, env) else chunk = assert(load(read(REPO .. "/rockspec/" .. name), name, "t", env)) end
+  chunk()
+  return env
+end
+
+local RELEASE, SCM = "mpns-0.1.0-1.rockspec", "mpns-scm-1.rockspec"
+
+TestRockspec = {}
+
+function TestRockspec:test_every_lua_file_and_c_file_is_listed()
+  for _, name in ipairs { RELEASE, SCM } do
+    local mods = rockspec(name).build.modules
+    for _, file in ipairs(lines("cd '" .. REPO .. "' && find lua -name '*.lua' | sort")) do
+      local mod = file:gsub("^lua/", ""):gsub("/init%.lua$", ""):gsub("%.lua$", ""):gsub("/", ".")
+      lu.assertEquals(mods[mod], file, ('%s: add  ["%s"] = "%s",'):format(name, mod, file))
+    end
+    local listed = {}
+    for _, src in ipairs(mods["mpns.core"].sources) do listed[#listed + 1] = src end
+    table.sort(listed)
+    lu.assertEquals(listed, lines("cd '" .. REPO .. "' && ls csrc/*.c | sort"), name)
+    for mod, file in pairs(mods) do
+      if type(file) == "string" then lu.assertTrue(io.open(REPO .. "/" .. file) ~= nil, mod .. ": no " .. file) end
+    end
+  end
+end
+
+function TestRockspec:test_release_and_scm_build_the_same()
+  local r, s = rockspec(RELEASE), rockspec(SCM)
+  lu.assertEquals(s.build, r.build)
+  lu.assertEquals(s.test, r.test)
+  lu.assertEquals(s.external_dependencies, r.external_dependencies)
+  lu.assertEquals(s.description, r.description)
+end
+
+function TestRockspec:test_release_metadata()
+  local r = rockspec(RELEASE)
+  lu.assertEquals(r.package, "mpns")
+  lu.assertEquals(r.version, "0.1.0-1")
+  lu.assertEquals(r.source.url, "git+https://github.com/lua-mpns/lua-mpns.git")
+  lu.assertEquals(r.source.tag, "v0.1.0")
+  lu.assertEquals(r.description.homepage, "https://github.com/lua-mpns/lua-mpns")
+  lu.assertEquals(r.description.license, "MIT")
+  lu.assertEquals(r.external_dependencies, { CURL = { header = "curl/curl.h" } })
+  local core = r.build.modules["mpns.core"]
+  lu.assertEquals(core.incdirs, { "$(CURL_INCDIR)" })
+  lu.assertEquals(core.libdirs, { "$(CURL_LIBDIR)" })
+  lu.assertEquals(r.test.type, "command")
+  lu.assertStrContains(read(REPO .. "/lua/mpns.lua"), '_VERSION = "mpns 0.1.0"')
+  lu.assertStrContains(read(REPO .. "/LICENSE"), "MIT License\n\nCopyright (c) 2026 the lua-mpns authors")
+end
+
+-- The README's luarocks make line for this interpreter's Lua version, run
+-- in a git copy of the sources into a temp tree: it installs a working
+-- module and leaves nothing git would see.
+function TestRockspec:test_the_readmes_luarocks_make_into_a_temp_tree()
+  local cmd = read(REPO .. "/README.md"):match("\n%s*(luarocks make %-%-lua%-version " .. V:gsub("%.", "%%.") .. " [^\n]+)")
+  lu.assertNotNil(cmd, "README.md shows no luarocks make --lua-version " .. V)
+  lu.assertStrContains(cmd, "rockspec/" .. RELEASE)
+  local work, tree = tmpdir(), tmpdir()
+  local ok, out = sh(("cp -r '%s/csrc' '%s/lua' '%s/rockspec' '%s/.gitignore' '%s/' && cd '%s' && "
+    .. "git init -q && git add -A && git -c user.name=t -c user.email=t@t commit -qm t && "
+    .. "%s --tree '%s' --deps-mode none"):format(REPO, REPO, REPO, REPO, work, work,
+    cmd, tree))
+  lu.assertTrue(ok, out)
+  local _, status = sh("cd '" .. work .. "' && git status --porcelain")
+  lu.assertEquals(status, "exit=0\n")
+  ok, out = require_from(tree .. "/share/lua/" .. V .. "/?.lua", tree .. "/lib/lua/" .. V .. "/?.so", PROBE)
   sh("rm -rf '" .. work .. "' '" .. tree .. "'")
   lu.assertTrue(ok, out)
   lu.assertStrContains(out, "ok")
