@@ -35,6 +35,7 @@ local URI_MAX = 1024
 local LINE_MAX = 8192      -- the status line, each header line, each chunk-size line
 local HEADERS_MAX = 100    -- header lines per answer (interim 1xx answers count too)
 local BODY_MAX = 65536     -- body bytes read (with Content-Length or chunked)
+local READ_SIZE = 4096     -- bytes asked of each receiveany
 local RETRY_AFTER = 1      -- what a one-attempt libcurl client reports (its base_delay)
 local USER_AGENT = "lua-mpns/0.1 (resty)"
 
@@ -268,7 +269,7 @@ end
 -- A connection (from the pool when one is idle) with the send's deadline,
 -- or nil, kind, message.
 local function connect(self, u, deadline)
-  local c = { sock = tcp(), deadline = deadline, lines = nil, nlines = 0 }
+  local c = { sock = tcp(), deadline = deadline, buf = "", pos = 1, nlines = 0 }
   arm(c)
   local ok, err = c.sock:connect(u.host, u.port,
     { pool = pool_name(self, u), pool_size = self.pool_size })
@@ -295,18 +296,50 @@ local function request(self, msg, u)
   return req
 end
 
+-- The answer is read through c.buf from c.pos with receiveany, one call per
+-- arrival: each call is armed with the time left, so the deadline holds
+-- however slowly the bytes come (a bigger read restarts its timer on each).
+
+-- Appends what arrives next to c.buf; or nil, kind, message.
+local function fill(c, what)
+  if not arm(c) then return nil, "timeout", what .. ": timeout" end
+  local data, err = c.sock:receiveany(READ_SIZE)
+  if not data then return nil, io_kind(err), what .. ": " .. err end
+  c.buf = c.pos > #c.buf and data or sub(c.buf, c.pos) .. data
+  c.pos = 1
+  return true
+end
+
 -- One line without its line end, or nil, kind, message, over (true when
 -- the line broke LINE_MAX rather than the connection failing).
 local function read_line(c, what)
-  if not arm(c) then return nil, "timeout", what .. ": timeout" end
-  local line, err = c.lines(LINE_MAX + 1)
-  if not line then return nil, io_kind(err or "closed"), what .. ": " .. (err or "closed") end
-  if #line > LINE_MAX then
-    return nil, "protocol", format("%s: a line over %d bytes", what, LINE_MAX), true
+  while true do
+    local nl = find(c.buf, "\n", c.pos, true)
+    local len = (nl or #c.buf + 1) - c.pos
+    if len > LINE_MAX then
+      return nil, "protocol", format("%s: a line over %d bytes", what, LINE_MAX), true
+    end
+    if nl then
+      local line = sub(c.buf, c.pos, nl - 1)
+      c.pos = nl + 1
+      if byte(line, -1) == 13 then line = sub(line, 1, -2) end
+      return line
+    end
+    local ok, kind, msg = fill(c, what)
+    if not ok then return nil, kind, msg end
   end
-  c.lines()                               -- the reader's end-of-pattern mark, no I/O
-  if byte(line, -1) == 13 then line = sub(line, 1, -2) end
-  return line
+end
+
+-- Drops the next n bytes; false when the connection failed first.
+local function skip(c, n)
+  local have = #c.buf - c.pos + 1
+  while have < n do
+    n, c.buf, c.pos = n - have, "", 1
+    if not fill(c, "reading the body") then return false end
+    have = #c.buf
+  end
+  c.pos = c.pos + n
+  return true
 end
 
 -- Counts a line of the answer's head against HEADERS_MAX.
@@ -343,6 +376,18 @@ end
 
 local OVER_BODY = "an answer body over " .. BODY_MAX .. " bytes"
 
+-- Trailers after the last chunk, up to the blank line: true, false
+-- (connection failed), or nil, kind, message over a bound.
+local function skip_trailers(c)
+  while true do
+    local line, kind, msg, over = read_line(c, "reading trailers")
+    if over then return nil, kind, msg end
+    if not line then return false end
+    if line == "" then return true end
+    if not count_line(c) then return nil, "protocol", TOO_MANY end
+  end
+end
+
 -- Reads and drops a chunked body: true when it ended cleanly, false when
 -- the framing broke (costs the connection only), nil, kind, message over
 -- a bound.
@@ -350,19 +395,13 @@ local function discard_chunks(c)
   local total = 0
   while true do
     local line, kind, msg, over = read_line(c, "reading the body")
-    if not line then if over then return nil, kind, msg end return false end
-    local size = tonumber(match(line, "^%s*(%x+)"), 16)
+    if over then return nil, kind, msg end
+    local size = line and tonumber(match(line, "^%s*(%x+)"), 16)
     if not size then return false end
-    if size == 0 then                       -- trailers end at a blank line
-      repeat
-        line, kind, msg, over = read_line(c, "reading trailers")
-        if over or (line and not count_line(c)) then return nil, "protocol", msg or TOO_MANY end
-      until line == "" or not line
-      return line == ""
-    end
+    if size == 0 then return skip_trailers(c) end
     total = total + size
     if total > BODY_MAX then return nil, "protocol", OVER_BODY end
-    if not arm(c) or not c.sock:receive(size + 2) then return false end  -- data + CRLF
+    if not skip(c, size + 2) then return false end  -- data + CRLF
   end
 end
 
@@ -372,11 +411,14 @@ end
 local function discard_body(c, status, headers)
   if status == 204 or status == 304 then return true end
   local te = headers["transfer-encoding"]
-  if te then return find(lower(te), "chunked", 1, true) ~= nil and discard_chunks(c) end
+  if te then
+    if not find(lower(te), "chunked", 1, true) then return false end
+    return discard_chunks(c)
+  end
   local len = tonumber(match(headers["content-length"] or "", "^%d+$"))
   if not len then return false end        -- no length: the body ends at close, unread
   if len > BODY_MAX then return nil, "protocol", OVER_BODY end
-  return len == 0 or (arm(c) and c.sock:receive(len) ~= nil)
+  return skip(c, len)
 end
 
 local function reusable(version, headers)
@@ -390,7 +432,6 @@ local function exchange(self, c, msg, u)
   if not arm(c) then return nil, "timeout", "sending: timeout" end
   local ok, err = c.sock:send(request(self, msg, u))
   if not ok then return nil, io_kind(err), "sending: " .. err end
-  c.lines = c.sock:receiveuntil("\n")
   local status, headers, version
   repeat                                    -- skip 1xx interim answers
     status, headers, version = read_head(c)
@@ -398,7 +439,8 @@ local function exchange(self, c, msg, u)
   until status >= 200
   local keep, kind, why = discard_body(c, status, headers)
   if keep == nil then return nil, kind, why end
-  return status, headers, keep and reusable(version, headers)
+  -- bytes past the answer: the server is out of step, never reuse it
+  return status, headers, keep and c.pos > #c.buf and reusable(version, headers)
 end
 
 -- Back to the pool, or closed when it cannot be reused.
