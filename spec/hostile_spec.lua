@@ -98,7 +98,7 @@ TestBothSenders.test_slow_drip = each(function(s) fails(s, "drip", "timeout") en
 TestBothSenders.test_wrong_certificate_name = each(function(s) fails(s, "ok", "tls", WRONG) end)
 TestBothSenders.test_closed_after_request = each(function(s) fails(s, "close", "protocol") end)
 TestBothSenders.test_garbage_answer = each(function(s) fails(s, "garbage", "protocol") end)
-TestBothSenders.test_status_out_of_range = each(function(s) fails(s, "bad_status") end)
+TestBothSenders.test_status_out_of_range = each(function(s) fails(s, "bad_status", "protocol") end)
 
 -- mpns.resty says what is over which bound.
 TestResty = {}

@@ -401,6 +401,43 @@ function TestNonBlocking:test_worker_never_blocked()
   lu.assertTrue(wall < 1.7, "two 1 s sends took " .. wall .. " s")
 end
 
+TestOutsideOpenResty = {}
+
+-- This process is plain Lua: the error names what is needed and the way out.
+function TestOutsideOpenResty:test_require_says_it_needs_openresty()
+  package.loaded["mpns.resty"] = nil
+  local ok, err = pcall(require, "mpns.resty")
+  lu.assertFalse(ok)
+  lu.assertStrContains(err, "needs OpenResty")
+  lu.assertStrContains(err, "mpns.client")
+end
+
+TestVerifyOffLogged = {}
+
+local VERIFY_OFF = "ssl_verify = false"
+
+local function verify_off_lines()
+  local log = assert(io.open(ngx_.prefix .. "/logs/error.log")):read("*a")
+  local count = 0
+  for _ in log:gmatch(VERIFY_OFF:gsub("%p", "%%%0")) do count = count + 1 end
+  return count
+end
+
+-- Once per sender made, not per send; nothing for a verifying sender.
+function TestVerifyOffLogged:test_once_per_sender()
+  local before = verify_off_lines()
+  local args = { uri = https(id("tls")), ssl_verify = "false", pool = id("verify-off"), n = 3,
+    cert = nginx.abs(e.client_cert), key = nginx.abs(e.client_key) }
+  local status, body = get("/t", args)
+  lu.assertEquals(status, 200)
+  lu.assertEquals(body.sends[3].res.outcome, "received")
+  lu.assertEquals(verify_off_lines(), before + 1)
+  lu.assertEquals(get("/t", args), 200)                          -- the same sender again
+  args.ssl_verify, args.pool = "true", id("verify-on")
+  lu.assertEquals(get("/t", args), 200)
+  lu.assertEquals(verify_off_lines(), before + 1)
+end
+
 function teardownSuite() ngx_:stop(); e:stop() end
 
 os.exit(lu.LuaUnit.run() == 0)
