@@ -22,7 +22,9 @@ local TIMEOUT = 2          -- each sender's timeout, seconds
 local SLACK = 3            -- a loaded machine
 local MEMORY_KB = 32 * 1024 -- peak growth allowed for one send
 
-local certs = io.popen("mktemp -d /tmp/mpns-hostile-certs.XXXXXX"):read("*l")
+local mktemp = assert(io.popen("mktemp -d /tmp/mpns-hostile-certs.XXXXXX"))
+local certs = mktemp:read("*l")
+mktemp:close()
 local ca_dir = nginx.abs(e.ca):match("^(.*)/")
 local WRONG = { hostile.cert(certs, ca_dir, "wrong-name", "DNS:other.example") }
 local RIGHT = { hostile.cert(certs, ca_dir, "right-name", "IP:127.0.0.1") }
