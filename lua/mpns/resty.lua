@@ -246,10 +246,12 @@ local function handshake(self, c, u)
   end
   if not arm(c) then return nil, "timeout", "TLS handshake: timeout" end
   local ip = self.ssl_verify and u.literal and u.host
-  -- A session (not false) when its certificate is checked here. pcall: with
-  -- one, lua-resty-core asserts where the bug below loses the error.
-  local ok, session, err = pcall(sock.sslhandshake, sock, not ip and false or nil, u.sni,
-    self.ssl_verify)
+  -- Asks for the session (reused = nil) only when its certificate is
+  -- checked here. pcall: then lua-resty-core asserts where the bug below
+  -- loses the error.
+  local reused = false
+  if ip then reused = nil end
+  local ok, session, err = pcall(sock.sslhandshake, sock, reused, u.sni, self.ssl_verify)
   if not ok then return nil, "tls", "TLS handshake: server certificate verification failed" end
   if not session then
     return nil, err == "timeout" and "timeout" or "tls", "TLS handshake: " .. tostring(err)
