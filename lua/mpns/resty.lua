@@ -158,6 +158,8 @@ end
 -- share connections, e.g. under another lua_ssl_trusted_certificate, use
 -- different ones), ssl_verify (true; needs lua_ssl_trusted_certificate),
 -- cert, key (client certificate: PEM text or a file path).
+---@param opts table|nil
+---@return table sender
 function _M.new(opts)
   opts = opts or {}
   if type(opts) ~= "table" then error("mpns.resty.new: options must be a table", 2) end
