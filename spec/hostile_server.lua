@@ -1,14 +1,16 @@
 -- A hostile HTTP server for the senders' tests, run by spec/hostile.lua:
 --   lua5.4 spec/hostile_server.lua MODE PORTFILE [CERT KEY]
 -- Listens on a free loopback port (written to PORTFILE once it listens),
--- serves one connection at a time for ever (the test stops it by PID): reads
--- the request, then plays MODE. With CERT and KEY it speaks TLS (luasec).
+-- serves one connection at a time until the test stops it by PID (or
+-- LIFETIME passes, should the test die first): reads the request, then
+-- plays MODE. With CERT and KEY it speaks TLS (luasec).
 local socket = require "socket"
 
 local mode, portfile, cert, key = arg[1], arg[2], arg[3], arg[4]
 
 local RECEIVED = "HTTP/1.1 200 OK\r\nX-NotificationStatus: Received\r\n"
   .. "X-DeviceConnectionStatus: Connected\r\nX-SubscriptionStatus: Active\r\n"
+local LIFETIME = 120                 -- seconds
 local FLOOD_MAX = 128 * 1024 * 1024  -- bytes per connection: a sender that reads
                                      -- it all shows, without exhausting the machine
 
@@ -96,7 +98,9 @@ f:write(port)
 f:close()
 assert(os.rename(portfile .. ".tmp", portfile))
 
-while true do
+server:settimeout(1)
+local stop_at = os.time() + LIFETIME
+while os.time() < stop_at do
   local c = accept(server)
   if c then
     if read_request(c) then play(c) end

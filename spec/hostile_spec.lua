@@ -26,8 +26,11 @@ local mktemp = assert(io.popen("mktemp -d /tmp/mpns-hostile-certs.XXXXXX"))
 local certs = mktemp:read("*l")
 mktemp:close()
 local ca_dir = nginx.abs(e.ca):match("^(.*)/")
-local WRONG = { hostile.cert(certs, ca_dir, "wrong-name", "DNS:other.example") }
-local RIGHT = { hostile.cert(certs, ca_dir, "right-name", "IP:127.0.0.1") }
+local made, WRONG, RIGHT = pcall(function()
+  return { hostile.cert(certs, ca_dir, "wrong-name", "DNS:other.example") },
+    { hostile.cert(certs, ca_dir, "right-name", "IP:127.0.0.1") }
+end)
+if not made then ngx_:stop(); e:stop(); os.execute("rm -rf '" .. certs .. "'"); error(WRONG) end
 
 -- One send with the libcurl client: the outcomes, seconds, peak memory growth (KB).
 local function via_client(uri)
