@@ -1,7 +1,8 @@
 -- Test helper: starts spec/hostile_server.lua (a server that answers
--- badly on purpose) on a free loopback port and stops it by PID; makes
+-- badly on purpose) and spec/dns_server.lua (every name is 127.0.0.1, for
+-- nginx's resolver) on free loopback ports and stops them by PID; makes
 -- server certificates signed by the emulator's test CA into a temp dir.
--- Lua 5.4 and LuaJIT; the server itself runs under lua5.4 (luasocket, luasec).
+-- Lua 5.4 and LuaJIT; the servers run under lua5.4 (luasocket, luasec).
 --   local h = assert(hostile.start("drip"))       -- or ("ok", { cert, key })
 --   h.uri  -- a channel URI on it;  h:stop()
 local proc = require "proc"
@@ -20,31 +21,39 @@ local function sh(cmd)
   return (out:gsub("%s+$", ""))
 end
 
---- Starts a server playing `mode` (see MODES in spec/hostile_server.lua);
--- tls = { cert, key } serves https. Returns it, or nil and its log.
-function H.start(mode, tls)
+-- Runs spec/<script> under lua5.4 with a port file and `args` (quoted);
+-- returns the handle once the port is written, or nil and the log.
+local function spawn(script, args)
   local dir = sh("mktemp -d /tmp/mpns-hostile.XXXXXX")
-  local cmd = { "exec lua5.4", quote(ROOT .. "/spec/hostile_server.lua"), quote(mode),
-    quote(dir .. "/port") }
-  if tls then cmd[#cmd + 1] = quote(tls[1]) .. " " .. quote(tls[2]) end
+  local cmd = { "exec lua5.4", quote(ROOT .. "/spec/" .. script), quote(dir .. "/port") }
+  for _, a in ipairs(args) do cmd[#cmd + 1] = quote(a) end
   local pid = tonumber(sh("(" .. table.concat(cmd, " ") .. ") >" .. quote(dir .. "/log")
     .. " 2>&1 & echo $!"))
   local h = setmetatable({ pid = pid, dir = dir }, H)
   for _ = 1, 200 do
-    local port = tonumber(proc.read_file(dir .. "/port") or "")
-    if port then
-      h.port = port
-      h.uri = (tls and "https" or "http") .. "://127.0.0.1:" .. port
-        .. "/throttledthirdparty/01.00/hostile"
-      return h
-    end
+    h.port = tonumber(proc.read_file(dir .. "/port") or "")
+    if h.port then return h end
     if not proc.alive(pid) then break end
     os.execute("sleep 0.05")
   end
   local log = proc.read_file(dir .. "/log") or ""
   h:stop()
-  return nil, "hostile server did not start: " .. log
+  return nil, script .. " did not start: " .. log
 end
+
+--- Starts a server playing `mode` (see MODES in spec/hostile_server.lua);
+-- tls = { cert, key } serves https; host names it in h.uri (127.0.0.1).
+-- Returns it, or nil and its log.
+function H.start(mode, tls, host)
+  local h, err = spawn("hostile_server.lua", { mode, tls and tls[1], tls and tls[2] })
+  if not h then return nil, err end
+  h.uri = (tls and "https" or "http") .. "://" .. (host or "127.0.0.1") .. ":" .. h.port
+    .. "/throttledthirdparty/01.00/hostile"
+  return h
+end
+
+--- Starts spec/dns_server.lua (every name is 127.0.0.1): h.port, h:stop().
+function H.dns() return spawn("dns_server.lua", {}) end
 
 function H:stop()
   if self.pid then proc.stop(self.pid); self.pid = nil end

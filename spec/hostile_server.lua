@@ -1,12 +1,12 @@
 -- A hostile HTTP server for the senders' tests, run by spec/hostile.lua:
---   lua5.4 spec/hostile_server.lua MODE PORTFILE [CERT KEY]
+--   lua5.4 spec/hostile_server.lua PORTFILE MODE [CERT KEY]
 -- Listens on a free loopback port (written to PORTFILE once it listens),
 -- serves one connection at a time until the test stops it by PID (or
 -- LIFETIME passes, should the test die first): reads the request, then
 -- plays MODE. With CERT and KEY it speaks TLS (luasec).
 local socket = require "socket"
 
-local mode, portfile, cert, key = arg[1], arg[2], arg[3], arg[4]
+local portfile, mode, cert, key = arg[1], arg[2], arg[3], arg[4]
 
 local RECEIVED = "HTTP/1.1 200 OK\r\nX-NotificationStatus: Received\r\n"
   .. "X-DeviceConnectionStatus: Connected\r\nX-SubscriptionStatus: Active\r\n"

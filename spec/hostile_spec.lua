@@ -14,8 +14,9 @@ local nginx = require "resty_nginx"
 local hostile = require "hostile"
 
 local e = assert(emu.start {})
-local ngx_, why = nginx.start(e)
-if not ngx_ then e:stop(); error(why) end
+local dns = hostile.dns()                  -- nginx resolves "localhost" through it
+local ngx_, why = dns and nginx.start(e, dns.port)
+if not ngx_ then e:stop(); if dns then dns:stop() end; error(why or "no DNS server") end
 local worker = assert(hostile.children(ngx_.pid)[1], "no nginx worker")
 
 local TIMEOUT = 2          -- each sender's timeout, seconds
@@ -26,11 +27,14 @@ local mktemp = assert(io.popen("mktemp -d /tmp/mpns-hostile-certs.XXXXXX"))
 local certs = mktemp:read("*l")
 mktemp:close()
 local ca_dir = nginx.abs(e.ca):match("^(.*)/")
-local made, WRONG, RIGHT = pcall(function()
+local made, WRONG, RIGHT, LOCALHOST = pcall(function()
   return { hostile.cert(certs, ca_dir, "wrong-name", "DNS:other.example") },
-    { hostile.cert(certs, ca_dir, "right-name", "IP:127.0.0.1") }
+    { hostile.cert(certs, ca_dir, "right-ip", "IP:127.0.0.1") },
+    { hostile.cert(certs, ca_dir, "right-name", "DNS:localhost") }
 end)
-if not made then ngx_:stop(); e:stop(); os.execute("rm -rf '" .. certs .. "'"); error(WRONG) end
+if not made then
+  ngx_:stop(); e:stop(); dns:stop(); os.execute("rm -rf '" .. certs .. "'"); error(WRONG)
+end
 
 -- One send with the libcurl client: the outcomes, seconds, peak memory growth (KB).
 local function via_client(uri)
@@ -65,8 +69,8 @@ local SENDERS = { client = via_client, resty = via_resty }
 
 -- Plays `mode` to `sender`; asserts the common contract and returns the
 -- one outcome ({ res } or { err }).
-local function play(sender, mode, tls)
-  local h = assert(hostile.start(mode, tls))
+local function play(sender, mode, tls, host)
+  local h = assert(hostile.start(mode, tls, host))
   local ok, got, took, grew = pcall(SENDERS[sender], h.uri)
   h:stop()
   if not ok then error(got, 0) end
@@ -78,8 +82,8 @@ local function play(sender, mode, tls)
 end
 
 -- Asserts a failure of `kind` (any kind when nil), never a result.
-local function fails(sender, mode, kind, tls)
-  local one, what = play(sender, mode, tls)
+local function fails(sender, mode, kind, tls, host)
+  local one, what = play(sender, mode, tls, host)
   lu.assertNil(one.res, what .. "answered " .. cjson.encode(one.res or {}))
   if kind then lu.assertEquals(one.err.kind, kind, what .. cjson.encode(one.err)) end
   return one.err
@@ -93,6 +97,7 @@ TestBothSenders = {}
 TestBothSenders.test_good_answer_received = each(function(s)
   lu.assertEquals(play(s, "ok").res.outcome, "received", s)
   lu.assertEquals(play(s, "ok", RIGHT).res.outcome, "received", s)
+  lu.assertEquals(play(s, "ok", LOCALHOST, "localhost").res.outcome, "received", s)
 end)
 
 TestBothSenders.test_endless_header_line = each(function(s) fails(s, "endless_header", "protocol") end)
@@ -100,7 +105,11 @@ TestBothSenders.test_endless_headers = each(function(s) fails(s, "many_headers",
 TestBothSenders.test_huge_body = each(function(s) fails(s, "huge_body") end)
 TestBothSenders.test_huge_chunked_body = each(function(s) fails(s, "huge_chunked") end)
 TestBothSenders.test_slow_drip = each(function(s) fails(s, "drip", "timeout") end)
-TestBothSenders.test_wrong_certificate_name = each(function(s) fails(s, "ok", "tls", WRONG) end)
+TestBothSenders.test_wrong_certificate_name = each(function(s)
+  fails(s, "ok", "tls", WRONG)                   -- https://127.0.0.1:...
+  fails(s, "ok", "tls", WRONG, "localhost")      -- https://localhost:...
+  fails(s, "ok", "tls", LOCALHOST)               -- a name, but not the IP
+end)
 TestBothSenders.test_closed_after_request = each(function(s) fails(s, "close", "protocol") end)
 TestBothSenders.test_garbage_answer = each(function(s) fails(s, "garbage", "protocol") end)
 TestBothSenders.test_status_out_of_range = each(function(s) fails(s, "bad_status", "protocol") end)
@@ -119,6 +128,7 @@ end
 function teardownSuite()
   ngx_:stop()
   e:stop()
+  dns:stop()
   os.execute("rm -rf '" .. certs .. "'")
 end
 
