@@ -51,6 +51,7 @@ local function config(port, e, dns_port)
     "    location /fake/eof/ { chunked_transfer_encoding off; ", fake,
     "    location /fake/raw-close/ { content_by_lua_block { require('resty_handler').raw('close') } }\n",
     "    location /fake/raw-eof/ { content_by_lua_block { require('resty_handler').raw('eof') } }\n",
+    "    location /fake/raw-extra/ { content_by_lua_block { require('resty_handler').raw('extra') } }\n",
     "    location = /push {" })
 end
 

@@ -217,6 +217,12 @@ function TestKeepAlive:test_no_length_held_open()
   lu.assertEquals(fake_connections("raw-eof", 3), 4)
 end
 
+-- Bytes past the answer: the server is out of step; never reused (each send
+-- is answered by its own connection, so all three are received).
+function TestKeepAlive:test_bytes_past_the_answer_not_reused()
+  lu.assertEquals(fake_connections("raw-extra", 3), 4)
+end
+
 TestTLS = {}
 
 local CERTS = { good = { e.client_cert, e.client_key }, wrong = { e.wrong_cert, e.wrong_key } }
