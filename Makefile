@@ -35,7 +35,7 @@ MODJIT = build/jit/mpns/core.so
 DEB_PKGS = gcc make pkg-config lua5.4 liblua5.4-dev luajit2 libluajit2-5.1-dev \
 	libcurl4-openssl-dev lua-unit lua-cjson lua-expat nginx libnginx-mod-http-lua \
 	openssl curl valgrind luarocks \
-	lua-dbi-sqlite3 sqlite3 redis-server lua-redis lua-nginx-redis lua-socket \
+	lua-dbi-sqlite3 sqlite3 redis-server lua-redis lua-nginx-redis lua-socket lua-sec \
 	libcairo2-dev fonts-dejavu-core chromium clang lua-ldoc strace
 BENCH_PKGS = wrk nodejs npm
 SUDO = $(shell [ "$$(id -u)" = 0 ] || echo sudo)

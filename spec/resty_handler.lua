@@ -55,10 +55,13 @@ end
 
 -- Raw answers that say "do not reuse me" but keep the connection open for
 -- 0.3 s: a client that reused it anyway would send into a server that is
--- not listening. "close": Connection: close; "eof": no length (read to close).
+-- not listening. "close": Connection: close; "eof": no length (read to close);
+-- "extra": bytes past the answer (a client reusing the connection would
+-- take them for the next send's answer).
 local RAW = {
   close = "Connection: close\r\nContent-Length: 0\r\n\r\n",
   eof = "\r\n",
+  extra = "Content-Length: 0\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
 }
 
 function M.raw(mode)

@@ -29,14 +29,18 @@ local function swap(s, from, to)
   return s:sub(1, i - 1) .. to .. s:sub(j + 1)
 end
 
--- The example's config with the test's port, CA and locations.
-local function config(port, e)
+-- The example's config with the test's port, CA and locations; a resolver
+-- at 127.0.0.1:dns_port when given.
+local function config(port, e, dns_port)
   local conf = assert(read(N.ROOT .. "/examples/openresty/nginx.conf"))
   conf = conf:gsub("@ROOT@", N.ROOT):gsub("@PORT@", port)
   if sh("id -u"):match("^0") then conf = "user root;\n" .. conf end
   conf = swap(conf, "worker_processes auto;", "worker_processes 1;")
   conf = swap(conf, "/etc/ssl/certs/ca-certificates.crt", N.abs(e.ca))
   conf = swap(conf, 'lua_package_path "', 'lua_package_path "' .. N.ROOT .. "/spec/?.lua;")
+  if dns_port then
+    conf = swap(conf, "# resolver 1.1.1.1 ipv6=off;", "resolver 127.0.0.1:" .. dns_port .. " ipv6=off;")
+  end
   local fake = "content_by_lua_block { require('resty_handler').fake() } }\n"
   return swap(conf, "    location = /push {", table.concat {
     "    location = /t { content_by_lua_block { require('resty_handler').t() } }\n",
@@ -47,14 +51,15 @@ local function config(port, e)
     "    location /fake/eof/ { chunked_transfer_encoding off; ", fake,
     "    location /fake/raw-close/ { content_by_lua_block { require('resty_handler').raw('close') } }\n",
     "    location /fake/raw-eof/ { content_by_lua_block { require('resty_handler').raw('eof') } }\n",
+    "    location /fake/raw-extra/ { content_by_lua_block { require('resty_handler').raw('extra') } }\n",
     "    location = /push {" })
 end
 
-local function try_start(e, port)
+local function try_start(e, port, dns_port)
   local prefix = sh("mktemp -d /tmp/mpns-resty.XXXXXX"):gsub("%s+$", "")
   os.execute("mkdir -p " .. prefix .. "/logs")
   local f = assert(io.open(prefix .. "/nginx.conf", "w"))
-  f:write(config(port, e))
+  f:write(config(port, e, dns_port))
   f:close()
   local n = setmetatable({ prefix = prefix, port = port, url = "http://127.0.0.1:" .. port }, N)
   n.pid = tonumber(sh("PATH=$PATH:/usr/sbin nginx -p " .. prefix .. " -c nginx.conf -e logs/error.log >"
@@ -69,12 +74,13 @@ local function try_start(e, port)
   return nil, log
 end
 
--- Starts nginx next to the emulator `e`; returns it or nil, the error log.
-function N.start(e)
+-- Starts nginx next to the emulator `e` (with a resolver on dns_port, if
+-- given); returns it or nil, the error log.
+function N.start(e, dns_port)
   local log
   for _ = 1, 10 do
     local n
-    n, log = try_start(e, math.random(33000, 40000))
+    n, log = try_start(e, math.random(33000, 40000), dns_port)
     if n then return n end
     if not log:find("Address already in use", 1, true) then break end
   end

@@ -35,6 +35,13 @@ local function answer(c, status, ns, ds, ss, reason)
 end
 _M.answer = answer
 
+-- Why a body of `len` bytes (nil: unknown, chunked) is refused.
+local function over_limit(len)
+  len = tonumber(len)
+  return len and "payload of " .. len .. " bytes over " .. config.max_payload
+    or "payload over the size limit"
+end
+
 -- The request body (nginx has read it: lua_need_request_body), or nil and a
 -- reason when it is over the limit. One in memory is measured by
 -- validate.request; nginx's body buffer (emulator/run) is larger than the
@@ -43,9 +50,7 @@ local function body(h)
   local data = req.get_body_data()
   if data then return data end
   if not req.get_body_file() then return "" end
-  local len = tonumber(h["content-length"])
-  return nil, len and "payload of " .. len .. " bytes over " .. config.max_payload
-    or "payload over the size limit"
+  return nil, over_limit(h["content-length"])
 end
 
 -- POST <channel>: validate, decide from the channel's state, answer.
@@ -77,7 +82,7 @@ function _M.handle(endpoint, action)
   if #id + URI_EXTRA[endpoint] + (action and #"/callback" or 0) > 1024 then
     return answer(nil, 400, nil, nil, nil, "channel URI over 1024 characters")
   end
-  local h = req.get_headers()
+  local h = req.get_headers(0) -- every header: the default stops at 100
   local msgid = h["x-messageid"]
   -- Every field at once: one table allocation, no rehash as fields arrive.
   local c = { endpoint = endpoint, id = id, msgid = type(msgid) == "string" and msgid or nil,
@@ -93,6 +98,12 @@ end
 -- Any other URI under a channel prefix.
 function _M.malformed()
   return answer(nil, 400, nil, nil, nil, "malformed channel URI")
+end
+
+-- A body over nginx's client_max_body_size (error_page 413): MPNS's 400
+-- with a reason, not nginx's HTML page.
+function _M.too_large()
+  return answer(nil, 400, nil, nil, nil, over_limit(var.http_content_length))
 end
 
 -- The TLS port's certificate failures (error_page 495/496): no certificate is
