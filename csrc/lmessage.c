@@ -188,8 +188,9 @@ static int msg_for_os(lua_State *L) {
   mpns_os os;
   mpns_error err;
   if (mpns_os_parse(v, len, &os) != 0)
-    return luaL_argerror(L, 2, lua_pushfstring(L, "expected \"7.0\", \"7.1\" or \"8.0\", got %s",
-                         strlen(v) == len ? lua_pushfstring(L, "\"%s\"", v) : "a string with a NUL byte"));
+    return luaL_argerror(L, 2, lua_pushfstring(L,
+        "expected \"7.0\", \"7.1\" or \"8.0\", got %s",
+        strlen(v) == len ? lua_pushfstring(L, "\"%s\"", v) : "a string with a NUL byte"));
   if (!(d = mpns_msg_for_os(m, os, NULL, &err))) {
     lua_pushnil(L);
     lua_pushstring(L, err.text);

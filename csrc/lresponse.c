@@ -49,7 +49,8 @@ static int result_tostring(lua_State *L) {
   lua_pushfstring(L, "%s: HTTP %s, %s/%s/%s", luaL_optstring(L, 2, "?"),
                   luaL_optstring(L, 3, "?"), luaL_optstring(L, 4, "-"),
                   luaL_optstring(L, 5, "-"), luaL_optstring(L, 6, "-"));
-  if (lua_type(L, 7) == LUA_TSTRING) lua_pushfstring(L, "%s (%s)", lua_tostring(L, -1), lua_tostring(L, 7));
+  if (lua_type(L, 7) == LUA_TSTRING)
+    lua_pushfstring(L, "%s (%s)", lua_tostring(L, -1), lua_tostring(L, 7));
   return 1;
 }
 
