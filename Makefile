@@ -9,6 +9,8 @@
 #   make uninstall  remove what install put there
 #   make env        eval "$(make -s env)": use this checkout from any folder
 #   make doc        the API page into build/doc (ldoc)
+#   make fuzz       each libFuzzer harness for FUZZ_TIME s (spec/fuzz/README.md)
+#   make check-asan the C test and every Lua 5.4 suite under ASan + UBSan
 
 CC      ?= cc
 CFLAGS  ?= -O2 -g
@@ -36,11 +38,12 @@ DEB_PKGS = gcc make pkg-config lua5.4 liblua5.4-dev luajit2 libluajit2-5.1-dev \
 	libcurl4-openssl-dev lua-unit lua-cjson lua-expat nginx libnginx-mod-http-lua \
 	openssl curl valgrind luarocks \
 	lua-dbi-sqlite3 sqlite3 redis-server lua-redis lua-nginx-redis lua-socket lua-sec \
-	libcairo2-dev fonts-dejavu-core chromium clang lua-ldoc strace
+	libcairo2-dev fonts-dejavu-core chromium clang lua-ldoc strace libexpat1-dev
 BENCH_PKGS = wrk nodejs npm
 SUDO = $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all build deps bench-deps test check-memory demo bench emulator repl install uninstall env doc clean
+.PHONY: all build deps bench-deps test check-memory demo bench emulator repl install uninstall \
+	env doc clean fuzz fuzz-build check-asan asan-build
 
 all: build
 build: $(MOD54) $(MODJIT) build/libmpns.a build/core_test build/embed
@@ -91,7 +94,7 @@ bench-deps:
 	@$(MAKE) --no-print-directory deps EXTRA_PKGS="$(if $(shell command -v npm),wrk,$(BENCH_PKGS))"
 
 test: deps
-	@$(MAKE) --no-print-directory build
+	@$(MAKE) --no-print-directory build fuzz-build
 	@spec/run
 
 check-memory: deps
@@ -105,6 +108,57 @@ demo: deps
 bench: bench-deps
 	@$(MAKE) --no-print-directory build build/5.4/floor.so build/jit/floor.so
 	@bench/run
+
+# ---- sanitizers: Debian's clang; expat is the message fuzzer's XML referee.
+SAN_CC   = clang
+SAN      = -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
+FUZZ_TIME ?= 60
+FUZZERS  = message response
+MSG_SRC  = csrc/message.c csrc/check.c csrc/escape.c csrc/fields.c csrc/response.c
+# response_fuzz includes xfer.c itself, to reach its static header parser.
+RESP_SRC = $(filter-out csrc/xfer.c,$(CORE_SRC))
+
+build/fuzz/message_fuzz: spec/fuzz/message_fuzz.c spec/fuzz/fuzz_util.h $(MSG_SRC) $(HEADERS)
+	@mkdir -p $(@D)
+	$(SAN_CC) $(WARN) $(SAN) -fsanitize=fuzzer -Icsrc -o $@ $< $(MSG_SRC) -lexpat
+
+build/fuzz/response_fuzz: spec/fuzz/response_fuzz.c spec/fuzz/fuzz_util.h $(CORE_SRC) $(HEADERS)
+	@mkdir -p $(@D)
+	$(SAN_CC) $(WARN) $(SAN) -fsanitize=fuzzer -Icsrc $(CURL_CFLAGS) -o $@ $< $(RESP_SRC) $(CURL_LIBS)
+
+fuzz-build: $(FUZZERS:%=build/fuzz/%_fuzz)
+
+# Fuzzes each harness for FUZZ_TIME seconds, then minimises its corpus back
+# into spec/fuzz/corpus/ (commit it when it grew).
+fuzz: deps
+	@$(MAKE) --no-print-directory fuzz-build
+	@spec/fuzz/run $(FUZZ_TIME) $(FUZZERS)
+
+# The module and a Lua 5.4 host built with ASan + UBSan (spec/c/lua_asan.c):
+# the runtime is in the host, so no LD_PRELOAD reaches the specs' children.
+ASAN_OBJ = $(CORE_SRC:csrc/%.c=build/asan/core/%.o) $(BIND_SRC:csrc/%.c=build/asan/core/%.o)
+
+build/asan/core/%.o: csrc/%.c $(HEADERS)
+	@mkdir -p $(@D)
+	$(SAN_CC) $(WARN) $(SAN) -fPIC -fvisibility=hidden $(CURL_CFLAGS) $(LUA54_CFLAGS) -c $< -o $@
+
+build/asan/mpns/core.so: $(ASAN_OBJ)
+	@mkdir -p $(@D)
+	$(SAN_CC) $(SAN) -shared -o $@ $^ $(CURL_LIBS)
+
+build/asan/lua_asan: spec/c/lua_asan.c
+	@mkdir -p $(@D)
+	$(SAN_CC) $(WARN) $(SAN) $(LUA54_CFLAGS) -o $@ $< $(shell $(PKG) --libs lua5.4)
+
+build/asan/core_test: spec/c/core_test.c $(CORE_SRC) $(HEADERS)
+	@mkdir -p $(@D)
+	$(SAN_CC) $(WARN) $(SAN) -Icsrc $(CURL_CFLAGS) -o $@ $< $(CORE_SRC) $(CURL_LIBS)
+
+asan-build: build/asan/mpns/core.so build/asan/lua_asan build/asan/core_test
+
+check-asan: deps
+	@$(MAKE) --no-print-directory build asan-build
+	@spec/run --asan
 
 # The VM's floor for bench/messages.lua: a constructor that builds nothing.
 build/5.4/floor.so: bench/floor.c

@@ -84,6 +84,15 @@ static int is_header_value(const char *s, size_t len) {
   return len > 0;
 }
 
+/* "://" within the value's `len` bytes: a value need not end in NUL, and
+ * what follows it must not decide its verdict (strstr would read on). */
+static int has_scheme(const char *s, size_t len) {
+  size_t i;
+  for (i = 0; i + 3 <= len; i++)
+    if (s[i] == ':' && s[i + 1] == '/' && s[i + 2] == '/') return 1;
+  return 0;
+}
+
 static int is_one_of(const char *s, size_t len, const char *const *words) {
   for (; *words; words++)
     if (strlen(*words) == len && memcmp(*words, s, len) == 0) return 1;
@@ -113,7 +122,7 @@ static int passes(int check, const char *s, size_t len) {
   int text_ok = check > MPNS_CHECK_NAV || mpns_utf8_check(s, len) < 0;
   switch (check) {
   case MPNS_CHECK_TEXT: return text_ok;
-  case MPNS_CHECK_LOCAL: return text_ok && len > 0 && !strstr(s, "://");
+  case MPNS_CHECK_LOCAL: return text_ok && len > 0 && !has_scheme(s, len);
   case MPNS_CHECK_NAV: return text_ok && len > 0 && s[0] == '/';
   case MPNS_CHECK_COUNT: return is_count(s, len);
   case MPNS_CHECK_BOOL: return is_one_of(s, len, bools);

@@ -1,18 +1,22 @@
 /*
  * escape.c: XML escaping through a table, as lua-cjson does it: one pass
  * sizes the output exactly, the next writes without bounds checks.
+ * Tab, LF and CR are character references: a parser turns a raw CR in text
+ * into LF and all three into spaces in an attribute (XML 1.0, 2.11 and
+ * 3.3.3), so only references reach the phone as they were given.
  */
 #include <string.h>
 #include "mpns.h"
 
 /* Extra bytes each character costs once escaped; 0 means copied as is. */
 static const unsigned char extra[256] = {
-  ['&'] = 4, ['<'] = 3, ['>'] = 3, ['"'] = 5, ['\''] = 5
+  ['&'] = 4, ['<'] = 3, ['>'] = 3, ['"'] = 5, ['\''] = 5,
+  ['\t'] = 3, ['\n'] = 4, ['\r'] = 4
 };
 
 static const char *const entity[256] = {
   ['&'] = "&amp;", ['<'] = "&lt;", ['>'] = "&gt;", ['"'] = "&quot;",
-  ['\''] = "&apos;"
+  ['\''] = "&apos;", ['\t'] = "&#9;", ['\n'] = "&#10;", ['\r'] = "&#13;"
 };
 
 size_t mpns_xml_escaped_len(const char *s, size_t len) {

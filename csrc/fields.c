@@ -50,9 +50,13 @@ int mpns_field_lookup(const char *name, size_t len) {
   return -1;
 }
 
-int mpns_os_parse(const char *s, mpns_os *os) {
+/* Exactly "7.0", "7.1" or "8.0": a NUL inside `len` is a mismatch. */
+int mpns_os_parse(const char *s, size_t len, mpns_os *os) {
   int i;
   for (i = 0; i < MPNS_OS_COUNT; i++)
-    if (strcmp(s, os_names[i]) == 0) { *os = (mpns_os)i; return 0; }
+    if (len == strlen(os_names[i]) && memcmp(s, os_names[i], len) == 0) {
+      *os = (mpns_os)i;
+      return 0;
+    }
   return -1;
 }

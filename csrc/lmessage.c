@@ -183,11 +183,14 @@ static int msg_headers(lua_State *L) {
 /* msg:for_os("7.0") -> message, or nil and why when nothing survives. */
 static int msg_for_os(lua_State *L) {
   mpns_msg *m = mpns_checkmsg(L, 1), *d;
-  const char *v = luaL_checkstring(L, 2);
+  size_t len;
+  const char *v = luaL_checklstring(L, 2, &len);
   mpns_os os;
   mpns_error err;
-  if (mpns_os_parse(v, &os) != 0)
-    return luaL_argerror(L, 2, lua_pushfstring(L, "expected \"7.0\", \"7.1\" or \"8.0\", got \"%s\"", v));
+  if (mpns_os_parse(v, len, &os) != 0)
+    return luaL_argerror(L, 2, lua_pushfstring(L,
+        "expected \"7.0\", \"7.1\" or \"8.0\", got %s",
+        strlen(v) == len ? lua_pushfstring(L, "\"%s\"", v) : "a string with a NUL byte"));
   if (!(d = mpns_msg_for_os(m, os, NULL, &err))) {
     lua_pushnil(L);
     lua_pushstring(L, err.text);

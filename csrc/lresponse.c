@@ -3,6 +3,8 @@
 #include <strings.h>
 #include "lmpns.h"
 
+#define RESULT_MT "mpns.result"
+
 static void set_string(lua_State *L, const char *key, const char *value) {
   if (!value) return;
   lua_pushstring(L, value);
@@ -12,8 +14,10 @@ static void set_string(lua_State *L, const char *key, const char *value) {
 void mpns_push_result(lua_State *L, int status, const char *notification,
                       const char *device, const char *subscription,
                       const char *message_id) {
-  mpns_advice a = mpns_response_advise(status, notification);
+  mpns_advice a = mpns_answer_advise(status, notification, subscription);
   lua_createtable(L, 0, 10);
+  luaL_getmetatable(L, RESULT_MT);
+  lua_setmetatable(L, -2);
   lua_pushinteger(L, status);
   lua_setfield(L, -2, "status");
   set_string(L, "notification_status", notification);
@@ -30,6 +34,24 @@ void mpns_push_result(lua_State *L, int status, const char *notification,
     lua_pushinteger(L, a.retry_after);
     lua_setfield(L, -2, "retry_after");
   }
+}
+
+/* "expired: HTTP 404, Dropped/Connected/Expired (uri)", "-" for a header
+ * MPNS did not send; the uri when a send added it. */
+static int result_tostring(lua_State *L) {
+  static const char *const keys[] = {
+    "outcome", "status", "notification_status", "device_connection_status",
+    "subscription_status", "uri"
+  };
+  int i;
+  luaL_checktype(L, 1, LUA_TTABLE);
+  for (i = 0; i < 6; i++) lua_getfield(L, 1, keys[i]);
+  lua_pushfstring(L, "%s: HTTP %s, %s/%s/%s", luaL_optstring(L, 2, "?"),
+                  luaL_optstring(L, 3, "?"), luaL_optstring(L, 4, "-"),
+                  luaL_optstring(L, 5, "-"), luaL_optstring(L, 6, "-"));
+  if (lua_type(L, 7) == LUA_TSTRING)
+    lua_pushfstring(L, "%s (%s)", lua_tostring(L, -1), lua_tostring(L, 7));
+  return 1;
 }
 
 static const char *const wanted[] = {
@@ -49,7 +71,13 @@ static const char *header_value(lua_State *L, int idx) {
 /* mpns.parse_response(status, headers): names match case-insensitively. */
 static int parse_response(lua_State *L) {
   const char *value[4] = { NULL, NULL, NULL, NULL };
-  int status = (int)luaL_checkinteger(L, 1), i;
+  lua_Number n = luaL_checknumber(L, 1);
+  int status, i;
+  /* Compared as a number first: a cast of 4294967496 would read as 200. */
+  if (!(n >= 100 && n <= 599) || n != (lua_Number)(int)n)
+    return luaL_argerror(L, 1, lua_pushfstring(L, "expected an HTTP status from 100 to 599, got %s",
+                                               lua_tostring(L, 1)));
+  status = (int)n;
   if (!lua_isnoneornil(L, 2)) luaL_checktype(L, 2, LUA_TTABLE);
   lua_settop(L, 2);
   lua_newtable(L);  /* index 3 keeps the values alive */
@@ -67,6 +95,10 @@ static int parse_response(lua_State *L) {
 }
 
 void mpns_open_response(lua_State *L) {
+  luaL_newmetatable(L, RESULT_MT);
+  lua_pushcfunction(L, result_tostring);
+  lua_setfield(L, -2, "__tostring");
+  lua_pop(L, 1);
   lua_pushcfunction(L, parse_response);
   lua_setfield(L, -2, "parse_response");
 }

@@ -77,7 +77,7 @@ const char *mpns_field_check(mpns_field f, const mpns_value *v);
 const char *mpns_field_expects(mpns_field f);
 const char *mpns_kind_name(mpns_kind k);                 /* "flip_tile" */
 const char *mpns_os_name(mpns_os os);                    /* "7.1" */
-int mpns_os_parse(const char *s, mpns_os *os);           /* 0 on success */
+int mpns_os_parse(const char *s, size_t len, mpns_os *os); /* 0 on success */
 
 /* ---- limits ----------------------------------------------------------- */
 
@@ -143,8 +143,16 @@ typedef struct {
   int retry_after;      /* seconds, or -1 when the sender must not retry */
 } mpns_advice;
 
-/* The HTTP status and X-NotificationStatus (NULL when absent; matched
- * case-insensitively) decide every row of the response table. */
+/* The HTTP status, X-NotificationStatus and X-SubscriptionStatus (NULL
+ * when absent; values matched case-insensitively) decide every row of the
+ * response table. A status the table lacks (any int, 100..599 or not) is
+ * MPNS_UNEXPECTED; one without the MPNS header it needs is MPNS_NOT_MPNS
+ * (a 200 without X-NotificationStatus, a 404 without "Expired", a 406 or
+ * 412 without X-NotificationStatus). */
+mpns_advice mpns_answer_advise(int status, const char *notification,
+                               const char *subscription);
+/* The same without X-SubscriptionStatus: enough to decide retries, but a
+ * 404 is then never MPNS_EXPIRED (only that header proves it). */
 mpns_advice mpns_response_advise(int status, const char *notification);
 const char *mpns_outcome_name(mpns_outcome o);
 

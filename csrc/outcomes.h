@@ -11,4 +11,5 @@ MPNS_OUTCOME(METHOD_NOT_ALLOWED, "method_not_allowed")
 MPNS_OUTCOME(THROTTLED,          "throttled")
 MPNS_OUTCOME(INACTIVE,           "inactive")
 MPNS_OUTCOME(UNAVAILABLE,        "unavailable")
+MPNS_OUTCOME(NOT_MPNS,           "not_mpns")    /* lacks the MPNS header its status needs */
 MPNS_OUTCOME(UNEXPECTED,         "unexpected")

@@ -195,6 +195,17 @@ function TestEscaping:test_non_ascii_passes_through()
   lu.assertEquals(xml.parse(body).children[1].children[1].text, text)
 end
 
+-- An XML parser turns a raw CR in text into LF, and CR, LF and tab in an
+-- attribute into spaces: character references keep them as they were given.
+function TestEscaping:test_cr_lf_and_tab_round_trip()
+  local text = "line 1\r\nline 2\rend\tx"
+  local body = mpns.toast{ text1 = text }:body()
+  lu.assertStrContains(body, "<wp:Text1>line 1&#13;&#10;line 2&#13;end&#9;x</wp:Text1>")
+  lu.assertEquals(xml.parse(body).children[1].children[1].text, text)
+  local id = "/T.xaml?a=1\nb=2\tc\r"
+  lu.assertEquals(tile_of(mpns.tile{ id = id, title = "t" }).attr.Id, id)
+end
+
 function TestEscaping:test_every_field_is_escaped()
   for kind, fields in pairs(ELEMENTS) do
     for field in pairs(fields) do
@@ -315,6 +326,13 @@ end
 function TestDowngrade:test_bad_os_raises()
   lu.assertStrContains(err_of(function() return mpns.toast{ text1 = "a" }:for_os("9") end),
     '"7.0", "7.1" or "8.0"')
+end
+
+function TestDowngrade:test_os_with_a_nul_raises()
+  local toast = mpns.toast{ text1 = "a" }
+  lu.assertStrContains(err_of(toast.for_os, toast, "7.0\0x"), '"7.0", "7.1" or "8.0"')
+  lu.assertStrContains(err_of(toast.for_os, toast, "8.0\0"), '"7.0", "7.1" or "8.0"')
+  lu.assertEquals(toast:for_os("7.0").os, "7.0")
 end
 
 TestValidation = {}

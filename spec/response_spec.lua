@@ -25,6 +25,14 @@ local ROWS = {
   { 406, "Dropped", "Connected", "Active", "throttled", false, false, 3600 },
   { 412, "Dropped", "InActive", nil, "inactive", false, false, 3600 },
   { 503, nil, nil, nil, "unavailable", false, false, 60 },
+  -- Answers without the MPNS header their status needs are not MPNS's.
+  { 404, nil, nil, nil, "not_mpns", false, false, nil },
+  { 404, "Dropped", "Connected", "Active", "not_mpns", false, false, nil },
+  { 200, nil, nil, nil, "not_mpns", false, false, nil },
+  { 200, nil, "Connected", "Active", "not_mpns", false, false, nil },
+  { 406, nil, nil, nil, "not_mpns", false, false, nil },
+  { 412, nil, nil, nil, "not_mpns", false, false, nil },
+  { 404, "dropped", "connected", "expired", "expired", false, true, nil },
 }
 
 TestResponse = {}
@@ -64,9 +72,17 @@ function TestResponse:test_list_valued_headers_use_the_first()
   lu.assertEquals(r.outcome, "queue_full")
 end
 
+-- Issue 13: a 404 from a proxy or a wrong path must never delete a channel.
+function TestResponse:test_bare_404_does_not_delete_the_channel()
+  local r = mpns.parse_response(404, {})
+  lu.assertEquals(r.outcome, "not_mpns")
+  lu.assertFalse(r.delete_channel)
+  lu.assertNil(r.retry_after)
+end
+
 function TestResponse:test_unknown_answers_are_unexpected()
-  lu.assertEquals(mpns.parse_response(200, {}).outcome, "unexpected")
-  lu.assertEquals(mpns.parse_response(200).outcome, "unexpected")
+  lu.assertEquals(mpns.parse_response(200, {}).outcome, "not_mpns")
+  lu.assertEquals(mpns.parse_response(200).outcome, "not_mpns")
   lu.assertEquals(mpns.parse_response(200, headers("Maybe")).outcome, "unexpected")
   lu.assertEquals(mpns.parse_response(500, {}).outcome, "unexpected")
   lu.assertEquals(mpns.parse_response(302, {}).outcome, "unexpected")
@@ -76,6 +92,29 @@ end
 function TestResponse:test_bad_arguments_raise()
   lu.assertFalse((pcall(mpns.parse_response, nil, {})))
   lu.assertFalse((pcall(mpns.parse_response, 200, "X-NotificationStatus: Received")))
+end
+
+-- Issue 8: 4294967496 once read as 200 (received), 4294967700 as 404.
+function TestResponse:test_status_outside_100_to_599_raises()
+  local received = headers("Received", "Connected", "Active")
+  for _, status in ipairs({ 4294967496, 4294967700, 99, 600, -200, 0, 1e300, -1e300,
+    0 / 0, 1 / 0, 200.5, 2 ^ 53 + 200 }) do
+    local ok, err = pcall(mpns.parse_response, status, received)
+    lu.assertFalse(ok, "status " .. tostring(status))
+    lu.assertStrContains(err, "expected an HTTP status from 100 to 599")
+  end
+  lu.assertEquals(mpns.parse_response(100, {}).outcome, "unexpected")
+  lu.assertEquals(mpns.parse_response(599, {}).outcome, "unexpected")
+  lu.assertEquals(mpns.parse_response(200.0, received).outcome, "received")
+end
+
+-- Issue 13: results print what happened, not table: 0x...
+function TestResponse:test_results_print_outcome_status_and_headers()
+  local r = mpns.parse_response(404, headers("Dropped", "Connected", "Expired"))
+  lu.assertEquals(tostring(r), "expired: HTTP 404, Dropped/Connected/Expired")
+  lu.assertEquals(tostring(mpns.parse_response(503, {})), "unavailable: HTTP 503, -/-/-")
+  r.uri = "http://127.0.0.1:1/x"
+  lu.assertEquals(tostring(r), "expired: HTTP 404, Dropped/Connected/Expired (http://127.0.0.1:1/x)")
 end
 
 os.exit(lu.LuaUnit.run() == 0)

@@ -114,13 +114,45 @@ static void test_random_fields(void) {
   CHECK(built > 0);
 }
 
+/* A value is its `len` bytes: what follows it must not change the verdict
+ * (a C caller's values need not end in NUL; the bytes after are not ours). */
+static void test_checks_honour_len(void) {
+  static const char buf[] = "/1.png://x";
+  mpns_value v;
+  char os_name[4] = { '7', '.', '0', 'x' };
+  mpns_os os;
+  v.state = MPNS_SET;
+  v.ptr = buf;
+  v.len = 6;  /* "/1.png" */
+  CHECK(mpns_field_check(MPNS_F_CYCLE_IMAGE1, &v) == NULL);
+  v.len = sizeof buf - 1;
+  CHECK(mpns_field_check(MPNS_F_CYCLE_IMAGE1, &v) != NULL);
+  CHECK(mpns_os_parse(os_name, 3, &os) == 0 && os == MPNS_OS_70);
+  CHECK(mpns_os_parse(os_name, 4, &os) != 0);
+  CHECK(mpns_os_parse("7.0\0x", 5, &os) != 0);
+}
+
 static void test_advice(void) {
   mpns_advice a = mpns_response_advise(200, "received");
   CHECK(a.outcome == MPNS_RECEIVED && a.ok && a.retry_after == -1);
-  a = mpns_response_advise(404, "Dropped");
+  a = mpns_answer_advise(404, "Dropped", "expired");
   CHECK(a.delete_channel && strcmp(mpns_outcome_name(a.outcome), "expired") == 0);
-  a = mpns_response_advise(406, NULL);
+  /* Only X-SubscriptionStatus: Expired proves a channel gone. */
+  a = mpns_response_advise(404, "Dropped");
+  CHECK(a.outcome == MPNS_NOT_MPNS && !a.delete_channel && a.retry_after == -1);
+  a = mpns_answer_advise(404, NULL, "Active");
+  CHECK(a.outcome == MPNS_NOT_MPNS && !a.delete_channel);
+  a = mpns_answer_advise(406, "Dropped", "Active");
   CHECK(a.outcome == MPNS_THROTTLED && a.retry_after == 3600);
+  a = mpns_answer_advise(406, NULL, NULL);
+  CHECK(a.outcome == MPNS_NOT_MPNS && a.retry_after == -1);
+  a = mpns_answer_advise(200, NULL, "Active");
+  CHECK(a.outcome == MPNS_NOT_MPNS && !a.ok);
+  a = mpns_answer_advise(503, NULL, NULL);
+  CHECK(a.outcome == MPNS_UNAVAILABLE && a.retry_after == 60);
+  /* Statuses outside 100..599 have a defined answer: unexpected. */
+  CHECK(mpns_answer_advise(-200, "Received", NULL).outcome == MPNS_UNEXPECTED);
+  CHECK(mpns_answer_advise(1 << 30, "Received", NULL).outcome == MPNS_UNEXPECTED);
   CHECK(mpns_field_lookup("back_title", 10) == MPNS_F_BACK_TITLE);
   CHECK(mpns_field_lookup("titel", 5) == -1);
 }
@@ -130,6 +162,7 @@ int main(void) {
   test_downgrade();
   test_errors_build_nothing();
   test_random_fields();
+  test_checks_honour_len();
   test_advice();
   printf("%d passed, %d failed\n", passed, failed);
   return failed != 0;
