@@ -91,11 +91,11 @@ $(MODJIT): $(BIND_SRC:csrc/%.c=build/jit/%.o) $(CORE_OBJ)
 # mpns.image: the renderer, and from libmpns.a only what it uses (UTF-8 check).
 $(IMG54): build/5.4/limage.o $(IMAGE_OBJ) build/libmpns.a
 	@mkdir -p $(@D)
-	$(CC) -shared -o $@ $^ $(IMAGE_LIBS)
+	$(CC) -shared -Wl,-z,nodelete -o $@ $^ $(IMAGE_LIBS)
 
 $(IMGJIT): build/jit/limage.o $(IMAGE_OBJ) build/libmpns.a
 	@mkdir -p $(@D)
-	$(CC) -shared -o $@ $^ $(IMAGE_LIBS)
+	$(CC) -shared -Wl,-z,nodelete -o $@ $^ $(IMAGE_LIBS)
 
 build/libmpns.a: $(CORE_OBJ)
 	ar rcs $@ $^
