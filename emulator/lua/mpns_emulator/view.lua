@@ -133,7 +133,8 @@ local function phone(id, rec, pushes)
   if p.schedule then p.schedule = state.copy(p.schedule); p.schedule.token = nil end
   p.tiles = tiles_of(notes, downloads)
   p.toasts, p.raws = last_of(notes, "toast"), last_of(notes, "raw")
-  p.downloads = { table.unpack(downloads, math.max(1, #downloads - SHOWN + 1)) }
+  p.downloads = {}
+  for i = math.max(1, #downloads - SHOWN + 1), #downloads do p.downloads[#p.downloads + 1] = downloads[i] end
   p.pushes = pushes[id] or {}
   p.received = #notes
   return p
