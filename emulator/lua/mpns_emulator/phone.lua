@@ -73,10 +73,24 @@ local function run(job)
   record_outcome(job, outcome, detail, extra)
 end
 
+-- MPNS and the phones share one worker here, where they were different
+-- machines: downloads give way while tiles that ask for them keep arriving
+-- (a fan-out), so they do not slow MPNS's answers, but never wait more than
+-- a second per download.
+local last_arrival = 0
+local function give_way()
+  for _ = 1, 20 do
+    if ngx.now() - last_arrival > 0.05 then return end
+    ngx.sleep(0.05)
+  end
+end
+
 -- A fetcher: runs jobs until the queue is empty.
 local function fetcher(premature)
   if premature then running = running - 1 return end
   while head <= tail do
+    give_way()
+    if head > tail then break end
     local job = jobs[head]
     jobs[head], head = nil, head + 1
     local ok, err = pcall(run, job)
@@ -119,7 +133,10 @@ function _M.tile_received(id, judged)
     images = remote_images(judged.fields)
     remote[judged] = images
   end
-  if images ~= NONE then want(id, images, record.seq()) end
+  if images ~= NONE then
+    last_arrival = ngx.now()
+    want(id, images, record.seq())
+  end
 end
 
 ---Queued notifications just reached the phone (state.deliver_queue's list).

@@ -165,10 +165,16 @@ function _M.log_fetch(id, entry)
 end
 
 -- Keeps an image once however many phones downloaded it; returns its key.
+-- A fan-out brings the same bytes again and again: the last image's key is
+-- remembered, so those are compared (LuaJIT interns strings: one pointer
+-- test), not hashed and stored once more.
+local last_image, last_md5
 function _M.store_image(bytes)
+  if bytes == last_image then return last_md5 end
   local md5 = ngx.md5(bytes)
   local ok, err = shared.mpns_images:add("i:" .. md5, bytes)
   if not ok and err ~= "exists" then ngx.log(ngx.WARN, "mpns emulator: image not kept: ", err) end
+  last_image, last_md5 = bytes, md5
   return md5
 end
 
@@ -207,6 +213,7 @@ end
 
 function _M.reset()
   stats.reset()
+  last_image = nil
   for _, name in ipairs { "mpns_state", "mpns_notes", "mpns_payloads", "mpns_stats", "mpns_images" } do
     shared[name]:flush_all()
     shared[name]:flush_expired()
