@@ -60,11 +60,26 @@ static unsigned level(unsigned v, unsigned n) { return (v * (n - 1) + 127) / 255
 
 /* One cairo pixel (premultiplied, native-endian ARGB) as straight a, r, g, b. */
 static void unpack(unsigned p, int opaque, unsigned c[4]) {
-  int i;
-  c[0] = opaque ? 255 : p >> 24;
-  for (i = 1; i < 4; i++) {
-    c[i] = (p >> (24 - 8 * i)) & 0xFF;
-    if (c[0] > 0 && c[0] < 255) c[i] = (c[i] * 255 + c[0] / 2) / c[0];
+  unsigned a = opaque ? 255 : p >> 24, i;
+  c[0] = a;
+  for (i = 1; i < 4; i++) c[i] = (p >> (24 - 8 * i)) & 0xFF;
+  if (a > 0 && a < 255)
+    for (i = 1; i < 4; i++) c[i] = (c[i] * 255 + a / 2) / a;
+}
+
+/* Full colour: RGB for opaque tiles, else RGBA (cairo's are premultiplied). */
+static void rgb_row(const unsigned *px, int w, int opaque, unsigned char *row) {
+  int x;
+  unsigned c[4];
+  if (opaque) {
+    for (x = 0; x < w; x++, row += 3)
+      row[0] = (unsigned char)(px[x] >> 16), row[1] = (unsigned char)(px[x] >> 8), row[2] = (unsigned char)px[x];
+    return;
+  }
+  for (x = 0; x < w; x++, row += 4) {
+    unpack(px[x], 0, c);
+    row[0] = (unsigned char)c[1], row[1] = (unsigned char)c[2], row[2] = (unsigned char)c[3];
+    row[3] = (unsigned char)c[0];
   }
 }
 
@@ -74,11 +89,7 @@ static void convert_row(const rung *r, const unsigned char *L, const unsigned *p
   int x, per = 8 / r->depth;
   unsigned c[4];
   if (L[0] == 0) {
-    for (x = 0; x < w; x++, row += opaque ? 3 : 4) {
-      unpack(px[x], opaque, c);
-      row[0] = (unsigned char)c[1], row[1] = (unsigned char)c[2], row[2] = (unsigned char)c[3];
-      if (!opaque) row[3] = (unsigned char)c[0];
-    }
+    rgb_row(px, w, opaque, row);
     return;
   }
   memset(row, 0, ((size_t)w + per - 1) / per);
