@@ -180,6 +180,45 @@ function TestPhone:test_schedule_settings_are_checked()
   end
 end
 
+-- The phone view's data: the tile as the phone keeps it across updates.
+local function view_phone(id)
+  local r = emu.request { url = "http://127.0.0.1:" .. e.port .. "/phones/state.json?q=" .. id }
+  lu.assertEquals(r.status, 200)
+  for _, p in ipairs(cjson.decode(r.body).phones) do
+    if p.id == id then return p end
+  end
+  lu.fail("no phone " .. id .. " in state.json")
+end
+
+function TestPhone:test_view_keeps_the_last_shown_image_when_a_download_fails()
+  local id = fresh()
+  assert(e:set(id, { allowed_domains = { "127.0.0.1" } }))
+  push_tile(id, flip { { "BackgroundImage", a.url .. "/tile.png" }, { "Count", "3" }, { "Title", "One" } })
+  downloads(id, 1)
+  push_tile(id, flip { { "BackgroundImage", a.url .. "/big.png" }, { "Title", "Two" } })
+  local image = downloads(id, 2).downloads[1].image
+  local t = view_phone(id).tiles[1]
+  lu.assertEquals({ t.id, t.template, t.fields.Count, t.fields.Title }, { "", "FlipTile", "3", "Two" })
+  lu.assertEquals(t.images.BackgroundImage.src, "images/" .. image)
+  lu.assertEquals(t.failed.BackgroundImage, { url = a.url .. "/big.png", outcome = "too_big" })
+  -- Clearing resets the property; a secondary tile (Id) is a tile of its own.
+  push_tile(id, emu.xml("Tile", { { "BackgroundImage", "", { Action = "Clear" } }, { "Count", "", { Action = "Clear" } } },
+    { Template = "FlipTile" }, { Version = "2.0" }))
+  push_tile(id, emu.xml("Tile", { { "Title", "Second" } }, { Id = "/Page.xaml?s=2", Template = "FlipTile" }, { Version = "2.0" }))
+  local tiles = view_phone(id).tiles
+  lu.assertEquals(#tiles, 2)
+  lu.assertNil(tiles[1].images.BackgroundImage)
+  lu.assertNil(tiles[1].fields.Count)
+  lu.assertEquals({ tiles[2].id, tiles[2].fields.Title }, { "/Page.xaml?s=2", "Second" })
+end
+
+function TestPhone:test_view_shows_schedule_images_on_the_primary_tile()
+  local id = fresh()
+  assert(e:set(id, { schedule = { uri = a.url .. "/tile.png", recurrence = "once" } }))
+  local image = downloads(id, 1).downloads[1].image
+  lu.assertEquals(view_phone(id).tiles[1].images.BackgroundImage.src, "images/" .. image)
+end
+
 local code = lu.LuaUnit.run()
 a:stop()
 e:stop()
