@@ -12,6 +12,9 @@ delivery over libcurl's multi interface; MPNS answers turned into advice.]],
   license = "MIT",
 }
 dependencies = { "lua >= 5.1" }
+-- mpns.image renders with cairo, libpng and libjpeg (libcairo2-dev,
+-- libpng-dev, libjpeg-dev and fonts-dejavu-core on Debian).
+external_dependencies = { CAIRO = { header = "cairo/cairo.h" } }
 -- libcurl's headers and library come from the system (libcurl4-openssl-dev
 -- on Debian keeps curl.h in a multiarch folder the compiler already searches).
 build = {
@@ -29,6 +32,17 @@ build = {
       },
       defines = { "_POSIX_C_SOURCE=200809L" },
       libraries = { "curl" },
+    },
+    -- the tile renderer, a module of its own so that only those who render
+    -- load cairo; check.c and fields.c bring it the core's UTF-8 check
+    ["mpns.image"] = {
+      sources = {
+        "csrc/image.c", "csrc/image_draw.c", "csrc/image_load.c", "csrc/image_png.c",
+        "csrc/limage.c", "csrc/check.c", "csrc/fields.c",
+      },
+      defines = { "_POSIX_C_SOURCE=200809L" },
+      incdirs = { "$(CAIRO_INCDIR)/cairo" },
+      libraries = { "cairo", "png16", "jpeg", "m" },
     },
   },
 }
