@@ -20,7 +20,7 @@ static cairo_status_t read_file(void *f, unsigned char *data, unsigned int len) 
 static cairo_surface_t *load_png(FILE *f, const char *path, mpns_error *err) {
   cairo_surface_t *s = cairo_image_surface_create_from_png_stream(read_file, f);
   if (cairo_surface_status(s) == CAIRO_STATUS_SUCCESS) return s;
-  mpns_img_fail(err, MPNS_IMG_BACKGROUND, "'%s' is not a PNG cairo can read: %s", path,
+  mpns_img_fail(err, MPNS_IMG_BACKGROUND, "expected a PNG cairo can read, got '%s' (%s)", path,
                 cairo_status_to_string(cairo_surface_status(s)));
   cairo_surface_destroy(s);
   return NULL;
@@ -73,7 +73,8 @@ static cairo_surface_t *load_jpeg(FILE *f, const char *path, int w, int h, mpns_
   fail.mgr.error_exit = jpeg_fail;
   fail.mgr.output_message = jpeg_quiet;
   if (setjmp(fail.jump)) {
-    mpns_img_fail(err, MPNS_IMG_BACKGROUND, "'%s' is not a JPEG libjpeg can read: %s", path, fail.text);
+    mpns_img_fail(err, MPNS_IMG_BACKGROUND, "expected a JPEG libjpeg can read, got '%s' (%s)",
+                  path, fail.text);
     jpeg_destroy_decompress(&j);
     free(row);
     if (s) cairo_surface_destroy(s);
@@ -109,7 +110,8 @@ cairo_surface_t *mpns_img_load(const char *path, int w, int h, mpns_error *err) 
   cairo_surface_t *s = NULL;
   FILE *f = fopen(path, "rb");
   if (!f) {
-    mpns_img_fail(err, MPNS_IMG_BACKGROUND, "cannot open '%s': %s", path, strerror(errno));
+    mpns_img_fail(err, MPNS_IMG_BACKGROUND, "expected a PNG or JPEG file, got '%s' (%s)", path,
+                  strerror(errno));
     return NULL;
   }
   if (fread(sig, 1, sizeof sig, f) == sizeof sig && memcmp(sig, png_sig, 8) == 0) {
@@ -120,7 +122,7 @@ cairo_surface_t *mpns_img_load(const char *path, int w, int h, mpns_error *err) 
     s = load_jpeg(f, path, w, h, err);
   } else {
     mpns_img_fail(err, MPNS_IMG_BACKGROUND, "expected a PNG or JPEG file, got '%s' "
-                  "(neither signature)", path);
+                  "(its first bytes are neither signature)", path);
   }
   fclose(f);
   return s;

@@ -129,7 +129,7 @@ function TestImage:test_bad_input_names_the_field()
     { { background = "#FF00" }, "field 'background' expected a colour written #AARRGGBB or #RRGGBB" },
     { { background = "" }, "field 'background' expected a colour written #AARRGGBB or #RRGGBB, "
       .. "such as #FF1BA1E2, or the path of a PNG or JPEG file, got \"\"" },
-    { { background = missing }, "field 'background' cannot open '" .. missing .. "': No such file or directory" },
+    { { background = missing }, "field 'background' expected a PNG or JPEG file, got '" .. missing .. "' (No such file or directory)" },
     { { background = "spec/image_spec.lua" }, "field 'background' expected a PNG or JPEG file, got 'spec/image_spec.lua'" },
     { { text = "caf\233" }, "field 'text' expected valid UTF-8 text without control characters (byte 4 is not allowed)" },
     { { title = "a\0b" }, "field 'title' expected valid UTF-8 text without control characters (byte 2 is not allowed)" },
@@ -140,10 +140,10 @@ function TestImage:test_bad_input_names_the_field()
   }
   for _, c in ipairs(cases) do lu.assertStrContains(err_of(c[1]), c[2]) end
   write("fake.jpg", "\255\216\255\224 not really a jpeg")
-  lu.assertStrContains(err_of{ background = dir .. "/fake.jpg" }, "field 'background' '" .. dir
-    .. "/fake.jpg' is not a JPEG libjpeg can read")
+  lu.assertStrContains(err_of{ background = dir .. "/fake.jpg" }, "field 'background' expected a JPEG libjpeg "
+    .. "can read, got '" .. dir .. "/fake.jpg' (")
   write("fake.png", "\137PNG\r\n\26\n truncated")
-  lu.assertStrContains(err_of{ background = dir .. "/fake.png" }, "is not a PNG cairo can read")
+  lu.assertStrContains(err_of{ background = dir .. "/fake.png" }, "field 'background' expected a PNG cairo can read, got '")
   lu.assertErrorMsgContains("bad argument #1", image.tile, "medium")
 end
 

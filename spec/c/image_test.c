@@ -189,7 +189,7 @@ static void test_errors(void) {
     { MPNS_IMG_SIZE, "huge", 0, "field 'size' expected \"small\"" },
     { MPNS_IMG_COLOR, "#12", 0, "field 'color' expected a colour written #AARRGGBB or #RRGGBB" },
     { MPNS_IMG_BACKGROUND, "#GG0000", 0, "field 'background' expected a colour" },
-    { MPNS_IMG_BACKGROUND, "/nonexistent/bg.png", 0, "field 'background' cannot open '/nonexistent/bg.png'" },
+    { MPNS_IMG_BACKGROUND, "/nonexistent/bg.png", 0, "field 'background' expected a PNG or JPEG file, got '/nonexistent/bg.png' (No such" },
     { MPNS_IMG_BACKGROUND, "spec/c/image_test.c", 0, "field 'background' expected a PNG or JPEG file" },
     { MPNS_IMG_TEXT, "ok \xff", 0, "field 'text' expected valid UTF-8 text without control characters (byte 4" },
     { MPNS_IMG_TITLE, "a\x01", 0, "field 'title' expected valid UTF-8" },
