@@ -41,8 +41,14 @@ static void read_fields(lua_State *L, mpns_tile_spec *spec) {
   }
 }
 
-/* mpns.image.tile{ size, background, text, title, count, font_size, color }
- * -> the PNG's bytes (at most 81,920). Bad input raises, naming the field. */
+/***
+ * Renders a tile image (README "Tile images"). Bad input raises, naming the field.
+ * @function tile
+ * @tparam table spec `size` ("small", "medium", "wide", "wp7"), `background`
+ *   ("#AARRGGBB", "#RRGGBB" or a PNG/JPEG path), `text`, `title`, `count`
+ *   (0..99), `font_size` (8..96 pixels), `color`
+ * @treturn string the PNG's bytes, at most 81,920 (`mpns.image.MAX_BYTES`)
+ */
 static int image_tile(lua_State *L) {
   mpns_tile_spec spec;
   mpns_error err;
