@@ -66,6 +66,12 @@ end
 
 --- Starts the app with `files` (name -> bytes); returns it or nil, error.
 function A.start(files)
+  local f = io.open("/dev/urandom", "rb") -- LuaJIT does not seed math.random
+  if f then
+    local b = f:read(4)
+    f:close()
+    math.randomseed(b:byte(1) * 16777216 + b:byte(2) * 65536 + b:byte(3) * 256 + b:byte(4))
+  end
   local log
   for _ = 1, 10 do
     local a

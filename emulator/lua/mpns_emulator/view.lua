@@ -22,15 +22,28 @@ local function decoded(list)
   return list
 end
 
--- A tile as the phone keeps it, created on its first update.
-local function tile_for(tiles, key, template)
+-- A tile as the phone keeps it, created on its first update. A tile's
+-- template cannot change, and the emulator does not refuse an update of
+-- another one, so each template of a tile Id is drawn as a tile of its own
+-- (a 7.x tile update is a flip tile's).
+local function tile_for(tiles, id, template)
+  template = template or ""
+  local key = id .. "|" .. (template == "" and "FlipTile" or template)
   local t = tiles[key]
   if not t then
-    t = { id = key, template = template or "", fields = {}, images = {}, failed = {} }
+    t = { id = id, template = template, fields = {}, images = {}, failed = {}, key = key }
     tiles[key] = t
     tiles[#tiles + 1] = t
   end
   return t
+end
+
+-- What a schedule updates: the primary tile (the first drawn, if any).
+local function primary(tiles)
+  for _, t in ipairs(tiles) do
+    if t.id == "" then return t end
+  end
+  return tile_for(tiles, "")
 end
 
 -- An image element's new value: shown when local or downloaded; otherwise
@@ -72,7 +85,7 @@ local function tiles_of(notes, downloads)
   local p = 1
   for _, n in ipairs(notes) do
     while polls[p] and polls[p].time < (n.time or 0) do
-      set_image(tile_for(tiles, ""), "BackgroundImage", polls[p].url, polls[p])
+      set_image(primary(tiles), "BackgroundImage", polls[p].url, polls[p])
       p = p + 1
     end
     if n.kind == "tile" then
@@ -80,9 +93,14 @@ local function tiles_of(notes, downloads)
       apply(tiles, n)
     end
   end
-  for i = p, #polls do set_image(tile_for(tiles, ""), "BackgroundImage", polls[i].url, polls[i]) end
-  table.sort(tiles, function(a, b) return a.id < b.id end) -- the primary tile ("") first
-  for _, t in ipairs(tiles) do tiles[t.id] = nil end
+  for i = p, #polls do set_image(primary(tiles), "BackgroundImage", polls[i].url, polls[i]) end
+  table.sort(tiles, function(a, b) -- the primary tile first
+    if (a.id == "") ~= (b.id == "") then return a.id == "" end
+    return a.key < b.key
+  end)
+  for _, t in ipairs(tiles) do
+    tiles[t.key], t.key = nil, nil
+  end
   return tiles
 end
 
