@@ -80,6 +80,16 @@ function TestPhone:test_refusals_each_have_their_outcome()
   lu.assertEquals(outcome_of(fresh(), a.url .. "/fake.jpg"), "shown")
 end
 
+-- Other answers from the emulator's own ports: a chunked JSON body, and
+-- HTTPS (the TLS port wants a client certificate, so it answers 401).
+function TestPhone:test_chunked_and_https_answers()
+  local outcome, ch = outcome_of(fresh(), "http://127.0.0.1:" .. e.port .. "/control/channels")
+  lu.assertEquals(outcome, "not_an_image")
+  lu.assertStrMatches(ch.downloads[1].detail, "[1-9]%d* bytes")
+  lu.assertEquals(outcome_of(fresh(), "https://127.0.0.1:" .. e.tls_port .. "/x.png"), "http_401")
+  lu.assertEquals(outcome_of(fresh(), "http://127.0.0.1:1/x.png"), "unreachable")
+end
+
 function TestPhone:test_slow_download_times_out()
   local outcome, ch = outcome_of(fresh(), a.url .. "/slow/tile.png") -- 7 KB at 1 KB/s, 1 s allowed
   lu.assertEquals(outcome, "timeout")
