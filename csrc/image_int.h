@@ -25,6 +25,20 @@ void mpns_img_draw(cairo_t *cr, int w, int h, const mpns_img_layout *lay);
 /* The default text size for a tile `h` pixels high. */
 double mpns_img_default_font(int h);
 
+/* image_palette.c: the tile's pixels as indices into at most 256 colours. */
+typedef struct {
+  int w, h, opaque, n;          /* n colours */
+  unsigned char rgba[256][4];   /* straight (not premultiplied) colours */
+  unsigned char *index;         /* w * h indices, row by row */
+} mpns_img_palette;
+/* The tile's own colours: 1, or 0 when it has more than 256, -1 without memory. */
+int mpns_img_exact_palette(cairo_surface_t *s, mpns_img_palette *p);
+/* Evenly spaced levels per channel (alpha, red, green, blue): 1, or -1. */
+int mpns_img_fixed_palette(cairo_surface_t *s, const unsigned char L[4], mpns_img_palette *p);
+void mpns_img_palette_free(mpns_img_palette *p);
+/* A cairo pixel (premultiplied, native-endian) as straight r, g, b, a. */
+void mpns_img_unpack(unsigned px, int opaque, unsigned char rgba[4]);
+
 /* image_png.c: `s` as a PNG of at most `cap` bytes; -1 and `err` if even
  * the smallest palette does not fit. */
 int mpns_img_encode(cairo_surface_t *s, unsigned char *out, size_t cap, size_t *len,

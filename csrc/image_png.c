@@ -1,12 +1,12 @@
 /*
  * image_png.c: the tile as a PNG of at most `cap` bytes, written with
- * libpng down a ladder of settings until one fits: full colour written
- * fast (one filter, run-length zlib: flat tiles with text compress well
- * and quickly that way; cairo's own writer tries every filter on every
- * row and took 90 % of a render), full colour compressed hard, then the
- * pixels in a fixed palette of 256 and of 16 colours. A 16-colour PNG costs
- * at most half a byte a pixel before compression, so only a photo-like
- * wide tile can still fail, and then the error says so.
+ * libpng down a ladder until one fits: the tile's own colours (when it has
+ * at most 256: lossless, and a third of the bytes for zlib), full colour
+ * written fast (one filter, run-length zlib; cairo's own writer tries every
+ * filter on every row and took 90 % of a render), full colour compressed
+ * hard, then fixed palettes of 256 and 16 colours. A 16-colour PNG costs at
+ * most half a byte a pixel before compression, so only a photo-like wide
+ * tile can still fail, and then the error says so.
  */
 #include <setjmp.h>
 #include <stdio.h>
@@ -16,19 +16,22 @@
 #include <zlib.h>
 #include "image_int.h"
 
-/* One way of writing the PNG. `levels` (alpha, red, green, blue) make a
- * palette, for opaque tiles and for tiles with transparency; 0: full colour. */
+enum { OWN, FULL, FIXED };
+
+/* One way of writing the PNG; FIXED palettes have `levels` (alpha, red,
+ * green, blue) for opaque tiles and for tiles with transparency. */
 typedef struct {
   const char *name;
-  int depth, zlevel, strategy, filters;
+  int kind, zlevel, strategy, filters;
   unsigned char levels[2][4];
 } rung;
 
 static const rung ladder[] = {
-  { "full colour", 8, 6, Z_RLE, PNG_FILTER_SUB, { { 0 } } },
-  { "full colour", 8, 9, Z_DEFAULT_STRATEGY, PNG_ALL_FILTERS, { { 0 } } },
-  { "256 colours", 8, 9, Z_DEFAULT_STRATEGY, PNG_FILTER_NONE, { { 1, 8, 8, 4 }, { 4, 4, 4, 4 } } },
-  { "16 colours", 4, 9, Z_DEFAULT_STRATEGY, PNG_FILTER_NONE, { { 1, 2, 4, 2 }, { 2, 2, 2, 2 } } },
+  { "its own colours", OWN, 6, Z_RLE, PNG_FILTER_NONE, { { 0 } } },
+  { "full colour", FULL, 6, Z_RLE, PNG_FILTER_SUB, { { 0 } } },
+  { "full colour", FULL, 9, Z_DEFAULT_STRATEGY, PNG_ALL_FILTERS, { { 0 } } },
+  { "256 colours", FIXED, 9, Z_DEFAULT_STRATEGY, PNG_FILTER_NONE, { { 1, 8, 8, 4 }, { 4, 4, 4, 4 } } },
+  { "16 colours", FIXED, 9, Z_DEFAULT_STRATEGY, PNG_FILTER_NONE, { { 1, 2, 4, 2 }, { 2, 2, 2, 2 } } },
 };
 #define RUNGS (sizeof ladder / sizeof ladder[0])
 
@@ -56,86 +59,54 @@ static void png_fail(png_structp png, png_const_charp msg) {
 }
 static void png_warn(png_structp png, png_const_charp msg) { (void)png; (void)msg; }
 
-static unsigned level(unsigned v, unsigned n) { return (v * (n - 1) + 127) / 255; }
+/* What is written: the surface in full colour, or a palette (pal->index). */
+typedef struct {
+  cairo_surface_t *s;
+  const mpns_img_palette *pal;
+  int depth;                /* bits a palette index takes: 1, 2, 4 or 8 */
+} picture;
 
-/* One cairo pixel (premultiplied, native-endian ARGB) as straight a, r, g, b. */
-static void unpack(unsigned p, int opaque, unsigned c[4]) {
-  unsigned a = opaque ? 255 : p >> 24, i;
-  c[0] = a;
-  for (i = 1; i < 4; i++) c[i] = (p >> (24 - 8 * i)) & 0xFF;
-  if (a > 0 && a < 255)
-    for (i = 1; i < 4; i++) c[i] = (c[i] * 255 + a / 2) / a;
-}
-
-/* Full colour: RGB for opaque tiles, else RGBA (cairo's are premultiplied). */
-static void rgb_row(const unsigned *px, int w, int opaque, unsigned char *row) {
-  int x;
-  unsigned c[4];
-  if (opaque) {
-    for (x = 0; x < w; x++, row += 3)
-      row[0] = (unsigned char)(px[x] >> 16), row[1] = (unsigned char)(px[x] >> 8), row[2] = (unsigned char)px[x];
-    return;
-  }
-  for (x = 0; x < w; x++, row += 4) {
-    unpack(px[x], 0, c);
-    row[0] = (unsigned char)c[1], row[1] = (unsigned char)c[2], row[2] = (unsigned char)c[3];
-    row[3] = (unsigned char)c[0];
-  }
-}
-
-/* Row `px` in the rung's form: RGB, RGBA or packed palette indices. */
-static void convert_row(const rung *r, const unsigned char *L, const unsigned *px, int w,
-                        int opaque, unsigned char *row) {
-  int x, per = 8 / r->depth;
-  unsigned c[4];
-  if (L[0] == 0) {
-    rgb_row(px, w, opaque, row);
-    return;
-  }
-  memset(row, 0, ((size_t)w + per - 1) / per);
-  for (x = 0; x < w; x++) {
-    unsigned i;
-    unpack(px[x], opaque, c);
-    i = ((level(c[0], L[0]) * L[1] + level(c[1], L[1])) * L[2] + level(c[2], L[2])) * L[3]
-        + level(c[3], L[3]);
-    row[x / per] |= (unsigned char)(i << (8 - r->depth * (x % per + 1)));
+/* Row y in PNG form: RGB (opaque), RGBA, or packed palette indices. */
+static void convert_row(const picture *p, int y, unsigned char *row) {
+  int w = cairo_image_surface_get_width(p->s), x;
+  if (p->pal) {
+    const unsigned char *ix = p->pal->index + (size_t)y * w;
+    int per = 8 / p->depth;
+    memset(row, 0, ((size_t)w + per - 1) / per);
+    for (x = 0; x < w; x++) row[x / per] |= (unsigned char)(ix[x] << (8 - p->depth * (x % per + 1)));
+  } else {
+    const unsigned *px = (const unsigned *)(cairo_image_surface_get_data(p->s)
+                                            + (size_t)y * cairo_image_surface_get_stride(p->s));
+    int opaque = cairo_image_surface_get_format(p->s) == CAIRO_FORMAT_RGB24;
+    unsigned char c[4];
+    for (x = 0; x < w; x++, row += opaque ? 3 : 4) {
+      if (opaque) c[0] = (unsigned char)(px[x] >> 16), c[1] = (unsigned char)(px[x] >> 8), c[2] = (unsigned char)px[x];
+      else mpns_img_unpack(px[x], 0, c);
+      memcpy(row, c, opaque ? 3 : 4);
+    }
   }
 }
 
-/* The palette for levels L into the PNG: colours, and alphas if any. */
-static void set_palette(png_structp png, png_infop info, const unsigned char *L) {
-  png_color pal[256];
-  png_byte trns[256];
-  int n = L[0] * L[1] * L[2] * L[3], i;
-  for (i = 0; i < n; i++) {
-    int b = i % L[3], g = i / L[3] % L[2], r = i / (L[3] * L[2]) % L[1], a = i / (L[3] * L[2] * L[1]);
-    pal[i].red = (png_byte)(r * 255 / (L[1] - 1));
-    pal[i].green = (png_byte)(g * 255 / (L[2] - 1));
-    pal[i].blue = (png_byte)(b * 255 / (L[3] - 1));
-    trns[i] = (png_byte)(L[0] > 1 ? a * 255 / (L[0] - 1) : 255);
+/* The palette into the PNG: colours, and alphas when any is not opaque. */
+static void set_palette(png_structp png, png_infop info, const mpns_img_palette *pal) {
+  png_color col[256];
+  png_byte alpha[256];
+  int i, translucent = 0;
+  memset(col, 0, sizeof col);
+  for (i = 0; i < pal->n; i++) {
+    col[i].red = pal->rgba[i][0], col[i].green = pal->rgba[i][1], col[i].blue = pal->rgba[i][2];
+    alpha[i] = pal->rgba[i][3];
+    translucent |= alpha[i] != 255;
   }
-  png_set_PLTE(png, info, pal, n);
-  if (L[0] > 1) png_set_tRNS(png, info, trns, n, NULL);
+  png_set_PLTE(png, info, col, pal->n);
+  if (translucent) png_set_tRNS(png, info, alpha, pal->n, NULL);
 }
 
-static void write_rows(png_structp png, const rung *r, const unsigned char *L,
-                       cairo_surface_t *s, unsigned char *row) {
-  int w = cairo_image_surface_get_width(s), h = cairo_image_surface_get_height(s);
-  int stride = cairo_image_surface_get_stride(s), y;
-  int opaque = cairo_image_surface_get_format(s) == CAIRO_FORMAT_RGB24;
-  const unsigned char *data = cairo_image_surface_get_data(s);
-  for (y = 0; y < h; y++) {
-    convert_row(r, L, (const unsigned *)(data + (size_t)y * stride), w, opaque, row);
-    png_write_row(png, row);
-  }
-}
-
-/* Writes `s` the rung's way into k; 0 on success, -1 (k->over or k->text). */
-static int write_png(cairo_surface_t *s, const rung *r, sink *k) {
-  int opaque = cairo_image_surface_get_format(s) == CAIRO_FORMAT_RGB24;
-  const unsigned char *L = r->levels[!opaque];
-  int w = cairo_image_surface_get_width(s), h = cairo_image_surface_get_height(s);
-  int type = L[0] ? PNG_COLOR_TYPE_PALETTE : opaque ? PNG_COLOR_TYPE_RGB : PNG_COLOR_TYPE_RGBA;
+/* Writes the picture the rung's way into k; 0, or -1 (k->over or k->text). */
+static int write_png(const picture *p, const rung *r, sink *k) {
+  int w = cairo_image_surface_get_width(p->s), h = cairo_image_surface_get_height(p->s), y;
+  int opaque = cairo_image_surface_get_format(p->s) == CAIRO_FORMAT_RGB24;
+  int type = p->pal ? PNG_COLOR_TYPE_PALETTE : opaque ? PNG_COLOR_TYPE_RGB : PNG_COLOR_TYPE_RGBA;
   unsigned char *row = malloc(4 * (size_t)w);
   png_structp png = row ? png_create_write_struct(PNG_LIBPNG_VER_STRING, k, png_fail, png_warn) : NULL;
   png_infop info = png ? png_create_info_struct(png) : NULL;
@@ -147,18 +118,40 @@ static int write_png(cairo_surface_t *s, const rung *r, sink *k) {
     return -1;
   }
   png_set_write_fn(png, k, png_sink, png_flush);
-  png_set_IHDR(png, info, (png_uint_32)w, (png_uint_32)h, r->depth, type, PNG_INTERLACE_NONE,
-               PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
-  if (L[0]) set_palette(png, info, L);
+  png_set_IHDR(png, info, (png_uint_32)w, (png_uint_32)h, p->pal ? p->depth : 8, type,
+               PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+  if (p->pal) set_palette(png, info, p->pal);
   png_set_compression_level(png, r->zlevel);
   png_set_compression_strategy(png, r->strategy);
   png_set_filter(png, PNG_FILTER_TYPE_BASE, r->filters);
   png_write_info(png, info);
-  write_rows(png, r, L, s, row);
+  for (y = 0; y < h; y++) {
+    convert_row(p, y, row);
+    png_write_row(png, row);
+  }
   png_write_end(png, info);
   png_destroy_write_struct(&png, &info);
   free(row);
   return 0;
+}
+
+/* Tries one rung: 1 written, 0 too big (or not for this tile), -1 failed. */
+static int try_rung(cairo_surface_t *s, const rung *r, sink *k) {
+  mpns_img_palette pal;
+  picture p;
+  int rc = 1;
+  p.s = s, p.pal = NULL, p.depth = 8;
+  if (r->kind == OWN) rc = mpns_img_exact_palette(s, &pal);
+  if (r->kind == FIXED)
+    rc = mpns_img_fixed_palette(s, r->levels[cairo_image_surface_get_format(s) != CAIRO_FORMAT_RGB24], &pal);
+  if (rc <= 0) {
+    snprintf(k->text, sizeof k->text, "out of memory");
+    return rc == 0 ? (k->over = 1, 0) : -1;
+  }
+  if (r->kind != FULL) p.pal = &pal, p.depth = pal.n <= 2 ? 1 : pal.n <= 4 ? 2 : pal.n <= 16 ? 4 : 8;
+  rc = write_png(&p, r, k) == 0 ? 1 : k->over ? 0 : -1;
+  if (p.pal) mpns_img_palette_free(&pal);
+  return rc;
 }
 
 int mpns_img_encode(cairo_surface_t *s, unsigned char *out, size_t cap, size_t *len,
@@ -169,8 +162,9 @@ int mpns_img_encode(cairo_surface_t *s, unsigned char *out, size_t cap, size_t *
   k.out = out, k.cap = cap;
   cairo_surface_flush(s);
   for (r = 0; r < RUNGS; r++) {
-    if (write_png(s, &ladder[r], &k) == 0) return *len = k.len, 0;
-    if (!k.over) {
+    int rc = try_rung(s, &ladder[r], &k);
+    if (rc > 0) return *len = k.len, 0;
+    if (rc < 0) {
       snprintf(err->text, sizeof err->text, "the tile could not be encoded: %s", k.text);
       return -1;
     }

@@ -10,7 +10,7 @@
 #include <string.h>
 #include <cairo.h>
 #include <jpeglib.h>
-#include "image.h"
+#include "image_int.h"  /* mpns_img_encode and the palettes, tested here too */
 
 static int passed, failed;
 
@@ -254,6 +254,44 @@ static void test_jpeg(void) {
   cairo_surface_destroy(img);
 }
 
+/* An opaque picture of `n` colours (n <= 256: blocks) or a gradient. */
+static cairo_surface_t *picture_of(int n) {
+  cairo_surface_t *s = cairo_image_surface_create(CAIRO_FORMAT_RGB24, 336, 336);
+  unsigned char *d = cairo_image_surface_get_data(s);
+  int x, y;
+  for (y = 0; y < 336; y++)
+    for (x = 0; x < 336; x++)
+      ((unsigned *)(d + y * cairo_image_surface_get_stride(s)))[x] = 0xFF000000u | (n <= 256
+        ? ((unsigned)((x / 8 + y / 8 * 7) % n) * 0x4F1BBDu) & 0xFFFFFFu
+        : (unsigned)(x * 255 / 335) << 16 | (unsigned)(y * 255 / 335) << 8 | 128u);
+  cairo_surface_mark_dirty(s);
+  return s;
+}
+
+/* The rungs that keep colours lose nothing: the tile's own palette when it
+ * has at most 256 colours, else full colour; decoded, every pixel is back. */
+static void test_lossless(void) {
+  static const struct { int n, type; } cases[] = { { 200, 3 }, { 257, 2 }, { 65536, 2 } };
+  size_t i;
+  for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    cairo_surface_t *s = picture_of(cases[i].n), *back;
+    mpns_img_palette pal;
+    mpns_error err;
+    size_t len = 0;
+    CHECK(mpns_img_exact_palette(s, &pal) == (cases[i].n <= 256));
+    if (cases[i].n <= 256) {
+      CHECK(pal.n == cases[i].n);
+      mpns_img_palette_free(&pal);
+    }
+    CHECK(mpns_img_encode(s, out, sizeof out, &len, &err) == 0);
+    back = decode(out, len);
+    CHECK(out[25] == cases[i].type);  /* PNG colour type: 3 palette, 2 RGB */
+    CHECK(cairo_surface_status(back) == CAIRO_STATUS_SUCCESS && differ(s, back, 0, 0, 336, 336) == 0);
+    cairo_surface_destroy(back);
+    cairo_surface_destroy(s);
+  }
+}
+
 int main(int argc, char **argv) {
   char cmd[1100];
   if (argc == 3 && strcmp(argv[1], "--fixtures") == 0) return fixtures(argv[2]);
@@ -264,6 +302,7 @@ int main(int argc, char **argv) {
   test_errors();
   test_size_limit();
   test_jpeg();
+  test_lossless();
   snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
   if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
   printf("%d passed, %d failed\n", passed, failed);
