@@ -12,6 +12,7 @@
 
 #define PI 3.14159265358979323846
 #define MAX_LINES 64
+#define LONGEST_WORD 1024  /* bytes: wider than any tile, so never measured whole */
 
 /* Proportions of the tile's height, read off WP8's medium tile. */
 #define PAD 0.045       /* the margin */
@@ -62,7 +63,7 @@ static size_t fit(cairo_t *cr, char *s, double maxw) {
   size_t end = 0, i = 0, j;
   for (;;) {
     for (j = i; s[j] && s[j] != ' ' && s[j] != '\n'; j++) {}
-    if (width_of(cr, s, j) > maxw) break;
+    if (j - i > LONGEST_WORD || width_of(cr, s, j) > maxw) break;
     end = j;
     if (s[j] != ' ') return end;
     i = j + 1;
