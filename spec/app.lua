@@ -7,13 +7,7 @@ local proc = require "proc"
 
 local A = {}
 A.__index = A
-
-local function sh(cmd)
-  local f = assert(io.popen(cmd))
-  local out = f:read("*a")
-  f:close()
-  return out
-end
+local sh = proc.output
 
 local CONF = [[
 %s
@@ -72,22 +66,9 @@ function A.start(files)
     f:close()
     math.randomseed(b:byte(1) * 16777216 + b:byte(2) * 65536 + b:byte(3) * 256 + b:byte(4))
   end
-  local log
-  for _ = 1, 10 do
-    local a
-    a, log = try_start(files, math.random(40001, 47000))
-    if a then return a end
-    if not log:find("Address already in use", 1, true) then break end
-  end
-  return nil, "app nginx did not start: " .. tostring(log)
+  return proc.on_free_port(40001, 47000, function(port) return try_start(files, port) end, "app nginx")
 end
 
-function A:stop()
-  if self.pid then
-    proc.stop(self.pid)
-    self.pid = nil
-  end
-  if self.prefix and not os.getenv("EMU_KEEP_PREFIX") then os.execute("rm -rf " .. self.prefix) end
-end
+A.stop = proc.stop_server
 
 return A
