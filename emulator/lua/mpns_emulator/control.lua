@@ -190,13 +190,22 @@ local function show_config()
   return reply(200, out)
 end
 
+-- The counters, and the phone's downloads waiting and in flight.
+local function show_stats()
+  local out = stats.snapshot()
+  local waiting, running = phone.pending()
+  if waiting > 0 then out.downloads_waiting = waiting end
+  if running > 0 then out.downloads_running = running end
+  return reply(200, out)
+end
+
 -- path pattern -> { METHOD = handler }
 local ROUTES = {
   { "^/control/channels/([%w%-_.~+=]+)$",
     { PUT = put_channel, GET = get_channel, DELETE = delete_channel } },
   { "^/control/channels$", { GET = list_channels } },
   { "^/control/reset$", { POST = reset } },
-  { "^/control/stats$", { GET = function() return reply(200, stats.json()) end } },
+  { "^/control/stats$", { GET = show_stats } },
   { "^/control/config$", { GET = show_config } },
   { "^/control/sinks/([%w%-_.]+)$", { POST = sink.record, GET = sink.show } },
 }

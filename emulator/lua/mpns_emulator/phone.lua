@@ -103,7 +103,8 @@ local function fetcher(premature)
   running = running - 1
 end
 
--- Queues a download and makes sure enough fetchers run.
+---Queues a download and makes sure enough fetchers run.
+---@param job table { id, url, field, seq (the notification's) or schedule = true and poll }
 local function enqueue(job)
   if tail - head + 1 >= config.fetch_queue then return record_outcome(job, "dropped", "download queue full") end
   tail = tail + 1
@@ -149,7 +150,9 @@ function _M.delivered(id, stored)
   end
 end
 
--- Downloads waiting and in flight, for the control API's stats.
+---Downloads waiting, and fetchers running, for the control API's stats.
+---@return integer waiting
+---@return integer running
 function _M.pending() return tail - head + 1, running end
 
 return _M

@@ -154,9 +154,14 @@ function _M.log_callback(id, entry)
   shared.mpns_state:rpush("cl:" .. id, cjson.encode(entry))
 end
 
+---The phone's downloads (JSON texts), oldest first.
+---@param id string
+---@return string[]
 function _M.fetch_log(id) return list(shared.mpns_state, "f:" .. id) end
 
--- Appends one download's outcome (phone.lua), keeping the last config.keep.
+---Appends one download's outcome (phone.lua), keeping the last config.keep.
+---@param id string
+---@param entry table
 function _M.log_fetch(id, entry)
   local dict, key = shared.mpns_state, "f:" .. id
   local n, err = rpush_evicting(dict, key, cjson.encode(entry))
@@ -164,11 +169,13 @@ function _M.log_fetch(id, entry)
   if n > config.keep then dict:lpop(key) end
 end
 
--- Keeps an image once however many phones downloaded it; returns its key.
+---Keeps an image once however many phones downloaded it; returns its key.
 -- A fan-out brings the same bytes again and again: the last image's key is
 -- remembered, so those are compared (LuaJIT interns strings: one pointer
 -- test), not hashed and stored once more.
 local last_image, last_md5
+---@param bytes string
+---@return string md5
 function _M.store_image(bytes)
   if bytes == last_image then return last_md5 end
   local md5 = ngx.md5(bytes)
@@ -178,6 +185,9 @@ function _M.store_image(bytes)
   return md5
 end
 
+---An image stored by store_image, or nil.
+---@param md5 string
+---@return string|nil
 function _M.image(md5) return shared.mpns_images:get("i:" .. md5) end
 
 function _M.callback(id)

@@ -169,6 +169,7 @@ local function selected(args)
   return out, #all
 end
 
+---GET /phones/state.json?q=&limit=: the phones the page draws.
 function _M.state()
   local ids, total = selected(ngx.req.get_uri_args())
   local wanted = {}
@@ -187,6 +188,8 @@ function _M.state()
                          stats = stats.snapshot() })
 end
 
+---GET /phones/images/<md5>: an image phones downloaded, or 404.
+---@param md5 string
 function _M.image(md5)
   local bytes = state.image(md5)
   if not bytes then return ngx.exit(404) end
