@@ -37,7 +37,8 @@ build = {
     -- load cairo; check.c and fields.c bring it the core's UTF-8 check
     ["mpns.image"] = {
       sources = {
-        "csrc/image.c", "csrc/image_draw.c", "csrc/image_load.c", "csrc/image_png.c",
+        "csrc/image.c", "csrc/image_draw.c", "csrc/image_load.c", "csrc/image_palette.c",
+        "csrc/image_png.c",
         "csrc/limage.c", "csrc/check.c", "csrc/fields.c",
       },
       defines = { "_POSIX_C_SOURCE=200809L" },
