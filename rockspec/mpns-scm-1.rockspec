@@ -38,8 +38,7 @@ build = {
     ["mpns.image"] = {
       sources = {
         "csrc/image.c", "csrc/image_draw.c", "csrc/image_load.c", "csrc/image_palette.c",
-        "csrc/image_png.c",
-        "csrc/limage.c", "csrc/check.c", "csrc/fields.c",
+        "csrc/image_png.c", "csrc/limage.c", "csrc/check.c", "csrc/fields.c",
       },
       defines = { "_POSIX_C_SOURCE=200809L" },
       incdirs = { "$(CAIRO_INCDIR)/cairo" },
