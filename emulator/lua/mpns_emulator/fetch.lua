@@ -163,7 +163,10 @@ function _M.get(u, limit, seconds)
   local sock = ngx.socket.tcp()
   sock:settimeout(max(1, floor(seconds * 1000)))
   local ok, err = sock:connect(u.addr, u.port)
-  if ok and u.scheme == "https" then ok, err = sock:sslhandshake(nil, u.host, false) end
+  -- A kept-alive TLS connection has had its handshake.
+  if ok and u.scheme == "https" and sock:getreusedtimes() == 0 then
+    ok, err = sock:sslhandshake(nil, u.host, false)
+  end
   if not ok then
     sock:close()
     return failed(err)
