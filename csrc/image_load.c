@@ -11,7 +11,16 @@
 #include <jpeglib.h>
 #include "image_int.h"
 
-#define MAX_SIDE 16384  /* a decoded background's limit, after JPEG scaling */
+#define MAX_PIXELS (16ul << 20)  /* 64 MB decoded, after JPEG scaling; cairo's own limit */
+#define MAX_SIDE 32767            /* is 32767 a side */
+
+/* 1 (and `err`) when a w x h background is too big to decode. */
+static int refuse_size(const char *path, unsigned long w, unsigned long h, mpns_error *err) {
+  if (w <= MAX_SIDE && h <= MAX_SIDE && w * h <= MAX_PIXELS) return 0;
+  mpns_img_fail(err, MPNS_IMG_BACKGROUND, "expected an image of at most %lu pixels and %d a "
+                "side, got '%s' (%lux%lu)", MAX_PIXELS, MAX_SIDE, path, w, h);
+  return 1;
+}
 
 static cairo_status_t read_file(void *f, unsigned char *data, unsigned int len) {
   return fread(data, 1, len, (FILE *)f) == len ? CAIRO_STATUS_SUCCESS : CAIRO_STATUS_READ_ERROR;
@@ -86,10 +95,9 @@ static cairo_surface_t *load_jpeg(FILE *f, const char *path, int w, int h, mpns_
   j.out_color_space = JCS_RGB;
   pick_scale(&j, w, h);
   jpeg_calc_output_dimensions(&j);
-  if (j.output_width > MAX_SIDE || j.output_height > MAX_SIDE) {
-    snprintf(fail.text, sizeof fail.text, "%ux%u pixels is over %d a side",
-             (unsigned)j.output_width, (unsigned)j.output_height, MAX_SIDE);
-    longjmp(fail.jump, 1);
+  if (refuse_size(path, j.output_width, j.output_height, err)) {
+    jpeg_destroy_decompress(&j);
+    return NULL;
   }
   jpeg_start_decompress(&j);
   s = cairo_image_surface_create(CAIRO_FORMAT_RGB24, (int)j.output_width, (int)j.output_height);
@@ -104,9 +112,13 @@ static cairo_surface_t *load_jpeg(FILE *f, const char *path, int w, int h, mpns_
   return s;
 }
 
+static unsigned long be32(const unsigned char *p) {
+  return (unsigned long)p[0] << 24 | (unsigned long)p[1] << 16 | (unsigned long)p[2] << 8 | p[3];
+}
+
 cairo_surface_t *mpns_img_load(const char *path, int w, int h, mpns_error *err) {
   static const unsigned char png_sig[8] = { 0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n' };
-  unsigned char sig[8] = { 0 };
+  unsigned char sig[24] = { 0 };  /* a PNG's signature and IHDR's size */
   cairo_surface_t *s = NULL;
   FILE *f = fopen(path, "rb");
   if (!f) {
@@ -116,7 +128,7 @@ cairo_surface_t *mpns_img_load(const char *path, int w, int h, mpns_error *err) 
   }
   if (fread(sig, 1, sizeof sig, f) == sizeof sig && memcmp(sig, png_sig, 8) == 0) {
     rewind(f);
-    s = load_png(f, path, err);
+    if (!refuse_size(path, be32(sig + 16), be32(sig + 20), err)) s = load_png(f, path, err);
   } else if (sig[0] == 0xFF && sig[1] == 0xD8 && sig[2] == 0xFF) {
     rewind(f);
     s = load_jpeg(f, path, w, h, err);

@@ -153,8 +153,16 @@ function TestImage:test_bad_input_names_the_field()
   write("fake.jpg", "\255\216\255\224 not really a jpeg")
   lu.assertStrContains(err_of{ background = dir .. "/fake.jpg" }, "field 'background' expected a JPEG libjpeg "
     .. "can read, got '" .. dir .. "/fake.jpg' (")
-  write("fake.png", "\137PNG\r\n\26\n truncated")
+  local SIG = "\137PNG\r\n\26\n\0\0\0\13IHDR"
+  write("fake.png", SIG .. "\0\0\0\16\0\0\0\16\8\2\0\0\0 truncated")
   lu.assertStrContains(err_of{ background = dir .. "/fake.png" }, "field 'background' expected a PNG cairo can read, got '")
+  -- sizes are read from the headers before anything is decoded
+  write("huge.png", SIG .. "\0\0\156\64\0\0\156\64\8\2\0\0\0")
+  lu.assertStrContains(err_of{ background = dir .. "/huge.png" }, "field 'background' expected an "
+    .. "image of at most 16777216 pixels and 32767 a side, got '" .. dir .. "/huge.png' (40000x40000)")
+  write("huge.jpg", "\255\216\255\192\0\11\8\253\232\253\232\1\1\17\0"
+    .. "\255\218\0\8\1\1\0\0\63\0\255\217")
+  lu.assertStrContains(err_of{ background = dir .. "/huge.jpg" }, "(8125x8125)")
   lu.assertErrorMsgContains("bad argument #1", image.tile, "medium")
 end
 
