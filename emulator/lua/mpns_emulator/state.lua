@@ -171,8 +171,9 @@ end
 
 ---Keeps an image once however many phones downloaded it; returns its key.
 -- A fan-out brings the same bytes again and again: the last image's key is
--- remembered, so those are compared (LuaJIT interns strings: one pointer
--- test), not hashed and stored once more.
+-- remembered, so those are compared (LuaJIT interns strings, so the compare
+-- happened once, as a memcmp, when the body was made), not hashed with MD5
+-- and offered to the dict once more.
 local last_image, last_md5
 ---@param bytes string
 ---@return string md5
