@@ -69,21 +69,20 @@ typedef struct {
 /* Row y in PNG form: RGB (opaque), RGBA, or packed palette indices. */
 static void convert_row(const picture *p, int y, unsigned char *row) {
   int w = cairo_image_surface_get_width(p->s), x;
-  if (p->pal) {
+  const unsigned *px = (const unsigned *)(cairo_image_surface_get_data(p->s)
+                                          + (size_t)y * cairo_image_surface_get_stride(p->s));
+  if (p->pal && p->depth == 8) {
+    memcpy(row, p->pal->index + (size_t)y * w, (size_t)w);
+  } else if (p->pal) {
     const unsigned char *ix = p->pal->index + (size_t)y * w;
     int per = 8 / p->depth;
     memset(row, 0, ((size_t)w + per - 1) / per);
     for (x = 0; x < w; x++) row[x / per] |= (unsigned char)(ix[x] << (8 - p->depth * (x % per + 1)));
+  } else if (cairo_image_surface_get_format(p->s) == CAIRO_FORMAT_RGB24) {
+    for (x = 0; x < w; x++, row += 3)
+      row[0] = (unsigned char)(px[x] >> 16), row[1] = (unsigned char)(px[x] >> 8), row[2] = (unsigned char)px[x];
   } else {
-    const unsigned *px = (const unsigned *)(cairo_image_surface_get_data(p->s)
-                                            + (size_t)y * cairo_image_surface_get_stride(p->s));
-    int opaque = cairo_image_surface_get_format(p->s) == CAIRO_FORMAT_RGB24;
-    unsigned char c[4];
-    for (x = 0; x < w; x++, row += opaque ? 3 : 4) {
-      if (opaque) c[0] = (unsigned char)(px[x] >> 16), c[1] = (unsigned char)(px[x] >> 8), c[2] = (unsigned char)px[x];
-      else mpns_img_unpack(px[x], 0, c);
-      memcpy(row, c, opaque ? 3 : 4);
-    }
+    for (x = 0; x < w; x++, row += 4) mpns_img_unpack(px[x], 0, row);
   }
 }
 
