@@ -2,7 +2,7 @@
  * image_png.c: the tile as a PNG of at most `cap` bytes, written with
  * libpng down a ladder until one fits: the tile's own colours (when it has
  * at most 256: lossless, and a third of the bytes for zlib), full colour
- * written fast (one filter, run-length zlib; cairo's own writer tries every
+ * written fast (one filter, zlib level 1; cairo's own writer tries every
  * filter on every row and took 90 % of a render), full colour compressed
  * hard, then fixed palettes of 256 and 16 colours. A 16-colour PNG costs at
  * most half a byte a pixel before compression, so only a photo-like wide
@@ -28,7 +28,7 @@ typedef struct {
 
 static const rung ladder[] = {
   { "its own colours", OWN, 6, Z_RLE, PNG_FILTER_NONE, { { 0 } } },
-  { "full colour", FULL, 6, Z_RLE, PNG_FILTER_SUB, { { 0 } } },
+  { "full colour", FULL, 1, Z_DEFAULT_STRATEGY, PNG_FILTER_SUB, { { 0 } } },
   { "full colour", FULL, 9, Z_DEFAULT_STRATEGY, PNG_ALL_FILTERS, { { 0 } } },
   { "256 colours", FIXED, 9, Z_DEFAULT_STRATEGY, PNG_FILTER_NONE, { { 1, 8, 8, 4 }, { 4, 4, 4, 4 } } },
   { "16 colours", FIXED, 9, Z_DEFAULT_STRATEGY, PNG_FILTER_NONE, { { 1, 2, 4, 2 }, { 2, 2, 2, 2 } } },
