@@ -27,7 +27,7 @@ typedef struct {
 } rung;
 
 static const rung ladder[] = {
-  { "its own colours", OWN, 6, Z_RLE, PNG_FILTER_NONE, { { 0 } } },
+  { "its own colours", OWN, 1, Z_DEFAULT_STRATEGY, PNG_FILTER_NONE, { { 0 } } },
   { "full colour", FULL, 1, Z_DEFAULT_STRATEGY, PNG_FILTER_SUB, { { 0 } } },
   { "full colour", FULL, 9, Z_DEFAULT_STRATEGY, PNG_ALL_FILTERS, { { 0 } } },
   { "256 colours", FIXED, 9, Z_DEFAULT_STRATEGY, PNG_FILTER_NONE, { { 1, 8, 8, 4 }, { 4, 4, 4, 4 } } },
