@@ -7,6 +7,7 @@ local lu = require "luaunit"
 local emu = require "emu"
 local app = require "app"
 local png = require "png"
+local cdp = require "cdp"
 
 local e = assert(emu.start {})
 local VIEW = "http://127.0.0.1:" .. e.port .. "/phones/"
@@ -143,6 +144,38 @@ function TestPhoneView:test_screenshot()
   f:close()
   lu.assertEquals(head, "\137PNG\r\n\26\n")
   print("\nphone view screenshot: " .. path .. " (tile image from " .. MADE_BY .. ")")
+end
+
+-- The switches call the control API: a click in the page (through the
+-- DevTools protocol, spec/cdp.lua) changes the channel.
+function TestPhoneView:test_switches_change_the_phone()
+  scene()
+  local b, why = cdp.open(VIEW, TMP)
+  if not b then lu.fail("Chromium could not run: " .. why) end
+  local ok, err = pcall(function()
+    local box = [[document.querySelector('[data-channel="view-bob"] input[data-key="app_running"]')]]
+    local drawn = false
+    for _ = 1, 100 do
+      drawn = b:eval(box .. " !== null")
+      if drawn then break end
+      os.execute("sleep 0.1")
+    end
+    lu.assertTrue(drawn, "the page never drew view-bob")
+    lu.assertTrue(assert(e:get("view-bob")).app_running)
+    b:eval(box .. ".click()")
+    b:eval([[(() => { const s = document.querySelector('[data-channel="view-bob"] select[data-key="device"]');
+      s.value = "TempDisconnected"; s.dispatchEvent(new Event("change")); })()]])
+    local ch
+    for _ = 1, 50 do
+      ch = assert(e:get("view-bob"))
+      if ch.app_running == false and ch.device == "TempDisconnected" then break end
+      os.execute("sleep 0.1")
+    end
+    lu.assertEquals({ ch.app_running, ch.device }, { false, "TempDisconnected" })
+  end)
+  b:close()
+  assert(e:set("view-bob", { app_running = true, device = "Connected" }))
+  if not ok then error(err, 0) end
 end
 
 local code = lu.LuaUnit.run()
