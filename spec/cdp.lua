@@ -39,11 +39,11 @@ local function read_frame(sock)
 end
 
 -- A GET to the DevTools HTTP server, which keeps the connection open: the
--- body is read by its Content-Length, within 5 s.
+-- body is read by its Content-Length, within 2 s.
 local function http_get(port, path)
   local s = socket.connect("127.0.0.1", port)
   if not s then return nil end
-  s:settimeout(5)
+  s:settimeout(2)
   s:send("GET " .. path .. " HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
   local len
   repeat
@@ -63,7 +63,8 @@ function C.open(url, dir)
     .. "--user-data-dir=%s/cdp-profile --remote-debugging-port=0 '%s' >%s/cdp.log 2>&1 & echo $!")
     :format(dir, bin, dir, url, dir)))
   local b = setmetatable({ pid = pid }, C)
-  for _ = 1, 200 do -- Chromium writes its port here once it listens
+  local deadline = socket.gettime() + 30
+  while socket.gettime() < deadline do -- Chromium writes its port here once it listens
     local port = (proc.read_file(dir .. "/cdp-profile/DevToolsActivePort") or ""):match("^(%d+)")
     local pages = port and http_get(port, "/json/list")
     local ws = pages and pages:match('"webSocketDebuggerUrl":%s*"ws://[^/]+(/devtools/page/[^"]+)"')
