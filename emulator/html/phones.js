@@ -124,6 +124,7 @@ function phone(p) {
 
 let last = "";
 async function refresh(force) {
+  if (document.hidden && !force) return; // a background tab costs the emulator nothing
   const form = new FormData($("#filter"));
   const url = `state.json?q=${encodeURIComponent(form.get("q") || "")}&limit=${encodeURIComponent(form.get("limit") || 24)}`;
   try {
