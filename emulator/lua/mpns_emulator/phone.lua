@@ -66,6 +66,7 @@ local function run(job)
   end
   local t0 = ngx.now()
   local outcome, body, detail = fetch.get(u, config.image_max_bytes, config.image_timeout)
+  if not state.find(job.id) then return end -- forgotten (DELETE, reset) meanwhile
   local extra = { ms = math.floor((ngx.now() - t0) * 1000 + 0.5) }
   if body then
     extra.bytes, extra.type, extra.image = #body, fetch.image_type(body), state.store_image(body)
