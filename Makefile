@@ -25,20 +25,29 @@ JIT_CFLAGS   = $(shell $(PKG) --cflags luajit 2>/dev/null)
 
 # Binding files start with "l" (lmpns.c, lmessage.c, ...); the rest is the
 # plain C library, built once and linked into both modules.
-BIND_SRC = $(wildcard csrc/l*.c)
-CORE_SRC = $(filter-out $(BIND_SRC),$(wildcard csrc/*.c))
+# The tile renderer (csrc/image*.c under csrc/limage.c) is a module of its
+# own, mpns.image, so that only programs that render tiles load cairo.
+IMAGE_SRC = $(wildcard csrc/image*.c)
+IMAGE_OBJ = $(IMAGE_SRC:csrc/%.c=build/core/%.o)
+IMAGE_CFLAGS = $(shell $(PKG) --cflags cairo libpng 2>/dev/null)
+IMAGE_LIBS = $(shell $(PKG) --libs cairo libpng 2>/dev/null || echo -lcairo -lpng16) -ljpeg -lm
+BIND_SRC = $(filter-out csrc/limage.c,$(wildcard csrc/l*.c))
+CORE_SRC = $(filter-out $(BIND_SRC) csrc/limage.c $(IMAGE_SRC),$(wildcard csrc/*.c))
 HEADERS  = $(wildcard csrc/*.h)
 CORE_OBJ = $(CORE_SRC:csrc/%.c=build/core/%.o)
 
 MOD54  = build/5.4/mpns/core.so
 MODJIT = build/jit/mpns/core.so
+IMG54  = build/5.4/mpns/image.so
+IMGJIT = build/jit/mpns/image.so
 
 # Debian packages the build, the tests, the emulator and the demo need.
 DEB_PKGS = gcc make pkg-config lua5.4 liblua5.4-dev luajit2 libluajit2-5.1-dev \
 	libcurl4-openssl-dev lua-unit lua-cjson lua-expat nginx libnginx-mod-http-lua \
 	openssl curl valgrind luarocks \
 	lua-dbi-sqlite3 sqlite3 redis-server lua-redis lua-nginx-redis lua-socket lua-sec \
-	libcairo2-dev fonts-dejavu-core chromium clang lua-ldoc strace libexpat1-dev
+	libcairo2-dev libpng-dev libjpeg-dev fonts-dejavu-core chromium clang lua-ldoc strace \
+	libexpat1-dev
 BENCH_PKGS = wrk nodejs npm
 SUDO = $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
@@ -46,7 +55,8 @@ SUDO = $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 	env doc clean fuzz fuzz-build check-asan asan-build
 
 all: build
-build: $(MOD54) $(MODJIT) build/libmpns.a build/core_test build/embed
+build: $(MOD54) $(MODJIT) build/libmpns.a build/core_test build/embed \
+	$(IMG54) $(IMGJIT) build/image_test
 
 # examples/embed.c: the engine driven from a host's own poll() loop.
 build/embed: examples/embed.c build/libmpns.a
@@ -55,6 +65,14 @@ build/embed: examples/embed.c build/libmpns.a
 # The C core's own test: a C caller with no Lua (spec/run runs it under valgrind).
 build/core_test: spec/c/core_test.c build/libmpns.a
 	$(CC) $(WARN) $(CFLAGS) -Icsrc -o $@ $^ $(CURL_LIBS)
+
+# The renderer's C test, and the fixtures (noisy PNG, JPEG) image_spec reads.
+build/image_test: spec/c/image_test.c $(IMAGE_OBJ) build/libmpns.a
+	$(CC) $(WARN) $(CFLAGS) -Icsrc $(IMAGE_CFLAGS) -o $@ $^ $(IMAGE_LIBS)
+
+$(IMAGE_OBJ): build/core/%.o: csrc/%.c $(HEADERS)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(IMAGE_CFLAGS) -c $< -o $@
 
 build/core/%.o: csrc/%.c $(HEADERS)
 	@mkdir -p $(@D)
@@ -76,6 +94,15 @@ $(MOD54): $(BIND_SRC:csrc/%.c=build/5.4/%.o) $(CORE_OBJ)
 $(MODJIT): $(BIND_SRC:csrc/%.c=build/jit/%.o) $(CORE_OBJ)
 	@mkdir -p $(@D)
 	$(CC) -shared -o $@ $^ $(CURL_LIBS)
+
+# mpns.image: the renderer, and from libmpns.a only what it uses (UTF-8 check).
+$(IMG54): build/5.4/limage.o $(IMAGE_OBJ) build/libmpns.a
+	@mkdir -p $(@D)
+	$(CC) -shared -Wl,-z,nodelete -o $@ $^ $(IMAGE_LIBS)
+
+$(IMGJIT): build/jit/limage.o $(IMAGE_OBJ) build/libmpns.a
+	@mkdir -p $(@D)
+	$(CC) -shared -Wl,-z,nodelete -o $@ $^ $(IMAGE_LIBS)
 
 build/libmpns.a: $(CORE_OBJ)
 	ar rcs $@ $^
@@ -190,6 +217,8 @@ install: build
 	install -d $(DESTDIR)$(CMOD54)/mpns $(DESTDIR)$(CMODJIT)/mpns
 	install -m 644 $(MOD54) $(DESTDIR)$(CMOD54)/mpns/core.so
 	install -m 644 $(MODJIT) $(DESTDIR)$(CMODJIT)/mpns/core.so
+	install -m 644 $(IMG54) $(DESTDIR)$(CMOD54)/mpns/image.so
+	install -m 644 $(IMGJIT) $(DESTDIR)$(CMODJIT)/mpns/image.so
 	for d in $(DESTDIR)$(LMOD54) $(DESTDIR)$(LMODJIT); do \
 	  for f in $(LUA_FILES:lua/%=%); do install -D -m 644 lua/$$f $$d/$$f || exit 1; done; done
 
@@ -198,7 +227,8 @@ uninstall:
 	for d in $(DESTDIR)$(LMOD54) $(DESTDIR)$(LMODJIT); do \
 	  rm -f $(addprefix $$d/,$(LUA_FILES:lua/%=%)); \
 	  [ ! -d $$d/mpns ] || find $$d/mpns -depth -type d -empty -delete; done
-	rm -f $(DESTDIR)$(CMOD54)/mpns/core.so $(DESTDIR)$(CMODJIT)/mpns/core.so
+	rm -f $(DESTDIR)$(CMOD54)/mpns/core.so $(DESTDIR)$(CMODJIT)/mpns/core.so \
+	  $(DESTDIR)$(CMOD54)/mpns/image.so $(DESTDIR)$(CMODJIT)/mpns/image.so
 	-rmdir $(DESTDIR)$(CMOD54)/mpns $(DESTDIR)$(CMODJIT)/mpns 2>/dev/null
 
 # eval "$$(make -s env)": builds, then prints the exports that let lua5.4

@@ -24,8 +24,11 @@ an OpenResty cosocket sender. Lua 5.4 and LuaJIT (OpenResty).]],
 dependencies = { "lua >= 5.1" }
 -- Debian's libcurl4-openssl-dev keeps curl.h in a multiarch folder:
 --   luarocks make ... CURL_INCDIR=/usr/include/x86_64-linux-gnu
+-- mpns.image renders with cairo, libpng and libjpeg (libcairo2-dev,
+-- libpng-dev, libjpeg-dev and fonts-dejavu-core on Debian).
 external_dependencies = {
   CURL = { header = "curl/curl.h" },
+  CAIRO = { header = "cairo/cairo.h" },
 }
 build = {
   type = "builtin",
@@ -44,6 +47,17 @@ build = {
       incdirs = { "$(CURL_INCDIR)" },
       libdirs = { "$(CURL_LIBDIR)" },
       libraries = { "curl" },
+    },
+    -- the tile renderer, a module of its own so that only those who render
+    -- load cairo; check.c and fields.c bring it the core's UTF-8 check
+    ["mpns.image"] = {
+      sources = {
+        "csrc/image.c", "csrc/image_draw.c", "csrc/image_load.c", "csrc/image_palette.c",
+        "csrc/image_png.c", "csrc/limage.c", "csrc/check.c", "csrc/fields.c",
+      },
+      defines = { "_POSIX_C_SOURCE=200809L" },
+      incdirs = { "$(CAIRO_INCDIR)/cairo" },
+      libraries = { "cairo", "png16", "jpeg", "m" },
     },
   },
 }

@@ -49,6 +49,8 @@ local OPTIONS = {
   daily_limit = "--daily-limit", max_payload = "--max-payload",
   max_headers = "--max-headers", queue_limit = "--queue-limit", keep = "--keep", memo = "--memo",
   notes_size = "--notes-size", log_level = "--log-level",
+  image_max_bytes = "--image-max-bytes", image_timeout = "--image-timeout",
+  fetchers = "--fetchers", clock_speed = "--clock-speed",
 }
 
 local function flags(opts)
@@ -75,6 +77,18 @@ local function wait_ready(e)
   return nil, "emulator did not answer within 10 s"
 end
 
+-- The URIs and test certificates of an emulator on e.port and e.tls_port.
+local function addresses(e)
+  e.http_prefix = "http://127.0.0.1:" .. e.port .. "/throttledthirdparty/01.00/"
+  e.https_prefix = "https://127.0.0.1:" .. e.tls_port .. "/unthrottledthirdparty/01.00/"
+  e.control = "http://127.0.0.1:" .. e.port .. "/control/"
+  e.phones = "http://127.0.0.1:" .. e.port .. "/phones/"
+  e.ca, e.client_cert, e.client_key = CERTS .. "/ca.pem", CERTS .. "/client.pem", CERTS .. "/client.key"
+  e.wrong_cert, e.wrong_key = CERTS .. "/wrong.pem", CERTS .. "/wrong.key"
+  e.noeku_cert, e.noeku_key = CERTS .. "/noeku.pem", CERTS .. "/noeku.key"
+  return e
+end
+
 -- One attempt on the given ports; nil, log, "busy" when a port was taken.
 local function try_start(opts, port, tls_port)
   local prefix = sh("mktemp -d /tmp/mpns-emu.XXXXXX"):gsub("%s+$", "")
@@ -84,13 +98,7 @@ local function try_start(opts, port, tls_port)
     os.execute("rm -rf " .. quote(prefix))
     return nil, "emulator/run --prepare failed (" .. tostring(rc) .. ")"
   end
-  local e = setmetatable({ port = port, tls_port = tls_port, prefix = prefix }, Emulator)
-  e.http_prefix = "http://127.0.0.1:" .. port .. "/throttledthirdparty/01.00/"
-  e.https_prefix = "https://127.0.0.1:" .. tls_port .. "/unthrottledthirdparty/01.00/"
-  e.control = "http://127.0.0.1:" .. port .. "/control/"
-  e.ca, e.client_cert, e.client_key = CERTS .. "/ca.pem", CERTS .. "/client.pem", CERTS .. "/client.key"
-  e.wrong_cert, e.wrong_key = CERTS .. "/wrong.pem", CERTS .. "/wrong.key"
-  e.noeku_cert, e.noeku_key = CERTS .. "/noeku.pem", CERTS .. "/noeku.key"
+  local e = addresses(setmetatable({ port = port, tls_port = tls_port, prefix = prefix }, Emulator))
   e.access_log, e.error_log = prefix .. "/logs/access.log", prefix .. "/logs/error.log"
   local conf = prefix .. "/conf/nginx.conf"
   local out = sh("PATH=$PATH:/usr/sbin nginx -p " .. quote(prefix) .. " -c " .. quote(conf)
@@ -116,6 +124,15 @@ function emu.start(opts)
     if not busy then break end
   end
   return nil, "emulator did not start: " .. tostring(err)
+end
+
+-- An emulator someone else runs (make emulator) on 127.0.0.1: port and
+-- tls_port (8443). stop() leaves it running. Returns it or nil, error.
+function emu.attach(port, tls_port)
+  local e = addresses(setmetatable({ port = tonumber(port), tls_port = tonumber(tls_port) or 8443 }, Emulator))
+  local _, err = e:config()
+  if err then return nil, "no emulator answers on port " .. tostring(port) .. ": " .. err end
+  return e
 end
 
 -- Stops nginx by PID and removes the prefix; safe to call twice.

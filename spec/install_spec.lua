@@ -44,7 +44,8 @@ local function require_from(lpath, cpath, code)
 end
 
 local PROBE = [[local m = require "mpns"; assert(m.toast{ text1 = "x" }:body():find("Text1")); ]]
-  .. [[assert(type(m.client) == "function"); assert(require "mpns.client"); print("ok")]]
+  .. [[assert(type(m.client) == "function"); assert(require "mpns.client"); ]]
+  .. [[assert(m.image.tile{ text = "x" }:sub(2, 4) == "PNG"); print("ok")]]
 
 local function make(args) return sh(("make -C '%s' --no-print-directory %s"):format(REPO, args)) end
 
@@ -105,8 +106,12 @@ function TestRockspec:test_every_lua_file_and_c_file_is_listed()
       local mod = file:gsub("^lua/", ""):gsub("/init%.lua$", ""):gsub("%.lua$", ""):gsub("/", ".")
       lu.assertEquals(mods[mod], file, ('%s: add  ["%s"] = "%s",'):format(name, mod, file))
     end
-    local listed = {}
-    for _, src in ipairs(mods["mpns.core"].sources) do listed[#listed + 1] = src end
+    local listed, seen = {}, {}  -- a file two C modules share counts once
+    for _, m in pairs(mods) do
+      for _, src in ipairs(type(m) == "table" and m.sources or {}) do
+        if not seen[src] then seen[src] = true; listed[#listed + 1] = src end
+      end
+    end
     table.sort(listed)
     lu.assertEquals(listed, lines("cd '" .. REPO .. "' && ls csrc/*.c | sort"), name)
     for mod, file in pairs(mods) do

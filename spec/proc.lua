@@ -10,6 +10,14 @@ function P.read_file(path)
   return s
 end
 
+--- A shell command's standard output.
+function P.output(cmd)
+  local f = assert(io.popen(cmd))
+  local out = f:read("*a")
+  f:close()
+  return out
+end
+
 --- Alive and not a zombie (an orphaned master may never be reaped here).
 function P.alive(pid)
   local stat = P.read_file("/proc/" .. pid .. "/stat")
@@ -24,6 +32,30 @@ function P.stop(pid)
     if i == 100 then os.execute("kill -KILL " .. pid .. " 2>/dev/null") end
     os.execute("sleep 0.05")
   end
+end
+
+--- Calls try(port) on random ports in [lo, hi] until it returns a server, or
+-- fails other than by a port in use; returns the server or nil, `what` and
+-- the last log.
+function P.on_free_port(lo, hi, try, what)
+  local log
+  for _ = 1, 10 do
+    local server
+    server, log = try(math.random(lo, hi))
+    if server then return server end
+    if not tostring(log):find("Address already in use", 1, true) then break end
+  end
+  return nil, what .. " did not start: " .. tostring(log)
+end
+
+--- Stops a server started in its own prefix (fields pid, prefix) and removes
+-- the prefix unless EMU_KEEP_PREFIX is set; safe to call twice.
+function P.stop_server(s)
+  if s.pid then
+    P.stop(s.pid)
+    s.pid = nil
+  end
+  if s.prefix and not os.getenv("EMU_KEEP_PREFIX") then os.execute("rm -rf " .. s.prefix) end
 end
 
 return P

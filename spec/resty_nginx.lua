@@ -7,14 +7,8 @@
 local N = {}
 N.__index = N
 
-local function sh(cmd)
-  local f = assert(io.popen(cmd))
-  local out = f:read("*a")
-  f:close()
-  return out
-end
-
 local proc = require "proc"
+local sh = proc.output
 local read, alive = proc.read_file, proc.alive
 
 N.ROOT = sh("pwd"):gsub("%s+$", "")      -- spec/run runs from the repo root
@@ -77,22 +71,9 @@ end
 -- Starts nginx next to the emulator `e` (with a resolver on dns_port, if
 -- given); returns it or nil, the error log.
 function N.start(e, dns_port)
-  local log
-  for _ = 1, 10 do
-    local n
-    n, log = try_start(e, math.random(33000, 40000), dns_port)
-    if n then return n end
-    if not log:find("Address already in use", 1, true) then break end
-  end
-  return nil, "nginx did not start: " .. tostring(log)
+  return proc.on_free_port(33000, 40000, function(port) return try_start(e, port, dns_port) end, "nginx")
 end
 
-function N:stop()
-  if self.pid then
-    proc.stop(self.pid)
-    self.pid = nil
-  end
-  if self.prefix and not os.getenv("EMU_KEEP_PREFIX") then os.execute("rm -rf " .. self.prefix) end
-end
+N.stop = proc.stop_server
 
 return N

@@ -11,6 +11,9 @@ local stats = require "mpns_emulator.stats"
 local sink = require "mpns_emulator.sink"
 local record = require "mpns_emulator.record"
 local validate = require "mpns_emulator.validate"
+local phone = require "mpns_emulator.phone"
+local schedule = require "mpns_emulator.schedule"
+local fetch = require "mpns_emulator.fetch"
 
 local ngx = ngx
 local _M = {}
@@ -51,17 +54,60 @@ local function fault(v)
   return faults.check(v)
 end
 
+-- The hosts the phone may download tile images from (BindToShellTile's
+-- list); loopback names only, as the emulator never calls out.
+local function domains(v, k)
+  if v == cjson.null or (type(v) == "table" and next(v) == nil) then return CLEAR end
+  if type(v) ~= "table" then return nil, k .. " must be a list of host names" end
+  local out = {}
+  for i, d in ipairs(v) do
+    if type(d) ~= "string" or not fetch.loopback(d) then
+      return nil, k .. " must name loopback hosts here (127.0.0.0/8, localhost, ::1), got "
+        .. cjson.encode(d)
+    end
+    out[i] = d:lower():gsub("^%[(.*)%]$", "%1")
+  end
+  local n = 0
+  for _ in pairs(v) do n = n + 1 end
+  if n ~= #v then return nil, k .. " must be a list" end
+  return out
+end
+local function schedule_setting(v)
+  if v == cjson.null or v == false then return CLEAR end
+  return schedule.check(v)
+end
+
 local SETTERS = {
   device = enum("Connected", "TempDisconnected", "Disconnected", "InActive"),
   subscription = enum("Active", "Expired"),
   app_running = boolean, tile_pinned = boolean, toasts = boolean, drop = boolean,
   queue_limit = limit, daily_limit = limit, fail_next = fault,
+  allowed_domains = domains, schedule = schedule_setting,
 }
 
 -- Stored records as JSON objects.
 local function expand(list)
   for i, stored in ipairs(list) do list[i] = record.expand(stored) end
   return list
+end
+
+-- Puts each download's outcome next to its notification: "images" maps the
+-- element (BackgroundImage ...) to the last download it caused.
+local function with_images(notes, fetches)
+  local by_seq = {}
+  for _, json in ipairs(fetches) do
+    local f = cjson.decode(json)
+    if f and f.seq then
+      by_seq[f.seq] = by_seq[f.seq] or {}
+      by_seq[f.seq][f.field] = f
+    end
+  end
+  if next(by_seq) == nil then return notes end
+  for i, json in ipairs(notes) do
+    local images = by_seq[tonumber(json:match('"seq":(%d+)'))]
+    if images then notes[i] = json:sub(1, -2) .. ',"images":' .. cjson.encode(images) .. "}" end
+  end
+  return notes
 end
 
 -- The channel as GET shows it; arrays are spliced in as stored JSON text so
@@ -72,11 +118,15 @@ local function show(id, rec)
   out.queue_limit, out.daily_limit = state.queue_limit(rec), state.daily_limit(rec)
   out.pushes_today = state.pushes_today(id)
   out.callback = state.callback(id)
+  out.schedule = rec.schedule and state.copy(rec.schedule)
+  if out.schedule then out.schedule.token = nil end
   local json = cjson.encode(out)
-  local lists = { notifications = expand(state.received(id)), queued = expand(state.queued(id)),
-                  callbacks = state.callback_log(id) }
+  local fetches = state.fetch_log(id)
+  local lists = { notifications = with_images(expand(state.received(id)), fetches),
+                  queued = expand(state.queued(id)), callbacks = state.callback_log(id),
+                  downloads = fetches }
   local parts = { json:sub(1, -2) }
-  for _, name in ipairs { "notifications", "queued", "callbacks" } do
+  for _, name in ipairs { "notifications", "queued", "callbacks", "downloads" } do
     parts[#parts + 1] = ',"' .. name .. '":[' .. table.concat(lists[name], ",") .. "]"
   end
   parts[#parts + 1] = "}"
@@ -87,7 +137,7 @@ end
 -- becoming InActive fires the callback.
 local function transition(id, before, after)
   if after == before then return end
-  if after == "Connected" then state.deliver_queue(id) end
+  if after == "Connected" then phone.delivered(id, state.deliver_queue(id)) end
   if after == "InActive" then callback.fire(id) end
 end
 
@@ -106,6 +156,7 @@ local function put_channel(id)
     rec[k] = value
   end
   state.save(id, rec)
+  if body.schedule ~= nil and rec.schedule then schedule.start(id, rec.schedule) end
   transition(id, old.device, rec.device)
   return reply(200, show(id, rec))
 end
@@ -139,13 +190,22 @@ local function show_config()
   return reply(200, out)
 end
 
+-- The counters, and the phone's downloads waiting and in flight.
+local function show_stats()
+  local out = stats.snapshot()
+  local waiting, running = phone.pending()
+  if waiting > 0 then out.downloads_waiting = waiting end
+  if running > 0 then out.downloads_running = running end
+  return reply(200, out)
+end
+
 -- path pattern -> { METHOD = handler }
 local ROUTES = {
   { "^/control/channels/([%w%-_.~+=]+)$",
     { PUT = put_channel, GET = get_channel, DELETE = delete_channel } },
   { "^/control/channels$", { GET = list_channels } },
   { "^/control/reset$", { POST = reset } },
-  { "^/control/stats$", { GET = function() return reply(200, stats.json()) end } },
+  { "^/control/stats$", { GET = show_stats } },
   { "^/control/config$", { GET = show_config } },
   { "^/control/sinks/([%w%-_.]+)$", { POST = sink.record, GET = sink.show } },
 }

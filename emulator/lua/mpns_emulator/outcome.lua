@@ -1,6 +1,7 @@
 -- The protocol's response table, decided from the channel's state.
 local state = require "mpns_emulator.state"
 local record = require "mpns_emulator.record"
+local phone = require "mpns_emulator.phone"
 
 local _M = {}
 
@@ -42,6 +43,8 @@ function _M.decide(c, rec, body)
     return state.enqueue(c.id, stored, limit) and RECEIVED or QUEUE_FULL
   end
   state.receive(c.id, stored)
+  -- Downloads of remote tile images start after the answer (phone.lua).
+  if c.kind == "tile" then phone.tile_received(c.id, rec.judged) end
   return RECEIVED
 end
 

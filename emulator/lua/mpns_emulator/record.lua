@@ -84,6 +84,10 @@ function _M.compact(c, rec, body)
     .. ',"time":' .. time_text() .. ',"seq":' .. seq .. "}"
 end
 
+-- The seq of the record compact() made last (the phone's downloads name
+-- the notification they belong to by it).
+function _M.seq() return seq end
+
 -- The JSON object of a stored record.
 function _M.expand(stored)
   local key, tail = stored:match("^([^|]*)|(.*)$")

@@ -2,8 +2,9 @@
 -- visible to the control API. Keys in mpns_state:
 --   c:<id>        the channel record (JSON)      q:<id>   queued notifications
 --   d:<day>:<id>  pushes today (throttling)      cb:<id>  registered callback
---   cl:<id>       callback deliveries
+--   cl:<id>       callback deliveries            f:<id>   the phone's downloads
 -- mpns_notes holds what the phone received: the list n:<id> (see receive).
+-- mpns_images holds downloaded images, once each, by their MD5: i:<md5>.
 local cjson = require "cjson.safe"
 local config = require "mpns_emulator.config"
 local stats = require "mpns_emulator.stats"
@@ -115,13 +116,15 @@ function _M.enqueue(id, json, limit)
   return true
 end
 
--- The device reconnected: it receives what was queued, in order.
+-- The device reconnected: it receives what was queued, in order. Returns
+-- the stored records it got.
 function _M.deliver_queue(id)
-  local dict, key = shared.mpns_state, "q:" .. id
+  local dict, key, got = shared.mpns_state, "q:" .. id, {}
   while true do
     local json = dict:lpop(key)
-    if not json then return end
+    if not json then return got end
     _M.receive(id, json)
+    got[#got + 1] = json
   end
 end
 
@@ -151,6 +154,43 @@ function _M.log_callback(id, entry)
   shared.mpns_state:rpush("cl:" .. id, cjson.encode(entry))
 end
 
+---The phone's downloads (JSON texts), oldest first.
+---@param id string
+---@return string[]
+function _M.fetch_log(id) return list(shared.mpns_state, "f:" .. id) end
+
+---Appends one download's outcome (phone.lua), keeping the last config.keep.
+---@param id string
+---@param entry table
+function _M.log_fetch(id, entry)
+  local dict, key = shared.mpns_state, "f:" .. id
+  local n, err = rpush_evicting(dict, key, cjson.encode(entry))
+  if not n then return lost("download outcome", err) end
+  if n > config.keep then dict:lpop(key) end
+end
+
+---Keeps an image once however many phones downloaded it; returns its key.
+-- A fan-out brings the same bytes again and again: the last image's key is
+-- remembered, so those are compared (LuaJIT interns strings, so the compare
+-- happened once, as a memcmp, when the body was made), not hashed with MD5
+-- and offered to the dict once more.
+local last_image, last_md5
+---@param bytes string
+---@return string md5
+function _M.store_image(bytes)
+  if bytes == last_image then return last_md5 end
+  local md5 = ngx.md5(bytes)
+  local ok, err = shared.mpns_images:add("i:" .. md5, bytes)
+  if not ok and err ~= "exists" then ngx.log(ngx.WARN, "mpns emulator: image not kept: ", err) end
+  last_image, last_md5 = bytes, md5
+  return md5
+end
+
+---An image stored by store_image, or nil.
+---@param md5 string
+---@return string|nil
+function _M.image(md5) return shared.mpns_images:get("i:" .. md5) end
+
 function _M.callback(id)
   local s = shared.mpns_state:get("cb:" .. id)
   return s and cjson.decode(s)
@@ -166,7 +206,7 @@ end
 
 function _M.forget(id)
   local dict = shared.mpns_state
-  for _, k in ipairs { "c:", "q:", "cb:", "cl:" } do dict:delete(k .. id) end
+  for _, k in ipairs { "c:", "q:", "cb:", "cl:", "f:" } do dict:delete(k .. id) end
   dict:delete(day_key(id))
   shared.mpns_notes:delete("n:" .. id)
 end
@@ -184,7 +224,8 @@ end
 
 function _M.reset()
   stats.reset()
-  for _, name in ipairs { "mpns_state", "mpns_notes", "mpns_payloads", "mpns_stats" } do
+  last_image = nil
+  for _, name in ipairs { "mpns_state", "mpns_notes", "mpns_payloads", "mpns_stats", "mpns_images" } do
     shared[name]:flush_all()
     shared[name]:flush_expired()
   end
