@@ -136,7 +136,7 @@ function TestRockspec:test_release_metadata()
   lu.assertEquals(r.source.tag, "v0.1.0")
   lu.assertEquals(r.description.homepage, "https://github.com/lua-mpns/lua-mpns")
   lu.assertEquals(r.description.license, "MIT")
-  lu.assertEquals(r.external_dependencies, { CURL = { header = "curl/curl.h" } })
+  lu.assertEquals(r.external_dependencies.CURL, { header = "curl/curl.h" })
   local core = r.build.modules["mpns.core"]
   lu.assertEquals(core.incdirs, { "$(CURL_INCDIR)" })
   lu.assertEquals(core.libdirs, { "$(CURL_LIBDIR)" })
