@@ -400,18 +400,28 @@ static double wait_for(mpns_client *c, double cap) {
   return w > 0 ? w : 0;
 }
 
-static void kick_if_due(mpns_client *c) {
+/* curl's timeout action, if it is due; 1 if it ran. */
+static int kick_if_due(mpns_client *c) {
   int running;
-  if (!c->closed && c->curl_due >= 0 && mpns_now() >= c->curl_due)
-    curl_multi_socket_action(c->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+  if (c->closed || c->curl_due < 0 || mpns_now() < c->curl_due) return 0;
+  curl_multi_socket_action(c->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+  return 1;
 }
 
 /* Ends what finished, starts what waits and sends it at once, so the
- * server never idles while a whole batch of answers is processed. */
+ * server never idles while a whole batch of answers is processed. Any
+ * socket_action may finish transfers (a fast answer on a reused
+ * connection, a timeout), and nothing but this read will ever report
+ * them: curl has no timer left for a finished transfer and its socket is
+ * quiet. So a kick is always followed by a read, and the step ends only
+ * after one; otherwise the host sleeps until an idle connection closes. */
 static void turnover(mpns_client *c) {
+  int rounds = 0;
+  do {
+    collect(c);
+    start_queued(c);
+  } while (kick_if_due(c) && ++rounds < 64);
   collect(c);
-  start_queued(c);
-  kick_if_due(c);
 }
 
 /* Waits on the epoll fd and hands what is ready to curl, turning finished
@@ -428,7 +438,6 @@ static void act(mpns_client *c, double timeout) {
     curl_multi_socket_action(c->multi, ev[i].data.fd, f, &running);
     if (i % 8 == 7) turnover(c);
   }
-  kick_if_due(c);
   turnover(c);
   if (c->closed) return;
   curl_multi_timeout(c->multi, &left);   /* curl may not call on_timer again */

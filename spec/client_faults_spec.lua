@@ -82,6 +82,54 @@ function TestFaults:test_slow_answer_within_timeout()
   lu.assertEquals(r.attempts, 1)
 end
 
+-- 20 sends that hang past a 1 s timeout, in two batches 0.2 s apart,
+-- driven by step(10). A slow callback for the first batch lets the second
+-- time out inside the same step: its outcomes must come from that step,
+-- not from the next one 10 s later, and client:timeout() must never say
+-- more than the time left on the transfers (it said 3600 with their
+-- sockets already closed).
+function TestFaults:test_timeouts_reported_on_time_by_long_steps()
+  local c = mpns.client { timeout = 1, retry = { max_attempts = 1 } }
+  local ids, late, kinds, slow, t0 = {}, 0, {}, true, nil
+  for i = 1, 20 do
+    ids[i] = U.id("hang20")
+    U.emu():set(ids[i], { fail_next = { count = 1, mode = "hang", ms = 4000 } })
+  end
+  local function on_error(err)
+    kinds[err.kind] = (kinds[err.kind] or 0) + 1
+    late = math.max(late, now() - t0)
+    if slow then slow = false; local t = now(); while now() - t < 0.4 do end end
+  end
+  t0 = now()
+  for i = 1, 20 do
+    c:send_async(U.toast(), U.http(ids[i]), function() error("answered") end, on_error)
+    if i == 10 then repeat c:step(0.05) until now() - t0 > 0.2 end
+  end
+  while c:pending() > 0 do
+    local t = c:timeout()
+    lu.assertTrue(t ~= nil and t <= 1.05, "client:timeout() said " .. tostring(t))
+    c:step(10)
+  end
+  lu.assertEquals(kinds, { timeout = 20 })
+  lu.assertTrue(late < 4, "the last outcome came after " .. late .. " s")
+  c:close()
+end
+
+-- A blocking send returns once its hanging try times out (0.3 s), not a
+-- step (1 s) later.
+function TestFaults:test_send_returns_when_timeout_ends_it()
+  local id = U.id("hang1")
+  U.emu():set(id, { fail_next = { count = 1, mode = "hang", ms = 4000 } })
+  local c = mpns.client { timeout = 0.3, retry = { max_attempts = 1 } }
+  local t0 = now()
+  local r, err = c:send(U.toast(), U.http(id))
+  local took = now() - t0
+  c:close()
+  lu.assertNil(r)
+  lu.assertEquals(err.kind, "timeout")
+  lu.assertTrue(took < 1.1, "took " .. took)
+end
+
 -- Exponential backoff: 0.2 then 0.4 s, each at least half its nominal value.
 function TestFaults:test_backoff_waits()
   local t0 = now()
