@@ -56,6 +56,11 @@ void mpns_xfer_result(mpns_xfer *x, CURLcode rc, mpns_result *r) {
   r->uri = e->uri;
   r->urilen = e->urilen;
   r->msg = e->msg;
+  if (rc == CURLE_ABORTED_BY_CALLBACK && x->requests > 1) {
+    r->message = "the server closed a reused connection without answering";
+    r->fail = MPNS_FAIL_PROTOCOL;
+    return;
+  }
   if (rc != CURLE_OK) {
     r->message = x->errbuf[0] ? x->errbuf : curl_easy_strerror(rc);
     r->fail = classify(rc, r->message);
