@@ -283,6 +283,21 @@ function TestInvalidUri:test_control_characters()
   refused(U.http("a\127"))
 end
 
+-- Credentials would go out as "Authorization: Basic ..." in clear text;
+-- an empty host ("http:///x") is read by curl as the host "x".
+function TestInvalidUri:test_credentials_and_empty_host_never_sent()
+  local before = U.emu():stats().requests or 0
+  local with_user = U.http("creds"):gsub("^http://", "http://user:secret@")
+  lu.assertStrContains(refused(with_user).message, "credentials")
+  refused((U.http("creds"):gsub("^http://", "http://user@")))
+  refused((U.http("creds"):gsub("^http://", "HTTP://@")))
+  refused((U.http("creds"):gsub("^http://", "http://h\\@")))
+  lu.assertStrContains(refused("http:///throttledthirdparty/01.00/x").message, "no host")
+  refused("https://?x")
+  refused("http://127.0.0.1:99999/x")
+  lu.assertEquals(U.emu():stats().requests or 0, before)
+end
+
 -- Nothing reaches the server, and the error comes from the loop, not
 -- from inside send_async.
 function TestInvalidUri:test_async_reported_by_loop()
