@@ -200,14 +200,6 @@ function TestTLS:test_verify_false_accepts_unknown_server()
   c:close()
 end
 
-function TestTLS:test_missing_cert_file_is_tls_error()
-  local c = tls_client("/nonexistent/cert.pem", "/nonexistent/key.pem")
-  local r, err = c:send(U.toast(), U.https(U.id("tls")))
-  lu.assertNil(r)
-  lu.assertEquals(err.kind, "tls")
-  c:close()
-end
-
 -- A key encrypted with a passphrase: key_password opens it; a wrong one is
 -- a tls error before anything is sent.
 function TestTLS:test_key_password()

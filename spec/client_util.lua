@@ -27,6 +27,23 @@ function U.https(id) return U.emu().https_prefix .. id end
 
 function U.toast() return mpns.toast { text1 = "Score", text2 = "Home 2 - 1 Away" } end
 
+-- Runs `code` in a fresh interpreter like this one (same paths); returns
+-- what it wrote to stderr, and its stdout.
+function U.script_stderr(code)
+  local lua, f = arg and arg[-1] or "lua5.4", os.tmpname()
+  local h = assert(io.open(f, "w"))
+  h:write('local mpns = require "mpns"\n', code)
+  h:close()
+  local p = assert(io.popen(lua .. " " .. f .. " 2>&1 >" .. f .. ".out"))
+  local err = p:read("*a")
+  p:close()
+  local o = io.open(f .. ".out")
+  local out = o and o:read("*a") or ""
+  if o then o:close() end
+  os.remove(f); os.remove(f .. ".out")
+  return err, out
+end
+
 -- Runs the luaunit suite, stops the emulator, exits with the result.
 function U.run(lu)
   local rc = lu.LuaUnit.run()
