@@ -439,11 +439,11 @@ function TestOptions:test_timeout_applies()
   local id = U.id("slow")
   U.emu():set(id, { fail_next = { count = 1, delay_ms = 1500 } })
   local c = mpns.client { timeout = 0.3, retry = { max_attempts = 1 } }
-  local t0 = os.time()
+  -- the answer comes after 1.5 s: "timeout" proves the 0.3 s applied (a
+  -- wall-clock bound in whole seconds failed on a loaded machine)
   local r, err = c:send(U.toast(), U.http(id))
   lu.assertNil(r)
   lu.assertEquals(err.kind, "timeout")
-  lu.assertTrue(os.time() - t0 <= 1)
   c:close()
 end
 
