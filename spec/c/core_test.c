@@ -133,7 +133,8 @@ static void test_uri_check(void) {
     { "http://user:secret@127.0.0.1/x", "credentials" },
     { "http://@127.0.0.1/x", "credentials" },
     { "http:///x", "no host" },
-    { "https://h:99999/x", "not a valid URL" },
+    { "https://h/a@b", NULL },
+    { "https://h:99999/a@b", "not a valid URL" },
     { "ftp://h/x", "http://" },
   };
   size_t i;
