@@ -5,6 +5,7 @@
  * of timers (retries and client:after). Done calls are made only after curl
  * has returned, and every accepted send gets exactly one.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,16 +87,64 @@ static int on_timer(CURLM *multi, long ms, void *ud) {
 
 /* ---- creating and freeing ----------------------------------------------- */
 
-static const char *check_opts(const mpns_client_opts *o) {
-  if (o->max_connections < 1 || o->max_connections > 100000)
-    return "max_connections must be 1..100000";
-  if (o->max_per_host < 0) return "max_per_host must be >= 0";
-  if (!(o->timeout > 0)) return "timeout must be > 0";
-  if (!(o->connect_timeout >= 0)) return "connect_timeout must be >= 0";
-  if (o->max_attempts < 1) return "retry.max_attempts must be >= 1";
-  if (!(o->base_delay >= 0) || !(o->max_delay >= o->base_delay))
-    return "retry delays must satisfy 0 <= base_delay <= max_delay";
-  return NULL;
+/* Seconds: NaN, infinities and what a long count of milliseconds cannot
+ * hold (1e300 would be undefined behaviour in the cast) are refused. */
+static int bad_seconds(mpns_error *e, const char *name, double v, int zero_ok) {
+  if ((zero_ok ? v >= 0 : v > 0) && v <= 86400) return 0;
+  snprintf(e->text, sizeof e->text, "option '%s' must be a number of seconds "
+           "%s 86400, got %g", name, zero_ok ? "from 0 to" : "above 0, at most", v);
+  return 1;
+}
+
+/* A value that goes into a request header: a CR or LF would start a header
+ * of its own (header injection), so no control character at all. */
+static int bad_header(mpns_error *e, const char *name, const char *v) {
+  size_t i;
+  for (i = 0; v && v[i]; i++)
+    if ((unsigned char)v[i] < 0x20 || v[i] == 0x7f) {
+      snprintf(e->text, sizeof e->text, "option '%s' must not contain CR, LF "
+               "or other control characters (byte %u is 0x%02x)", name,
+               (unsigned)(i + 1), (unsigned char)v[i]);
+      return 1;
+    }
+  return 0;
+}
+
+/* A PEM file curl will read for every connection: checked once, here,
+ * rather than failing every send with "tls". */
+static int bad_file(mpns_error *e, const char *name, const char *path) {
+  FILE *f;
+  if (!path) return 0;
+  if ((f = fopen(path, "r"))) { fclose(f); return 0; }
+  snprintf(e->text, sizeof e->text, "option '%s': cannot read file '%.300s' (%s)",
+           name, path, strerror(errno));
+  return 1;
+}
+
+static int bad_range(mpns_error *e, const char *name, long v, long lo, long hi) {
+  if (v >= lo && v <= hi) return 0;
+  snprintf(e->text, sizeof e->text, "option '%s' must be an integer from %ld "
+           "to %ld, got %ld", name, lo, hi, v);
+  return 1;
+}
+
+/* 0, or 1 with `e` naming the option and what was expected. */
+static int check_opts(const mpns_client_opts *o, mpns_error *e) {
+  if (bad_range(e, "max_connections", o->max_connections, 1, 100000) ||
+      bad_range(e, "max_per_host", o->max_per_host, 0, 100000) ||
+      bad_range(e, "retry.max_attempts", o->max_attempts, 1, 1000000) ||
+      bad_seconds(e, "timeout", o->timeout, 0) ||
+      bad_seconds(e, "connect_timeout", o->connect_timeout, 1) ||
+      bad_seconds(e, "retry.base_delay", o->base_delay, 1) ||
+      bad_seconds(e, "retry.max_delay", o->max_delay, 1) ||
+      bad_header(e, "user_agent", o->user_agent) ||
+      bad_header(e, "proxy", o->proxy) ||
+      bad_file(e, "cert", o->cert) || bad_file(e, "key", o->key) ||
+      bad_file(e, "ca", o->ca)) return 1;
+  if (o->max_delay >= o->base_delay) return 0;
+  snprintf(e->text, sizeof e->text,
+           "option 'retry.max_delay' must be at least retry.base_delay");
+  return 1;
 }
 
 static char *copy(const char *s) {
@@ -143,9 +192,9 @@ static void fail(mpns_error *err, const char *what) {
 
 mpns_client *mpns_client_new(const mpns_client_opts *o, mpns_error *err) {
   static int curl_ready;
-  const char *bad = check_opts(o);
+  mpns_error bad;
   mpns_client *c;
-  if (bad) { fail(err, bad); return NULL; }
+  if (check_opts(o, &bad)) { fail(err, bad.text); return NULL; }
   if (!curl_ready && curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK)
     curl_ready = 1;
   if (!(c = calloc(1, sizeof *c))) { fail(err, "out of memory"); return NULL; }
@@ -400,18 +449,28 @@ static double wait_for(mpns_client *c, double cap) {
   return w > 0 ? w : 0;
 }
 
-static void kick_if_due(mpns_client *c) {
+/* curl's timeout action, if it is due; 1 if it ran. */
+static int kick_if_due(mpns_client *c) {
   int running;
-  if (!c->closed && c->curl_due >= 0 && mpns_now() >= c->curl_due)
-    curl_multi_socket_action(c->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+  if (c->closed || c->curl_due < 0 || mpns_now() < c->curl_due) return 0;
+  curl_multi_socket_action(c->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+  return 1;
 }
 
 /* Ends what finished, starts what waits and sends it at once, so the
- * server never idles while a whole batch of answers is processed. */
+ * server never idles while a whole batch of answers is processed. Any
+ * socket_action may finish transfers (a fast answer on a reused
+ * connection, a timeout), and nothing but this read will ever report
+ * them: curl has no timer left for a finished transfer and its socket is
+ * quiet. So a kick is always followed by a read, and the step ends only
+ * after one; otherwise the host sleeps until an idle connection closes. */
 static void turnover(mpns_client *c) {
+  int rounds = 0;
+  do {
+    collect(c);
+    start_queued(c);
+  } while (kick_if_due(c) && ++rounds < 64);
   collect(c);
-  start_queued(c);
-  kick_if_due(c);
 }
 
 /* Waits on the epoll fd and hands what is ready to curl, turning finished
@@ -428,7 +487,6 @@ static void act(mpns_client *c, double timeout) {
     curl_multi_socket_action(c->multi, ev[i].data.fd, f, &running);
     if (i % 8 == 7) turnover(c);
   }
-  kick_if_due(c);
   turnover(c);
   if (c->closed) return;
   curl_multi_timeout(c->multi, &left);   /* curl may not call on_timer again */

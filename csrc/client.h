@@ -67,7 +67,9 @@ typedef struct {
 } mpns_client_stats;
 
 void mpns_client_opts_init(mpns_client_opts *o);
-/* NULL with `err` filled on bad options or when curl cannot start. */
+/* NULL with `err` filled (naming the option) on bad options: numbers out of
+ * range, a control character in user_agent or proxy, a cert, key or ca
+ * file that cannot be read; or when curl cannot start. */
 mpns_client *mpns_client_new(const mpns_client_opts *o, mpns_error *err);
 /* Closes (see below) and frees. Not from inside a done or timer call. */
 void mpns_client_free(mpns_client *c);
@@ -100,7 +102,9 @@ void mpns_client_set_data(mpns_client *c, void *data);
 void *mpns_client_data(const mpns_client *c);
 mpns_client_stats mpns_client_get_stats(const mpns_client *c);
 const char *mpns_fail_name(mpns_fail f);     /* "timeout", ... */
-/* NULL if `uri` is fit to send, else why not. */
+/* NULL if `uri` (len bytes, no NUL needed) is fit to send, else why not:
+ * not http(s), over 1024 bytes, a control character, no host, or
+ * credentials (user:password@), which would go out in clear. */
 const char *mpns_uri_check(const char *uri, size_t len);
 
 #endif

@@ -52,6 +52,7 @@ typedef struct mpns_xfer {
   mpns_msg *hdr_msg;          /* the message `headers` was built for */
   struct curl_slist *headers;
   struct mpns_xfer *next_free;
+  int requests;               /* HTTP requests this attempt has begun */
   char notification[32], device[32], subscription[32], message_id[64];
   char errbuf[CURL_ERROR_SIZE];
 } mpns_xfer;

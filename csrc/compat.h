@@ -23,7 +23,9 @@ static inline void mpns_setfuncs(lua_State *L, const luaL_Reg *l, int nup) {
 #define mpns_isinteger(L, i, out) mpns_isinteger51(L, i, out)
 static inline int mpns_isinteger51(lua_State *L, int i, lua_Integer *out) {
   lua_Number n = lua_tonumber(L, i);
-  if (lua_type(L, i) != LUA_TNUMBER || n != (lua_Number)(lua_Integer)n) return 0;
+  /* range first: casting 1e300 or NaN to an integer is undefined */
+  if (lua_type(L, i) != LUA_TNUMBER || !(n > -9007199254740992.0 && n < 9007199254740992.0) ||
+      n != (lua_Number)(lua_Integer)n) return 0;
   *out = (lua_Integer)n;
   return 1;
 }

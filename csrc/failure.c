@@ -56,6 +56,11 @@ void mpns_xfer_result(mpns_xfer *x, CURLcode rc, mpns_result *r) {
   r->uri = e->uri;
   r->urilen = e->urilen;
   r->msg = e->msg;
+  if (rc == CURLE_ABORTED_BY_CALLBACK && x->requests > 1) {
+    r->message = "the server closed a reused connection without answering";
+    r->fail = MPNS_FAIL_PROTOCOL;
+    return;
+  }
   if (rc != CURLE_OK) {
     r->message = x->errbuf[0] ? x->errbuf : curl_easy_strerror(rc);
     r->fail = classify(rc, r->message);
@@ -69,18 +74,47 @@ void mpns_xfer_result(mpns_xfer *x, CURLcode rc, mpns_result *r) {
   r->message_id = x->message_id[0] ? x->message_id : NULL;
 }
 
-static int starts_with(const char *s, size_t len, const char *prefix) {
-  size_t n = strlen(prefix);
-  return len > n && strncasecmp(s, prefix, n) == 0;
+/* Length of the scheme and "://" when `uri` is http:// or https://. */
+static size_t scheme_len(const char *uri, size_t len) {
+  static const char *const ok[] = { "http://", "https://" };
+  size_t i, n;
+  for (i = 0; i < sizeof ok / sizeof *ok; i++)
+    if (len > (n = strlen(ok[i])) && strncasecmp(uri, ok[i], n) == 0) return n;
+  return 0;
 }
 
+/* What curl's own parser sees: the same verdict as the transfer's. */
+static const char *curl_verdict(const char *uri, size_t len) {
+  const char *why = NULL;
+  char *user = NULL, copy[MPNS_URI_MAX + 1];
+  CURLU *u;
+  memcpy(copy, uri, len);               /* `uri` need not end in a NUL */
+  copy[len] = '\0';
+  if (!(u = curl_url())) return "out of memory checking the channel URI";
+  if (curl_url_set(u, CURLUPART_URL, copy, 0) != CURLUE_OK)
+    why = "channel URI is not a valid URL";
+  else if (curl_url_get(u, CURLUPART_USER, &user, 0) != CURLUE_NO_USER)
+    why = "channel URI must not carry credentials (user:password@)";
+  curl_free(user);
+  curl_url_cleanup(u);
+  return why;
+}
+
+/* Credentials in a channel URI would go
+ * out as an Authorization header, in clear over http: refused. */
 const char *mpns_uri_check(const char *uri, size_t len) {
-  size_t i;
+  size_t i, start, auth;
   if (len > MPNS_URI_MAX) return "channel URI longer than 1024 characters";
   for (i = 0; i < len; i++)
     if ((unsigned char)uri[i] <= 0x20 || uri[i] == 0x7f)
       return "channel URI contains a control character or space";
-  if (!starts_with(uri, len, "http://") && !starts_with(uri, len, "https://"))
+  if (!(start = scheme_len(uri, len)))
     return "channel URI must be http:// or https:// with a host";
-  return NULL;
+  auth = strcspn(uri + start, "/?#");
+  if (auth == 0) return "channel URI has no host";
+  if (memchr(uri + start, '@', auth))
+    return "channel URI must not carry credentials (user:password@)";
+  /* Credentials need an '@': only then ask curl's parser too (it costs
+   * microseconds, and its authority ends where ours does). */
+  return memchr(uri, '@', len) ? curl_verdict(uri, len) : NULL;
 }

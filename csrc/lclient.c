@@ -8,12 +8,15 @@
  * re-raised from run/step/send once the engine is consistent, unless
  * client.on_callback_error takes it.
  */
+#include <limits.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include "lmpns.h"
 
 #define CLIENT_MT "mpns.client"
 #define SEND_ERROR_MT "mpns.send_error"
+#define STATS_MT "mpns.client_stats"
 #define BUSY "loop already running"
 
 typedef struct {
@@ -23,6 +26,7 @@ typedef struct {
   int err;            /* registry ref of a callback error to re-raise */
   int running;        /* inside run, step or send */
   int closed;
+  int dropped;        /* sends a __gc / __close ended as "closed" */
 } lclient;
 
 static lclient *check_client(lua_State *L) {
@@ -190,6 +194,7 @@ static int call_done(lua_State *L) {
 static void on_done(mpns_client *c, const mpns_result *r, void *ud) {
   lclient *lc = (lclient *)mpns_client_data(c);
   lua_State *L = lc->L;               /* bind reserved the room */
+  if (r->fail == MPNS_FAIL_CLOSED) lc->dropped++;
   if (!L) return;                     /* dropped: see close_client */
   lua_pushcfunction(L, call_done);
   lua_pushvalue(L, lc->envidx);
@@ -343,6 +348,15 @@ static int l_after(lua_State *L) {
   return 1;
 }
 
+/* A script that forgets client:run() (or mpns.run()) would lose its sends
+ * without a word: one line on stderr, since Lua 5.4's warn() is off by
+ * default and LuaJIT has none. */
+static void warn_dropped(int n) {
+  fprintf(stderr, "mpns.client: %d pending send%s dropped (closed) when the "
+          "client was collected or closed; call client:run() or mpns.run() "
+          "first\n", n, n == 1 ? "" : "s");
+}
+
 /* Closes the engine: every pending send gets on_error{kind="closed"}.
  * From a callback, the engine is freed when the step returns. An open
  * client always has its engine. With `quiet` (__gc, __close) it never
@@ -359,7 +373,9 @@ static lclient *close_client(lua_State *L, int quiet) {
   if (quiet && !has_room(L)) lc->L = NULL;
   else attach(L, lc);
   lc->closed = 1;
+  lc->dropped = 0;
   mpns_client_close(lc->c);
+  if (quiet && lc->dropped) warn_dropped(lc->dropped);
   if (lc->running) { lc->L = prev; lc->envidx = previdx; }
   release(L, lc);
   return lc;
@@ -413,6 +429,25 @@ static int l_stats(lua_State *L) {
   set_int(L, "done", (lua_Integer)s.done);
   set_int(L, "retries", (lua_Integer)s.retries);
   set_int(L, "connections", (lua_Integer)s.connections);
+  luaL_getmetatable(L, STATS_MT);
+  lua_setmetatable(L, -2);
+  return 1;
+}
+
+/* What the REPL shows for client:stats(). */
+static int stats_tostring(lua_State *L) {
+  static const char *const keys[] = { "sent", "done", "retries", "connections" };
+  luaL_Buffer b;
+  size_t i;
+  luaL_buffinit(L, &b);
+  luaL_addstring(&b, "mpns.client stats:");
+  for (i = 0; i < sizeof keys / sizeof *keys; i++) {
+    lua_getfield(L, 1, keys[i]);
+    lua_pushfstring(L, "%s %s %s", i ? "," : "", keys[i], luaL_optstring(L, -1, "?"));
+    lua_remove(L, -2);
+    luaL_addvalue(&b);
+  }
+  luaL_pushresult(&b);
   return 1;
 }
 
@@ -454,27 +489,33 @@ static int l_newindex(lua_State *L) {
 
 typedef enum { OPT_LONG, OPT_INT, OPT_NUM, OPT_STR, OPT_BOOL, OPT_RETRY } opt_type;
 
-typedef struct { const char *name; opt_type type; size_t off; } opt_info;
+/* `name` is the key; `shown` is what errors call it ("retry.base_delay"). */
+typedef struct { const char *name, *shown; opt_type type; size_t off; } opt_info;
 
-#define OPT(name, type) { #name, type, offsetof(mpns_client_opts, name) }
+#define OPT(name, type) { #name, #name, type, offsetof(mpns_client_opts, name) }
+#define RETRY_OPT(name, type) \
+  { #name, "retry." #name, type, offsetof(mpns_client_opts, name) }
 static const opt_info client_opts[] = {
   OPT(max_connections, OPT_LONG), OPT(max_per_host, OPT_LONG),
   OPT(timeout, OPT_NUM), OPT(connect_timeout, OPT_NUM),
   OPT(cert, OPT_STR), OPT(key, OPT_STR), OPT(key_password, OPT_STR),
   OPT(ca, OPT_STR), OPT(verify, OPT_BOOL), OPT(proxy, OPT_STR),
-  OPT(user_agent, OPT_STR), { "retry", OPT_RETRY, 0 }, { NULL, OPT_INT, 0 }
+  OPT(user_agent, OPT_STR), { "retry", "retry", OPT_RETRY, 0 },
+  { NULL, NULL, OPT_INT, 0 }
 };
 static const opt_info retry_opts[] = {
-  OPT(max_attempts, OPT_INT), OPT(base_delay, OPT_NUM),
-  OPT(max_delay, OPT_NUM), { NULL, OPT_INT, 0 }
+  RETRY_OPT(max_attempts, OPT_INT), RETRY_OPT(base_delay, OPT_NUM),
+  RETRY_OPT(max_delay, OPT_NUM), { NULL, NULL, OPT_INT, 0 }
 };
 #undef OPT
+#undef RETRY_OPT
 
 static void parse_opts(lua_State *L, int t, const opt_info *list,
                        mpns_client_opts *o);
 
-static int bad_opt(lua_State *L, const char *k, const char *expected) {
-  return luaL_error(L, "mpns.client: option '%s' must be %s", k, expected);
+static int bad_opt(lua_State *L, const opt_info *info, const char *expected) {
+  return luaL_error(L, "mpns.client: option '%s' must be %s", info->shown,
+                    expected);
 }
 
 /* Stores the value on top of the stack as option `info` (strings stay
@@ -484,24 +525,28 @@ static void set_opt(lua_State *L, const opt_info *info, mpns_client_opts *o) {
   lua_Integer n = 0;
   switch (info->type) {
   case OPT_LONG: case OPT_INT:
-    if (!mpns_isinteger(L, -1, &n)) bad_opt(L, info->name, "an integer");
+    if (!mpns_isinteger(L, -1, &n)) bad_opt(L, info, "an integer");
+    /* clamped, never wrapped: mpns_client_new refuses out of range */
     if (info->type == OPT_LONG) *(long *)p = (long)n;
-    else *(int *)p = n > 1000000 ? 1000000 : n < -1 ? -1 : (int)n;
+    else *(int *)p = n > INT_MAX ? INT_MAX : n < INT_MIN ? INT_MIN : (int)n;
     break;
   case OPT_NUM:
-    if (lua_type(L, -1) != LUA_TNUMBER) bad_opt(L, info->name, "a number");
+    if (lua_type(L, -1) != LUA_TNUMBER) bad_opt(L, info, "a number");
     *(double *)p = lua_tonumber(L, -1);
     break;
-  case OPT_STR:
-    if (lua_type(L, -1) != LUA_TSTRING) bad_opt(L, info->name, "a string");
-    *(const char **)p = lua_tostring(L, -1);
+  case OPT_STR: {
+    size_t len;
+    const char *v = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, &len) : NULL;
+    if (!v || strlen(v) != len) bad_opt(L, info, "a string without NUL bytes");
+    *(const char **)p = v;
     break;
+  }
   case OPT_BOOL:
-    if (!lua_isboolean(L, -1)) bad_opt(L, info->name, "a boolean");
+    if (!lua_isboolean(L, -1)) bad_opt(L, info, "a boolean");
     *(int *)p = lua_toboolean(L, -1);
     break;
   case OPT_RETRY:
-    if (!lua_istable(L, -1)) bad_opt(L, info->name, "a table");
+    if (!lua_istable(L, -1)) bad_opt(L, info, "a table");
     parse_opts(L, lua_gettop(L), retry_opts, o);
     break;
   }
@@ -538,6 +583,7 @@ static int l_new(lua_State *L) {
   lc->envidx = 0;
   lc->err = LUA_NOREF;
   lc->running = 0;
+  lc->dropped = 0;
   lc->closed = 1;                        /* until fully made */
   luaL_getmetatable(L, CLIENT_MT);
   lua_setmetatable(L, -2);
@@ -549,6 +595,9 @@ static int l_new(lua_State *L) {
     return luaL_error(L, "mpns.client: %s", err.text);
   mpns_client_set_data(lc->c, lc);
   lc->closed = 0;
+  if (!o.verify)                         /* said once, where it was made */
+    fprintf(stderr, "mpns.client: verify = false: server certificates and "
+            "names are not checked; use it only for testing\n");
   return 1;
 }
 
@@ -561,6 +610,10 @@ void mpns_open_client(lua_State *L) {
   };
   luaL_newmetatable(L, SEND_ERROR_MT);
   lua_pushcfunction(L, send_error_tostring);
+  lua_setfield(L, -2, "__tostring");
+  lua_pop(L, 1);
+  luaL_newmetatable(L, STATS_MT);
+  lua_pushcfunction(L, stats_tostring);
   lua_setfield(L, -2, "__tostring");
   lua_pop(L, 1);
   luaL_newmetatable(L, CLIENT_MT);

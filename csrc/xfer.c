@@ -57,6 +57,19 @@ static size_t on_body(char *p, size_t size, size_t n, void *ud) {
   return size * n;
 }
 
+/* libcurl sends a request again, on a fresh connection, when a reused one
+ * closes before any answer ("Connection died, retrying a fresh connect").
+ * The server may have acted on the first: a push is never re-sent behind
+ * the retry policy's back, so a second request aborts the attempt. */
+#if LIBCURL_VERSION_NUM >= 0x075000       /* 7.80: CURLOPT_PREREQFUNCTION */
+static int on_request(void *ud, char *ip, char *local_ip, int port,
+                      int local_port) {
+  mpns_xfer *x = ud;
+  (void)ip; (void)local_ip; (void)port; (void)local_port;
+  return x->requests++ ? CURL_PREREQFUNC_ABORT : CURL_PREREQFUNC_OK;
+}
+#endif
+
 static long ms(double s) { return s > 0 ? (long)(s * 1000 + 0.5) : 0; }
 
 /* Options every send of this client shares. */
@@ -97,6 +110,10 @@ static int setup_http(CURL *h, mpns_xfer *x, const mpns_client_opts *o) {
    * instead of 16 KB saves 600 KB across a pool of 50 handles. */
   bad |= curl_easy_setopt(h, CURLOPT_BUFFERSIZE, 4096L);
   bad |= curl_easy_setopt(h, CURLOPT_PRIVATE, x);
+#if LIBCURL_VERSION_NUM >= 0x075000
+  bad |= curl_easy_setopt(h, CURLOPT_PREREQFUNCTION, on_request);
+  bad |= curl_easy_setopt(h, CURLOPT_PREREQDATA, x);
+#endif
   /* Only the proxy option counts: "" stops curl reading *_proxy variables
    * from the environment for every request. */
   bad |= curl_easy_setopt(h, CURLOPT_PROXY, o->proxy ? o->proxy : "");
@@ -143,6 +160,7 @@ int mpns_xfer_start(mpns_xfer *x, mpns_entry *e) {
   const char *body = mpns_msg_body(e->msg, &len);
   if (x->hdr_msg != e->msg && set_headers(x, e->msg)) return -1;
   x->errbuf[0] = '\0';
+  x->requests = 0;
   clear_answer(x);
   if (curl_easy_setopt(x->easy, CURLOPT_URL, (const char *)e->uri) ||
       curl_easy_setopt(x->easy, CURLOPT_POSTFIELDSIZE, (long)len) ||

@@ -29,6 +29,21 @@ function TestEmbed:test_failures_reported_from_c()
   lu.assertStrContains(out, "0 of 3 received")
 end
 
+-- Under strace every syscall is slow, so a fast answer on a reused
+-- connection arrives inside curl's timeout action. The loop stalled there
+-- until nginx closed its idle connections (keepalive_timeout, 75 s): the
+-- finished transfers were never read. Bounded: 200 sends well under 20 s.
+function TestEmbed:test_slowed_scheduler_does_not_stall()
+  if not have("strace") then lu.skip("strace is not installed") end
+  local out, rc = sh("{ t0=$(date +%s%N); timeout 30 strace -f -o /dev/null build/embed "
+    .. U.http("embed-st-" .. os.time() .. "-") .. " 200; r=$?; "
+    .. "echo \"ms=$((($(date +%s%N) - t0) / 1000000))\"; (exit $r); }")
+  local ms = tonumber(out:match("ms=(%d+)"))
+  lu.assertStrContains(out, "200 of 200 received", out)
+  lu.assertTrue(ms < 20000, "took " .. tostring(ms) .. " ms")
+  lu.assertEquals(rc, 0, out)
+end
+
 function TestEmbed:test_memory_clean_under_valgrind()
   if not have("valgrind") then lu.skip("valgrind is not installed") end
   local out, rc = sh("valgrind -q --error-exitcode=99 --leak-check=full "

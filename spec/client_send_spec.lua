@@ -200,14 +200,6 @@ function TestTLS:test_verify_false_accepts_unknown_server()
   c:close()
 end
 
-function TestTLS:test_missing_cert_file_is_tls_error()
-  local c = tls_client("/nonexistent/cert.pem", "/nonexistent/key.pem")
-  local r, err = c:send(U.toast(), U.https(U.id("tls")))
-  lu.assertNil(r)
-  lu.assertEquals(err.kind, "tls")
-  c:close()
-end
-
 -- A key encrypted with a passphrase: key_password opens it; a wrong one is
 -- a tls error before anything is sent.
 function TestTLS:test_key_password()
@@ -281,6 +273,23 @@ function TestInvalidUri:test_control_characters()
   refused(U.http("a\0b"))
   refused(U.http("a b"))
   refused(U.http("a\127"))
+end
+
+-- Credentials would go out as "Authorization: Basic ..." in clear text;
+-- an empty host ("http:///x") is read by curl as the host "x".
+function TestInvalidUri:test_credentials_and_empty_host_never_sent()
+  local before = U.emu():stats().requests or 0
+  local with_user = U.http("creds"):gsub("^http://", "http://user:secret@")
+  lu.assertStrContains(refused(with_user).message, "credentials")
+  refused((U.http("creds"):gsub("^http://", "http://user@")))
+  refused((U.http("creds"):gsub("^http://", "HTTP://@")))
+  refused((U.http("creds"):gsub("^http://", "http://h\\@")))
+  lu.assertStrContains(refused("http:///throttledthirdparty/01.00/x").message, "no host")
+  refused("https://?x")
+  lu.assertEquals(U.emu():stats().requests or 0, before)
+  local c = mpns.client()                     -- an '@' in the path is no credential
+  lu.assertIsNumber(assert(c:send(U.toast(), U.http("at@sign"))).status)
+  c:close()
 end
 
 -- Nothing reaches the server, and the error comes from the loop, not

@@ -157,6 +157,49 @@ static void test_advice(void) {
   CHECK(mpns_field_lookup("titel", 5) == -1);
 }
 
+/* The URI check honours `len`: a buffer with no NUL after the URI (a heap
+ * copy, so valgrind sees any read past it), credentials and empty hosts. */
+static void test_uri_check(void) {
+  static const struct { const char *uri; const char *why; } cases[] = {
+    { "http://127.0.0.1/x", NULL },
+    { "http://user:secret@127.0.0.1/x", "credentials" },
+    { "http://@127.0.0.1/x", "credentials" },
+    { "http:///x", "no host" },
+    { "https://h/a@b", NULL },
+    { "https://h:99999/a@b", "not a valid URL" },
+    { "ftp://h/x", "http://" },
+  };
+  size_t i;
+  for (i = 0; i < sizeof cases / sizeof *cases; i++) {
+    size_t len = strlen(cases[i].uri);
+    char *p = malloc(len);
+    const char *why;
+    memcpy(p, cases[i].uri, len);
+    why = mpns_uri_check(p, len);
+    CHECK(cases[i].why ? why && strstr(why, cases[i].why) : why == NULL);
+    free(p);
+  }
+}
+
+/* Options that would end up in a header, or files curl would read, are
+ * checked when the client is made; the error names the option. */
+static void test_client_options(void) {
+  mpns_client_opts o;
+  mpns_error err;
+  mpns_client_opts_init(&o);
+  o.user_agent = "ua\r\nX-Injected: 1";
+  CHECK(mpns_client_new(&o, &err) == NULL && strstr(err.text, "'user_agent'"));
+  mpns_client_opts_init(&o);
+  o.ca = "/nonexistent/ca.pem";
+  CHECK(mpns_client_new(&o, &err) == NULL && strstr(err.text, "/nonexistent/ca.pem"));
+  mpns_client_opts_init(&o);
+  o.timeout = 1e300;
+  CHECK(mpns_client_new(&o, &err) == NULL && strstr(err.text, "'timeout'"));
+  mpns_client_opts_init(&o);
+  o.base_delay = 0.0 / 0.0;
+  CHECK(mpns_client_new(&o, &err) == NULL && strstr(err.text, "'retry.base_delay'"));
+}
+
 int main(void) {
   test_toast();
   test_downgrade();
@@ -164,6 +207,8 @@ int main(void) {
   test_random_fields();
   test_checks_honour_len();
   test_advice();
+  test_uri_check();
+  test_client_options();
   printf("%d passed, %d failed\n", passed, failed);
   return failed != 0;
 }
