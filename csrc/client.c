@@ -314,7 +314,7 @@ static long up(double x) {
  * and transport failures other than TLS (a certificate does not heal). */
 static int retryable(mpns_result *r) {
   if (r->fail == MPNS_FAIL_NONE) {
-    mpns_advice a = mpns_response_advise(r->status, r->notification);
+    mpns_advice a = mpns_answer_advise(r->status, r->notification, r->subscription);
     r->retry_after = a.retry_after;
     return a.outcome == MPNS_UNAVAILABLE || a.outcome == MPNS_QUEUE_FULL;
   }

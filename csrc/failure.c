@@ -32,9 +32,11 @@ static const struct { CURLcode code; mpns_fail fail; } fail_map[] = {
   { CURLE_SSL_PINNEDPUBKEYNOTMATCH, MPNS_FAIL_TLS },
   { CURLE_SSL_INVALIDCERTSTATUS, MPNS_FAIL_TLS },
   { CURLE_USE_SSL_FAILED, MPNS_FAIL_TLS },
-  { CURLE_UNSUPPORTED_PROTOCOL, MPNS_FAIL_INVALID_URI },
   { CURLE_URL_MALFORMAT, MPNS_FAIL_INVALID_URI },
 };
+/* Not listed: CURLE_UNSUPPORTED_PROTOCOL. mpns_uri_check has refused every
+ * scheme but http and https before a send starts, so curl says it only of
+ * the server's answer (HTTP/0.9 noise, a status out of range): protocol. */
 
 /* A TLS 1.3 server rejects a client certificate after the handshake, so
  * curl reports it as a receive error; the message names the TLS layer. */
