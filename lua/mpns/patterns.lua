@@ -259,5 +259,25 @@ function Run:finish()
   return self.summary
 end
 
+-- ---- callback registration (authenticated services) ---------------------------
+
+--- Registers MPNS's callback for a registered channel and records it in the
+-- registry (`callback = { uri =, at = }`) when MPNS answered 200. Waits for
+-- the answer (the sender's wait: never blocks nginx). Returns res, err.
+---@param registry table
+---@param sender table
+---@param uri string a channel the registry holds
+---@param callback_uri string
+---@param data string|nil at most 1 KB
+function P.register_callback(registry, sender, uri, callback_uri, data)
+  if not registry:get(uri) then error("mpns.patterns: no channel " .. tostring(uri) .. " in the registry", 2) end
+  local res, err
+  sender:register_callback(uri, callback_uri, data, function(r, e) res, err = r, e end)
+  sender:wait()
+  if res and res.ok then registry:update(uri, { callback = { uri = callback_uri, at = os.time() } })
+  elseif res and res.delete_channel then registry:record(uri, res, nil) end
+  return res, err
+end
+
 P.summary_mt = summary_mt
 return P
