@@ -70,14 +70,6 @@ function M.check_changes(changes, who)
   end
 end
 
---- A deep copy of plain data (records never share tables with their store).
-function M.copy(v)
-  if type(v) ~= "table" or v == M.NULL then return v end
-  local t = {}
-  for k, x in pairs(v) do t[k] = M.copy(x) end
-  return t
-end
-
 -- mpns.CLEAR inside a stored tile is kept as this JSON object.
 local CLEAR_JSON = { ["mpns.CLEAR"] = true }
 
@@ -96,9 +88,23 @@ local function from_json_value(v, clear)
   return v
 end
 
+-- mpns.CLEAR, once mpns is loaded (the stores do not need the C core).
+local CLEAR
 local function clear_marker()
-  local ok, mpns = pcall(require, "mpns")
-  return ok and mpns.CLEAR or nil
+  if CLEAR == nil then
+    local ok, mpns = pcall(require, "mpns")
+    CLEAR = ok and mpns.CLEAR or false
+  end
+  return CLEAR or nil
+end
+
+--- A deep copy of plain data (records never share tables with their store);
+--- the NULL and mpns.CLEAR markers are kept as they are.
+function M.copy(v)
+  if type(v) ~= "table" or v == M.NULL or v == clear_marker() then return v end
+  local t = {}
+  for k, x in pairs(v) do t[k] = M.copy(x) end
+  return t
 end
 
 --- A table-valued field as JSON text (mpns.CLEAR survives the trip).
