@@ -55,13 +55,13 @@ local function channel(rec) return rec and setmetatable(rec, Channel) end
 -- The allowed-host list as exact names and ".suffix" endings (lower case).
 local function compile_hosts(list)
   local exact, suffixes, shown = {}, {}, {}
-  for i, h in ipairs(list) do
+  for _, h in ipairs(list) do
     if type(h) ~= "string" or not h:match("^%*?[%w%.%-%[%]:]+$") then
-      raise("allowed_hosts[" .. i .. "] expected a host name or *.suffix, got " .. tostring(h), 4)
+      raise("allowed_hosts: expected host names or *.suffix patterns, got " .. tostring(h), 4)
     end
     h = h:lower()
     if h:sub(1, 2) == "*." then suffixes[#suffixes + 1] = h:sub(2)
-    elseif h:find("*", 1, true) then raise("allowed_hosts[" .. i .. "]: '*' only as '*.suffix'", 4)
+    elseif h:find("*", 1, true) then raise("allowed_hosts: '*' only as '*.suffix', got " .. h, 4)
     else exact[h] = true end
     shown[#shown + 1] = h
   end
@@ -144,18 +144,19 @@ function M.open(opts)
   local st, err = store.open(opts.store or "sqlite", store_opts)
   if not st then return nil, err end
   return setmetatable({
-    store = st, hosts = compile_hosts(hosts), clock = opts.clock or os.time,
+    store = st, owns_store = type(opts.store) ~= "table", hosts = compile_hosts(hosts), clock = opts.clock or os.time,
     on_expired = opts.on_expired, flush_every = opts.flush_every or 500,
     flush_interval = opts.flush_interval or 1, page_size = opts.page_size or 500,
     pending = { n = 0, uris = {}, changes = {} },
   }, Registry)
 end
 
---- Writes what `record` buffered, then closes the store. Idempotent.
+--- Writes what `record` buffered, then closes the store if the registry
+--- opened it (a store object passed to `open` stays the caller's). Idempotent.
 function Registry:close()
   if not self.store then return true end
   local ok, err = self:flush()
-  self.store:close()
+  if self.owns_store then self.store:close() end
   self.store = nil
   return ok, err
 end
