@@ -139,7 +139,7 @@ end
 
 function TestCounter:test_stored_title_wins_over_the_option()
   local ch, uri = phone("gus", { app_running = false })
-  reg:update(uri, { tile = { kind = "tile", title = "Mine", background_image = "/Images/mine.png" } })
+  reg:set_tile(uri, { kind = "tile", title = "Mine", background_image = "/Images/mine.png" })
   counter():bump { user = "gus" }
   lu.assertEquals(got(ch)[1].fields, { Count = "1", Title = "Mine", BackgroundImage = "/Images/mine.png" })
 end
@@ -217,7 +217,7 @@ function TestAskToPin:test_update_is_stored_and_resent_unchanged_on_subscribe()
   lu.assertEquals(#notes, 3)
   lu.assertEquals(notes[2].fields, { Title = "Live", Count = "3" })
   lu.assertEquals(notes[3].fields, notes[2].fields)
-  lu.assertEquals(reg:get(uri).tile, { title = "Live", count = 3 })
+  lu.assertEquals(reg:get(uri).tile, { kind = "tile", title = "Live", count = 3 })
 end
 
 function TestAskToPin:test_unknown_channel_and_missing_tile_raise()

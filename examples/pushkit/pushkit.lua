@@ -106,7 +106,10 @@ function M.subscribe()
   if why then return reply(400, { error = why }) end
   local ok, rec, new = pcall(reg().subscribe, reg(), t)
   if not ok then return reply(400, { error = reason(rec) }) end
-  if not rec then return reply(503, { error = "registry: " .. tostring(new) }) end
+  if not rec then   -- refused input names the registry; anything else is the backend
+    local refused = tostring(new):find("^mpns%.registry: ")
+    return reply(refused and 400 or 503, { error = tostring(new) })
+  end
   if cfg.on_subscribe then ngx.timer.at(0, after_subscribe, rec.uri) end
   return reply(200, { new = new, uri = rec.uri, user = rec.user, os = rec.os })
 end

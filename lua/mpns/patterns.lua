@@ -186,7 +186,7 @@ function Run:send(ch, msg, after)
   self.summary.sent = self.summary.sent + 1
   local run = self
   self.sender:send(msg, ch.uri, function(res, err)
-    run.registry:record(ch.uri, res, err, msg)
+    run.registry:record(ch.uri, res or err, msg)
     count(run.summary, res, err)
     if run.on_result then run.on_result(ch, res, err) end
     if after then after(res, err) end
@@ -249,13 +249,17 @@ end
 --- Sends a tile built from `spec` (stored as the channel's last tile:
 -- what ask-to-pin re-sends so the tile does not change for nothing).
 function Run:send_tile(ch, spec, after)
-  self.registry:update(ch.uri, { tile = spec })
+  spec = P.merge(spec, { kind = spec.kind or "tile" })
+  self.registry:set_tile(ch.uri, spec)
   self:send_for_os(ch, P.tile_message(spec), after)
 end
 
---- Waits for every outcome; returns the summary.
+--- Waits for every outcome and writes what the registry buffered; returns
+-- the summary.
 function Run:finish()
   self.sender:wait()
+  local ok, err = self.registry:flush()
+  if not ok then error("mpns.patterns: recording outcomes failed: " .. tostring(err), 2) end
   return self.summary
 end
 
@@ -274,8 +278,8 @@ function P.register_callback(registry, sender, uri, callback_uri, data)
   local res, err
   sender:register_callback(uri, callback_uri, data, function(r, e) res, err = r, e end)
   sender:wait()
-  if res and res.ok then registry:update(uri, { callback = { uri = callback_uri, at = os.time() } })
-  elseif res and res.delete_channel then registry:record(uri, res, nil) end
+  if res and res.ok then registry:set_callback(uri, callback_uri)
+  elseif res and res.delete_channel then registry:record(uri, res) end
   return res, err
 end
 

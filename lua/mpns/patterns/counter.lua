@@ -34,7 +34,7 @@ end
 -- Active + Received) -> nothing, the app shows it; otherwise counter + 1.
 local function on_probe(self, run, ch, res)
   if not P.not_shown(res) or res.device_connection_status == "TempDisconnected" then return end
-  local n = self.registry:incr(ch.uri, "counter", 1)
+  local n = self.registry:bump_counter(ch.uri, 1)
   if n then run:send_tile(ch, tile_spec(self, ch, n)) end
 end
 
@@ -56,7 +56,7 @@ function M:logon(user)
   if type(user) ~= "string" then error("mpns.patterns.counter: logon expects a user name", 2) end
   local run = P.run(self, "counter.logon")
   run:each({ user = user }, function(ch)
-    self.registry:update(ch.uri, { counter = 0 })
+    self.registry:reset_counter(ch.uri)
     run:send_tile(ch, tile_spec(self, ch, 0))
   end)
   return run:finish()
