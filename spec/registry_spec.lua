@@ -361,4 +361,125 @@ function TestBufferedRecord:test_flush_interval_bounds_the_wait()
   lu.assertEquals(st:get(LIVE .. 1).last_outcome, "suppressed")
 end
 
+TestSqlite = {}
+
+function TestSqlite:setUp()
+  self.dir = tmpdir()
+  self.path = self.dir .. "/push.db"
+end
+
+function TestSqlite:tearDown() rmdir(self.dir) end
+
+local function pragma(path, name)
+  local db = require("DBI").Connect("SQLite3", path)
+  db:autocommit(true)
+  local st = assert(db:prepare("PRAGMA " .. name))
+  assert(st:execute())
+  local row = st:fetch(false)
+  db:close()
+  return row and row[1]
+end
+
+function TestSqlite:test_schema_version_wal_and_reopen()
+  local reg = assert(mpns.registry.open{ path = self.path })
+  reg:subscribe{ uri = LIVE .. "a", user = "o'brien\"; DROP TABLE channels; --", tags = { "x'y" } }
+  reg:record(LIVE .. "a", RECEIVED, "tile")
+  reg:close()
+  lu.assertEquals(pragma(self.path, "user_version"), 1)
+  lu.assertEquals(pragma(self.path, "journal_mode"), "wal")
+  reg = assert(mpns.registry.open{ path = self.path })
+  local rec = reg:get(LIVE .. "a")
+  lu.assertEquals({ rec.user, rec.pinned }, { "o'brien\"; DROP TABLE channels; --", true })
+  lu.assertEquals(reg:count{ tag = "x'y" }, 1)
+  reg:close()
+end
+
+function TestSqlite:test_a_newer_schema_is_refused()
+  assert(mpns.registry.open{ path = self.path }):close()
+  local db = require("DBI").Connect("SQLite3", self.path)
+  db:autocommit(true)
+  assert(db:prepare("PRAGMA user_version = 7")):execute()
+  db:close()
+  local reg, err = mpns.registry.open{ path = self.path }
+  lu.assertNil(reg)
+  lu.assertStrContains(err, "database schema version 7 is not this library's (1)")
+end
+
+function TestSqlite:test_unopenable_file_is_nil_and_a_reason()
+  local reg, err = mpns.registry.open{ path = self.dir .. "/no/such/dir/push.db" }
+  lu.assertNil(reg)
+  lu.assertStrContains(err, "mpns.store.sqlite:")
+end
+
+function TestSqlite:test_a_failed_batch_writes_nothing()
+  local st = assert(require("mpns.store.sqlite").new{ path = self.path })
+  lu.assertErrorMsgContains("half way", st.batch, st, function()
+    st:subscribe({ uri = LIVE .. "a" }, 1)
+    error("half way")
+  end)
+  lu.assertEquals(st:count({}), 0)
+  st:close()
+end
+
+function TestSqlite:test_two_connections_share_one_database()
+  local a = assert(mpns.registry.open{ path = self.path })
+  local b = assert(mpns.registry.open{ path = self.path })
+  a:subscribe{ uri = LIVE .. "a" }
+  lu.assertEquals(select(2, b:subscribe{ uri = LIVE .. "a" }), false)
+  lu.assertEquals(b:bump_counter(LIVE .. "a"), 1)
+  lu.assertEquals(a:bump_counter(LIVE .. "a"), 2)
+  a:close()
+  b:close()
+end
+
+-- A child process writes; it is killed with SIGKILL in the middle of a big
+-- transaction (after an earlier one committed), then the database is reopened.
+local CHILD = [[
+local reg = assert(require("mpns").registry.open{ path = arg[1] })
+local list = {}
+for i = 1, 100 do list[i] = { uri = "http://a.notify.live.net/c/" .. i, tags = { "t" } } end
+assert(reg:subscribe_many(list) == 100)
+local st = reg.store
+st:batch(function()
+  for i = 101, 1e9 do
+    st:subscribe({ uri = "http://a.notify.live.net/c/" .. i, tags = { "t", "u" } }, 1)
+    if i == 20000 then io.open(arg[2], "w"):close() end
+  end
+end)
+]]
+
+local function interpreter()
+  local i = -1
+  while arg[i - 1] do i = i - 1 end
+  return arg[i]
+end
+
+function TestSqlite:test_kill_9_mid_transaction_loses_nothing_committed()
+  local script, marker, pidfile = self.dir .. "/child.lua", self.dir .. "/marker", self.dir .. "/pid"
+  local f = io.open(script, "w")
+  f:write(CHILD)
+  f:close()
+  assert(os.execute(string.format("%s %s %s %s >%s/child.log 2>&1 & echo $! > %s",
+    interpreter(), script, self.path, marker, self.dir, pidfile)))
+  local pid = require("proc").read_file(pidfile):match("%d+")
+  for _ = 1, 600 do
+    if io.open(marker) then break end
+    os.execute("sleep 0.05")
+  end
+  lu.assertNotNil(io.open(marker), "the child never reached the middle of its batch: "
+    .. tostring(require("proc").read_file(self.dir .. "/child.log")))
+  os.execute("kill -9 " .. pid)
+  while require("proc").alive(pid) do os.execute("sleep 0.05") end
+  -- the open transaction had spilled pages into the WAL: the crash is real
+  local wal = io.open(self.path .. "-wal", "rb")
+  lu.assertTrue(wal:seek("end") > 1e6, "WAL of " .. wal:seek("end") .. " bytes")
+  wal:close()
+  local reg = assert(mpns.registry.open{ path = self.path })
+  lu.assertEquals(reg:count{ all = true }, 100)
+  lu.assertEquals(reg:count{ tag = "t" }, 100)
+  lu.assertEquals(reg:count{ tag = "u" }, 0)
+  reg:close()
+  lu.assertEquals(pragma(self.path, "integrity_check"), "ok")
+end
+
 os.exit(lu.LuaUnit.run() == 0)
