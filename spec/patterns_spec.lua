@@ -95,6 +95,15 @@ function TestOneTime:test_expired_channel_leaves_the_registry_and_tag_filter()
   lu.assertNotNil(gone)
 end
 
+function TestOneTime:test_small_batches_reach_every_channel()
+  local ids = {}
+  for i = 1, 5 do ids[i] = phone("bat") end
+  local s = mpns.patterns.one_time.new { registry = reg, sender = sender, batch = 2 }
+    :send(mpns.raw "b", { user = "bat" })
+  lu.assertEquals(s.counts, { received = 5 })
+  for _, ch in ipairs(ids) do lu.assertEquals(kinds(ch), { "raw" }) end
+end
+
 function TestOneTime:test_bad_input_raises_naming_it()
   lu.assertErrorMsgContains("option 'sender' is required",
     mpns.patterns.one_time.new, { registry = reg })

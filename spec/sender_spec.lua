@@ -32,6 +32,16 @@ function TestSender:test_one_done_per_send_later_never_inside()
   lu.assertEquals(#calls, 5)
 end
 
+function TestSender:test_wait_n_leaves_at_most_n_pending()
+  local s, done = new(), 0
+  for i = 1, 10 do s:send(toast, e.http_prefix .. "wn-" .. i, function() done = done + 1 end) end
+  s:wait(4)
+  lu.assertTrue(done >= 6, "done " .. done)
+  lu.assertTrue(s.client:pending() <= 4)
+  s:wait()
+  lu.assertEquals(done, 10)
+end
+
 function TestSender:test_failure_is_done_nil_err()
   local s, got = new(), nil
   s:send(toast, "ftp://x/y", function(res, err) got = { res, err } end)

@@ -223,14 +223,15 @@ function Run:send_for_os(ch, msg, after)
   self:send(ch, m, after)
 end
 
---- fn(ch) for every channel matching filter, draining the sender every
--- `batch` channels so memory stays bounded whatever the fan-out.
+--- fn(ch) for every channel matching filter; every `batch` channels the
+-- sender runs until half a batch is pending, so memory stays bounded and
+-- the pipe stays full whatever the fan-out.
 function Run:each(filter, fn)
   local n, batch = 0, self.pattern.batch
   for ch in self.registry:channels(filter) do
     n = n + 1
     fn(ch)
-    if n % batch == 0 then self.sender:wait() end
+    if n % batch == 0 then self.sender:wait(math.floor(batch / 2)) end
   end
   self.summary.channels = self.summary.channels + n
 end

@@ -34,9 +34,19 @@ function _M:send(msg, uri, done)
   self.client:send_async(msg, uri, done)   -- no on_error: a failure is done(nil, err)
 end
 
---- Runs the loop until every send (and every after) has had its outcome.
-function _M:wait()
-  local ok, err = self.client:run()
+--- Runs the loop until every send (and every after) has had its outcome;
+-- with `n`, only until at most n are pending (keeps a fan-out's pipe full).
+---@param n integer|nil
+function _M:wait(n)
+  local c = self.client
+  if n and n > 0 then
+    while c:pending() > n do
+      local left, err = c:step(1)
+      if not left then error("mpns.sender.client: " .. tostring(err), 2) end
+    end
+    return true
+  end
+  local ok, err = c:run()
   if not ok then error("mpns.sender.client: " .. tostring(err), 2) end
   return true
 end

@@ -33,7 +33,7 @@ function _M.new(transport, opts)
   end
   return setmetatable({ transport = transport, concurrency = c, kind = "resty",
     on_callback_error = opts.on_callback_error,
-    queue = {}, head = 1, tail = 0, running = 0, pending = 0, waiters = 0 }, mt)
+    queue = {}, head = 1, tail = 0, running = 0, pending = 0, waiters = 0, wake_at = 0 }, mt)
 end
 
 -- One outcome delivered: run done under pcall, then wake wait() at zero.
@@ -45,7 +45,7 @@ local function finish(self, done, res, err)
     else log(ERR, "mpns.sender.resty: another callback error: ", tostring(cerr)) end
   end
   self.pending = self.pending - 1
-  if self.pending == 0 and self.waiters > 0 then self.sema:post(self.waiters) end
+  if self.pending <= self.wake_at and self.waiters > 0 then self.sema:post(self.waiters) end
 end
 
 local function pop(self)
@@ -91,14 +91,18 @@ function _M:send(msg, uri, done)
 end
 
 --- Returns when every send and after made through this sender has had its
--- outcome; yields to nginx meanwhile. Raises the first error a done raised.
-function _M:wait()
-  while self.pending > 0 do
+-- outcome (with `n`: when at most n are pending); yields to nginx meanwhile.
+-- Raises the first error a done raised.
+---@param n integer|nil
+function _M:wait(n)
+  n = n or 0
+  while self.pending > n do
     self.sema = self.sema or require("ngx.semaphore").new()   -- made per worker, not in init
-    self.waiters = self.waiters + 1
+    self.waiters, self.wake_at = self.waiters + 1, n
     self.sema:wait(WAIT_STEP)
     self.waiters = self.waiters - 1
   end
+  self.wake_at = 0
   local err = self.error
   if err ~= nil then self.error = nil; error(err, 0) end
   return true
