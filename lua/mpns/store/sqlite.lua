@@ -31,8 +31,17 @@ local SCHEMA = {
   "PRAGMA user_version = " .. M.SCHEMA_VERSION,
 }
 
-local COLS = {}
-for i, f in ipairs(FIELDS) do COLS[i] = f[1] end
+-- Rows are fetched as arrays (cheaper than named columns): `id`, then FIELDS
+-- in order; COL maps a name to its position and CONV turns a column back
+-- into the record's Lua value.
+local COLS, COL, CONV = {}, { id = 1 }, {}
+local function to_bool(v) return v ~= 0 end
+local function to_number(v) return tointeger(v) or v end  -- 5.4: 3.0 read back is 3
+for i, f in ipairs(FIELDS) do
+  COLS[i], COL[f[1]] = f[1], i + 1
+  CONV[i] = (f[2] == "json" and store.decode) or (f[2] == "boolean" and to_bool)
+    or (f[2] == "number" and math.tointeger and to_number) or false
+end
 local SELECT = "SELECT id, " .. concat(COLS, ", ") .. " FROM channels "
 
 -- Filter keys in a fixed order, each with its WHERE fragment.
@@ -80,11 +89,11 @@ local function run(self, sql, ...)
   return st
 end
 
--- The first row of `sql` (named columns), false for none, or nil, err.
+-- The first row of `sql` (an array), false for none, or nil, err.
 local function one(self, sql, ...)
   local st, err = run(self, sql, ...)
   if not st then return nil, err end
-  local row = st:fetch(true)
+  local row = st:fetch(false)
   while row and st:fetch(false) do end  -- finish the statement so COMMIT may run
   return row or false
 end
@@ -94,7 +103,7 @@ local function all(self, sql, ...)
   local st, err = run(self, sql, ...)
   if not st then return nil, err end
   local rows = {}
-  for row in st:rows(true) do rows[#rows + 1] = row end
+  for row in st:rows(false) do rows[#rows + 1] = row end
   return rows
 end
 
@@ -102,15 +111,12 @@ end
 local function to_record(row)
   if not row then return nil end
   local rec = {}
-  for i = 1, #FIELDS do
-    local name, ty = FIELDS[i][1], FIELDS[i][2]
-    local v = row[name]
+  for i = 1, #COLS do
+    local v = row[i + 1]
     if v ~= nil then
-      if ty == "json" then v = store.decode(v)
-      elseif ty == "boolean" then v = (v ~= 0)
-      elseif ty == "number" then v = tointeger(v) or v end
+      if CONV[i] then v = CONV[i](v) end
+      rec[COLS[i]] = v
     end
-    rec[name] = v
   end
   return rec
 end
@@ -159,7 +165,7 @@ function M.new(opts)
   local db, err = DBI.Connect("SQLite3", opts.path)
   if not db then return nil, "mpns.store.sqlite: " .. tostring(err) end
   db:autocommit(true)  -- LuaDBI would otherwise hold one transaction open forever
-  local self = setmetatable({ db = db, st = {}, depth = 0, filters = {} }, mt)
+  local self = setmetatable({ db = db, st = {}, depth = 0, updates = {} }, mt)
   local ok
   ok, err = self:_setup(opts)
   if not ok then self:close(); return nil, "mpns.store.sqlite: " .. tostring(err) end
@@ -179,7 +185,7 @@ function M:_setup(opts)
   local ok, err = begin(self)
   if not ok then return nil, err end
   local row = one(self, "PRAGMA user_version")
-  local version = row and tointeger(row.user_version)
+  local version = row and tointeger(row[1])
   if version == 0 then
     for _, sql in ipairs(SCHEMA) do
       ok, err = one(self, sql)
@@ -193,9 +199,8 @@ function M:_setup(opts)
 end
 
 -- Replaces the tag rows of channel `id` (old ones from its JSON) if they changed.
-local function set_tags(self, id, tags, old_json)
-  local json = store.encode(tags)
-  if json == old_json then return true end
+local function set_tags(self, id, tags, old_json, json)
+  if (json or store.encode(tags)) == old_json then return true end
   local ok, err = true, nil
   for _, tag in ipairs(old_json and store.decode(old_json) or {}) do
     ok, err = run(self, "DELETE FROM channel_tags WHERE tag = ? AND channel = ?", tag, id)
@@ -209,22 +214,22 @@ local function set_tags(self, id, tags, old_json)
 end
 
 local function delete_row(self, row)
-  local ok, err = set_tags(self, row.id, {}, row.tags)
-  if ok then ok, err = run(self, "DELETE FROM channels WHERE id = ?", row.id) end
+  local ok, err = set_tags(self, row[COL.id], {}, row[COL.tags])
+  if ok then ok, err = run(self, "DELETE FROM channels WHERE id = ?", row[COL.id]) end
   return ok, err
 end
 
 -- Writes the subscribe fields (and a new uri, for a move) over row `row`.
 local function renew(self, row, f, now)
   local tags = f.tags and store.encode(f.tags)
-  if row.uri == f.uri and (tags or row.tags) == row.tags and (f.user or row.user) == row.user
-    and (f.device or row.device) == row.device and (f.os or row.os) == row.os then
+  if row[COL.uri] == f.uri and (tags or row[COL.tags]) == row[COL.tags] and (f.user or row[COL.user]) == row[COL.user]
+    and (f.device or row[COL.device]) == row[COL.device] and (f.os or row[COL.os]) == row[COL.os] then
     return to_record(row)  -- the phone said it again: nothing to write
   end
   local ok, err = run(self, "UPDATE channels SET uri = ?, user = coalesce(?, user), "
     .. "device = coalesce(?, device), os = coalesce(?, os), tags = coalesce(?, tags), "
-    .. "updated_at = ? WHERE id = ?", f.uri, f.user, f.device, f.os, tags, now, row.id)
-  if ok and f.tags then ok, err = set_tags(self, row.id, f.tags, row.tags) end
+    .. "updated_at = ? WHERE id = ?", f.uri, f.user, f.device, f.os, tags, now, row[COL.id])
+  if ok and f.tags then ok, err = set_tags(self, row[COL.id], f.tags, row[COL.tags]) end
   if not ok then return nil, err end
   local rec = to_record(row)
   rec.uri, rec.updated_at = f.uri, now
@@ -236,10 +241,11 @@ end
 
 local function insert(self, f, now)
   local tags = f.tags or {}
+  local json = store.encode(tags)
   local ok, err = run(self, "INSERT INTO channels (uri, user, device, os, tags, created_at, "
     .. "updated_at, counter) VALUES (?, ?, ?, ?, ?, ?, ?, 0)",
-    f.uri, f.user, f.device, f.os or "8.0", store.encode(tags), now, now)
-  if ok then ok, err = set_tags(self, self.db:last_id(), tags, nil) end
+    f.uri, f.user, f.device, f.os or "8.0", json, now, now)
+  if ok then ok, err = set_tags(self, self.db:last_id(), tags, nil, json) end
   if not ok then return nil, err end
   return { uri = f.uri, user = f.user, device = f.device, os = f.os or "8.0",
     tags = store.copy(tags), created_at = now, updated_at = now, counter = 0 }
@@ -250,7 +256,7 @@ local function upsert(self, f, now)
   local row, err = one(self, SELECT .. "WHERE uri = ?", f.uri)
   if row == nil then return nil, err end
   local other
-  if f.device and (not row or row.device ~= f.device) then
+  if f.device and (not row or row[COL.device] ~= f.device) then
     other, err = one(self, SELECT .. "WHERE device = ?", f.device)
     if other == nil then return nil, err end
   end
@@ -260,11 +266,11 @@ local function upsert(self, f, now)
       if not ok then return nil, e end
     end
     local rec, e = renew(self, row, f, now)
-    return rec, e or false, other and other.uri or nil
+    return rec, e or false, other and other[COL.uri] or nil
   end
   if other then  -- the device's new channel: its record moves to the new URI
     local rec, e = renew(self, other, f, now)
-    return rec, e or false, other.uri
+    return rec, e or false, other[COL.uri]
   end
   local rec, e = insert(self, f, now)
   return rec, e or true
@@ -288,44 +294,54 @@ function M:delete(uri)
   local ok, err = begin(self)
   if not ok then return nil, err end
   local row
-  row, err = one(self, "SELECT id, tags FROM channels WHERE uri = ?", uri)
+  row, err = one(self, SELECT .. "WHERE uri = ?", uri)
   if row then ok, err = delete_row(self, row) end
   if row == nil or not ok then return finish(self, false, nil, err) end
   return finish(self, true, row and true or false)
 end
 
--- The UPDATE statement for a set of fields (names from FIELDS only), cached.
-local function update_sql(self, names)
-  local key = concat(names, ",")
-  local sql = self.filters[key]
+-- The UPDATE statement for the fields in `changes` (names from COLS only,
+-- cached by which are present), its parameters and their count; raises on
+-- an unknown key. No pairs/sort per call: record() flushes run through here.
+local function update_statement(self, uri, changes, tags)
+  local args, n, key = {}, 0, 0
+  for i = 2, #COLS do  -- COLS[1] is uri, the key
+    local name = COLS[i]
+    local v = changes[name]
+    if v ~= nil then
+      n, key = n + 1, key + 2 ^ i
+      args[n] = to_param(name, name == "tags" and tags or v)
+    end
+  end
+  local keys = 0
+  for _ in pairs(changes) do keys = keys + 1 end
+  if keys ~= n then store.check_changes(changes, "mpns.store.sqlite") end
+  local sql = self.updates[key]
   if not sql then
     local sets = {}
-    for i, n in ipairs(names) do sets[i] = n .. " = ?" end
+    for i = 2, #COLS do
+      if changes[COLS[i]] ~= nil then sets[#sets + 1] = COLS[i] .. " = ?" end
+    end
     sql = "UPDATE channels SET " .. concat(sets, ", ") .. " WHERE uri = ?"
-    self.filters[key] = sql
+    self.updates[key] = sql
   end
-  return sql
+  args[n + 1] = uri
+  return sql, args, n + 1
 end
 
 function M:update(uri, changes)
-  store.check_changes(changes, "mpns.store.sqlite")
   local tags = changes.tags
   if tags == NULL then tags = {} end  -- the column is never NULL
-  local names, args = {}, {}
-  for k in pairs(changes) do names[#names + 1] = k end
-  if #names == 0 then return self:get(uri) ~= nil end
-  table.sort(names)
-  for i, n in ipairs(names) do args[i] = to_param(n, n == "tags" and tags or changes[n]) end
-  args[#names + 1] = uri
-  local sql = update_sql(self, names)
+  local sql, args, nargs = update_statement(self, uri, changes, tags)
+  if nargs == 1 then return self:get(uri) ~= nil end
   if tags then return self:batch(function()
-    local row = one(self, "SELECT id, tags FROM channels WHERE uri = ?", uri)
+    local row = one(self, SELECT .. "WHERE uri = ?", uri)
     if not row then return row end
-    local ok, err = run(self, sql, unpack(args, 1, #names + 1))
-    if ok then ok, err = set_tags(self, row.id, tags, row.tags) end
+    local ok, err = run(self, sql, unpack(args, 1, nargs))
+    if ok then ok, err = set_tags(self, row[COL.id], tags, row[COL.tags]) end
     return ok and true, err
   end) end
-  local st, err = run(self, sql, unpack(args, 1, #names + 1))
+  local st, err = run(self, sql, unpack(args, 1, nargs))
   if not st then return nil, err end
   return st:affected() > 0
 end
@@ -337,7 +353,7 @@ function M:incr(uri, field, n)
   local row, err = one(self, "UPDATE channels SET " .. field .. " = coalesce(" .. field
     .. ", 0) + ? WHERE uri = ? RETURNING " .. field .. " AS v", n, uri)
   if row == nil then return nil, err end
-  return row and (tointeger(row.v) or row.v) or nil
+  return row and to_number(row[1]) or nil
 end
 
 -- The WHERE clause and parameters of a filter (plus the cursor, for scans).
@@ -359,7 +375,7 @@ function M:scan(filter, cursor, limit)
   if not rows then return nil, err end
   local out = {}
   for i, row in ipairs(rows) do out[i] = to_record(row) end
-  return out, (#rows == limit) and rows[#rows].id or nil
+  return out, (#rows == limit) and rows[#rows][1] or nil
 end
 
 function M:count(filter)
@@ -367,7 +383,7 @@ function M:count(filter)
   local clause, args = where(filter, nil)
   local row, err = one(self, "SELECT count(*) AS n FROM channels " .. clause, unpack(args, 1, #args))
   if row == nil then return nil, err end
-  return tointeger(row.n) or row.n
+  return to_number(row[1])
 end
 
 --- Runs fn() inside one transaction; an error in fn rolls it back and re-raises.
