@@ -111,6 +111,7 @@ return function(open, cleanup)
     sub(self.s, { uri = U .. "a" })
     lu.assertErrorMsgContains("cannot update field 'pined'", self.s.update, self.s, U .. "a", { pined = true })
     lu.assertErrorMsgContains("cannot update field 'uri'", self.s.update, self.s, U .. "a", { uri = "x" })
+    lu.assertErrorMsgContains("cannot update field 'device'", self.s.update, self.s, U .. "a", { device = "x" })
   end
 
   function T:test_update_of_tags_moves_the_tag_filter()

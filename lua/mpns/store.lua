@@ -59,12 +59,13 @@ function M.matches(rec, filter)
   return true
 end
 
---- Raises unless every key of `changes` is a record field other than the key.
+--- Raises unless every key of `changes` is a record field `update` may set
+--- (`uri` and `device` change only through subscribe, which keeps them unique).
 ---@param changes table
 ---@param who string
 function M.check_changes(changes, who)
   for k in pairs(changes) do
-    if not M.TYPE[k] or k == "uri" then
+    if not M.TYPE[k] or k == "uri" or k == "device" then
       error(who .. ": cannot update field '" .. tostring(k) .. "'", 3)
     end
   end

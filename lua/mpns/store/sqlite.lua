@@ -315,7 +315,7 @@ local function update_statement(self, uri, changes, tags)
   end
   local keys = 0
   for _ in pairs(changes) do keys = keys + 1 end
-  if keys ~= n then store.check_changes(changes, "mpns.store.sqlite") end
+  if keys ~= n or changes.device ~= nil then store.check_changes(changes, "mpns.store.sqlite") end
   local sql = self.updates[key]
   if not sql then
     local sets = {}
