@@ -319,6 +319,8 @@ function TestValidation:test_misuse_raises_naming_the_key()
   lu.assertErrorMsgContains("mpns.store.memory: unknown option 'path'", mpns.registry.open, { store = "memory", path = "x" })
   lu.assertErrorMsgContains("option 'clock' expected a function", mpns.registry.open, { store = "memory", clock = 5 })
   lu.assertErrorMsgContains("no store named 'mysql'", mpns.registry.open, { store = "mysql" })
+  lu.assertErrorMsgContains("option 'flush_every' expected a positive integer, got 0",
+    mpns.registry.open, { store = "memory", flush_every = 0 })
   lu.assertErrorMsgContains("mpns.store.sqlite: option 'path' is required", mpns.registry.open, {})
   reg:close()
   lu.assertTrue(reg:close())

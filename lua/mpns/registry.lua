@@ -119,13 +119,17 @@ end
 
 local function check_option(k, v)
   local want = OPTIONS[k]
-  if want and not want:find(type(v), 1, true) then
+  if not want:find(type(v), 1, true) then
     raise("option '" .. k .. "' expected a " .. want .. ", got " .. type(v), 4)
+  end
+  if want == "number" and (v < 1 or v % 1 ~= 0) and k ~= "flush_interval" then
+    raise("option '" .. k .. "' expected a positive integer, got " .. v, 4)
   end
 end
 
 --- Opens a registry on a store: `store = "sqlite"` (the default, with
---- `path`), `"memory"`, another store's name, or a store object.
+--- `path`), `"memory"`, another store's name, or a store object. Options
+--- the registry does not know go to the named store's `new`.
 ---@param opts table
 ---@return table|nil registry
 ---@return string|nil err when the store cannot be opened
@@ -141,13 +145,14 @@ function M.open(opts)
   local hosts = {}
   for _, h in ipairs(DEFAULT_HOSTS) do hosts[#hosts + 1] = h end
   for _, h in ipairs(opts.allowed_hosts or {}) do hosts[#hosts + 1] = h end
+  hosts = compile_hosts(hosts)
   local st, err = store.open(opts.store or "sqlite", store_opts)
   if not st then return nil, err end
   return setmetatable({
-    store = st, owns_store = type(opts.store) ~= "table", hosts = compile_hosts(hosts), clock = opts.clock or os.time,
-    on_expired = opts.on_expired, flush_every = opts.flush_every or 500,
-    flush_interval = opts.flush_interval or 1, page_size = opts.page_size or 500,
-    pending = { n = 0, uris = {}, changes = {} },
+    store = st, owns_store = type(opts.store) ~= "table", hosts = hosts,
+    clock = opts.clock or os.time, on_expired = opts.on_expired,
+    flush_every = opts.flush_every or 500, flush_interval = opts.flush_interval or 1,
+    page_size = opts.page_size or 500, pending = { n = 0, uris = {}, changes = {} },
   }, Registry)
 end
 
