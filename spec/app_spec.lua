@@ -31,31 +31,34 @@ local function admin(action, body, secret, base)
     { ["X-Admin-Secret"] = secret or SECRET, ["Content-Type"] = "application/json" })
 end
 
--- A phone on the emulator in `state`, subscribed as `user`.
-local function phone(user, state, extra)
-  local ch = id(user)
-  if state then assert(e:set(ch, state)) end
-  local t = { user = user, uri = e.http_prefix .. ch, os = "8.0" }
-  for k, v in pairs(extra or {}) do t[k] = v end
-  local status, r = subscribe(t)
-  lu.assertEquals(status, 200, cjson.encode(r))
-  return ch, t.uri
-end
-
 local function got(ch) return (e:get(ch) or {}).notifications or {} end
-local function kinds(ch)
-  local out = {}
-  for i, x in ipairs(got(ch)) do out[i] = x.kind end
-  return out
-end
 
--- Waits (up to 5 s) for what a timer after the answer does.
+-- Waits (up to 10 s) for what a timer after the answer does.
 local function eventually(fn)
-  for _ = 1, 100 do
+  for _ = 1, 200 do
     if fn() then return true end
     os.execute("sleep 0.05")
   end
   return fn()
+end
+
+-- A phone subscribed as `user`: healthy while the on-subscribe pattern
+-- sends it the stored tile (waited for, so tests never race it), then put
+-- in `state`.
+local function phone(user, state, extra)
+  local ch = id(user)
+  local t = { user = user, uri = e.http_prefix .. ch, os = "8.0" }
+  for k, v in pairs(extra or {}) do t[k] = v end
+  local status, r = subscribe(t)
+  lu.assertEquals(status, 200, cjson.encode(r))
+  assert(eventually(function() return #got(ch) == 1 end), "no on-subscribe tile for " .. ch)
+  if state then assert(e:set(ch, state)) end
+  return ch, t.uri
+end
+local function kinds(ch)
+  local out = {}
+  for i, x in ipairs(got(ch)) do out[i] = x.kind end
+  return out
 end
 
 TestSubscribe = {}
@@ -90,11 +93,12 @@ end
 
 function TestSubscribe:test_subscribe_asks_an_unpinned_phone_to_pin()
   local pinned = phone("u2")
-  local unpinned = phone("u2", { tile_pinned = false })
+  lu.assertEquals(got(pinned)[1].fields, { Title = "Push kit", Count = "0" })
+  local unpinned = id("u2")
+  assert(e:set(unpinned, { tile_pinned = false }))
+  lu.assertEquals((subscribe { user = "u2", uri = e.http_prefix .. unpinned }), 200)
   lu.assertTrue(eventually(function() return #got(unpinned) == 1 end))
   lu.assertEquals(kinds(unpinned), { "raw" })
-  lu.assertTrue(eventually(function() return #got(pinned) == 1 end))
-  lu.assertEquals(got(pinned)[1].fields, { Title = "Push kit", Count = "0" })
 end
 
 TestAdminGuard = {}
@@ -143,7 +147,6 @@ function TestPatterns:test_counter_branches_and_logon()
   local running = phone("u4")
   local closed = phone("u4", { app_running = false })
   local away = phone("u4", { device = "TempDisconnected", app_running = false })
-  eventually(function() return #got(running) == 1 and #got(closed) == 1 end)
   local status, r = admin("counter_bump", { filter = { user = "u4" } })
   lu.assertEquals(status, 200, cjson.encode(r))
   lu.assertEquals(r.counts, { received = 2, suppressed = 2 })       -- 3 probes, 1 tile
@@ -151,7 +154,7 @@ function TestPatterns:test_counter_branches_and_logon()
   lu.assertEquals(kinds(closed), { "tile", "tile" })
   lu.assertEquals(got(closed)[2].fields.Count, "1")
   lu.assertEquals(got(closed)[2].fields.Title, "Push kit")          -- the stored tile's title
-  lu.assertEquals(kinds(away), {})
+  lu.assertEquals(kinds(away), { "tile" })                         -- the on-subscribe one
   status, r = admin("counter_logon", { user = "u4" })
   lu.assertEquals(status, 200)
   lu.assertEquals(got(closed)[3].fields.Count, "0")
@@ -160,12 +163,11 @@ end
 function TestPatterns:test_ask_to_pin_update()
   local pinned = phone("u5")
   local unpinned = phone("u5", { tile_pinned = false })
-  eventually(function() return #got(pinned) == 1 and #got(unpinned) == 1 end)
   local status, r = admin("ask_to_pin", { fields = { count = 7 }, filter = { user = "u5" } })
   lu.assertEquals(status, 200, cjson.encode(r))
   lu.assertEquals(r.counts, { received = 2, suppressed = 1 })
   lu.assertEquals(got(pinned)[2].fields, { Title = "Push kit", Count = "7" })
-  lu.assertEquals(kinds(unpinned), { "raw", "raw" })
+  lu.assertEquals(kinds(unpinned), { "tile", "raw" })
 end
 
 function TestPatterns:test_custom_image_and_schedule_serve_their_png()
@@ -211,7 +213,6 @@ end
 function TestPatterns:test_sends_overlap_and_the_worker_stays_free()
   local chans = {}
   for i = 1, 10 do chans[i] = phone("u8") end
-  eventually(function() return #got(chans[10]) == 1 end)
   for _, ch in ipairs(chans) do assert(e:set(ch, { fail_next = { count = 1, delay_ms = 600 } })) end
   -- The fan-out and a /subscribe in parallel: the subscribe answers at once.
   local out = os.tmpname()
@@ -227,6 +228,24 @@ function TestPatterns:test_sends_overlap_and_the_worker_stays_free()
   lu.assertEquals(body.counts, { received = 10 })
   lu.assertTrue(total < 3, "10 sends of 0.6 s took " .. total .. " s: not concurrent")
   lu.assertTrue(sub.time < 0.5, "a subscribe during the fan-out took " .. sub.time .. " s")
+end
+
+-- examples/openresty/push.lua, once an open relay, checks hosts too.
+TestExamplePushIsNoRelay = {}
+
+function TestExamplePushIsNoRelay:test_refused_host_gets_403_and_no_send()
+  local ex = assert(require("resty_nginx").start(e))
+  local ok, err = pcall(function()
+    local status, r = call("GET", ex.url .. "/push?text1=x&uri=" .. "http%3A%2F%2F169.254.169.254%2Flatest")
+    lu.assertEquals(status, 403)
+    lu.assertStrContains(r.error, "host '169.254.169.254' is not allowed")
+    local ch = id("relay")
+    status = call("GET", ex.url .. "/push?text1=x&uri=" .. e.http_prefix:gsub(":", "%%3A"):gsub("/", "%%2F") .. ch)
+    lu.assertEquals(status, 200)
+    lu.assertEquals(kinds(ch), { "toast" })
+  end)
+  ex:stop()
+  if not ok then error(err, 0) end
 end
 
 local rc = lu.LuaUnit.run()
