@@ -82,10 +82,10 @@ end
 local vm = jit and jit.version or _VERSION
 print(string.format("%s, N = %d, median of %d rounds (wall; CPU in brackets):", vm, N, ROUNDS))
 for s, step in ipairs(STEPS) do
-  local wall, cpu = {}, {}
-  for r = 1, ROUNDS do wall[r], cpu[r] = rounds[r][s][1], rounds[r][s][2] end
-  table.sort(wall)
-  table.sort(cpu)
+  local walls, cpus = {}, {}
+  for r = 1, ROUNDS do walls[r], cpus[r] = rounds[r][s][1], rounds[r][s][2] end
+  table.sort(walls)
+  table.sort(cpus)
   local m = math.floor((ROUNDS + 1) / 2)
-  print(string.format("  %-30s %9.0f /s  (%9.0f /s CPU)", step[1], wall[m], cpu[m]))
+  print(string.format("  %-30s %9.0f /s  (%9.0f /s CPU)", step[1], walls[m], cpus[m]))
 end
