@@ -155,6 +155,17 @@ local function registry_tests(open)
     lu.assertEquals(self.reg:count{ user = "c" }, 17)
   end
 
+  function T:test_channels_survive_forgetting_what_they_yield()
+    for i = 1, 10 do self.reg:subscribe{ uri = LIVE .. i } end
+    local n = 0
+    for ch in self.reg:channels{ page = 3 } do
+      n = n + 1
+      self.reg:record(ch.uri, EXPIRED, "toast")
+    end
+    lu.assertEquals(n, 10)
+    lu.assertEquals(self.reg:count{ all = true }, 0)
+  end
+
   function T:test_counter_helpers()
     local uri = LIVE .. "a"
     self.reg:subscribe{ uri = uri }
@@ -432,6 +443,23 @@ function TestSqlite:test_two_connections_share_one_database()
   lu.assertEquals(a:bump_counter(LIVE .. "a"), 2)
   a:close()
   b:close()
+end
+
+function TestSqlite:test_a_locked_database_is_nil_and_a_reason()
+  local reg = assert(mpns.registry.open{ path = self.path, busy_timeout = 50 })
+  reg:subscribe{ uri = LIVE .. "a" }
+  local other = assert(require("mpns.store.sqlite").new{ path = self.path })
+  local ok, err
+  other:batch(function()
+    other:subscribe({ uri = LIVE .. "b" }, 1)  -- holds the write lock
+    ok, err = reg:subscribe{ uri = LIVE .. "c" }
+  end)
+  lu.assertNil(ok)
+  lu.assertStrContains(err, "locked")
+  lu.assertNotNil(reg:subscribe{ uri = LIVE .. "c" }, "usable once the lock is gone")
+  lu.assertEquals(reg:count(), 3)
+  other:close()
+  reg:close()
 end
 
 -- A child process writes; it is killed with SIGKILL in the middle of a big

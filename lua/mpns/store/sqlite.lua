@@ -80,12 +80,18 @@ local function stmt(self, sql)
 end
 
 -- Runs `sql` with its parameters; returns the statement (to fetch from) or nil, err.
+-- A statement that failed is dropped: LuaDBI resets it before the next
+-- execute, and that reset would report the old error once more.
 local function run(self, sql, ...)
   local st, err = stmt(self, sql)
   if not st then return nil, err end
   local ok
   ok, err = st:execute(...)
-  if not ok then return nil, err end
+  if not ok then
+    st:close()
+    self.st[sql] = nil
+    return nil, err
+  end
   return st
 end
 
