@@ -34,7 +34,9 @@ local function config(port, prefix, e, opts)
   conf = swap(conf, "/etc/ssl/certs/ca-certificates.crt", abs(e.ca))
   conf = swap(conf, "transport = { timeout = 15 },", ("transport = { timeout = 15, cert = %q, key = %q },")
     :format(abs(e.client_cert), abs(e.client_key)))
-  conf = swap(conf, 'store = "sqlite"', ('store = %q'):format(opts.store or "sqlite"))
+  if opts.store and opts.store ~= "sqlite" then   -- no path for other stores
+    conf = swap(conf, 'store = "sqlite", path = "' .. prefix .. '/push.db",', ('store = %q,'):format(opts.store))
+  end
   if opts.lua_path then conf = swap(conf, 'lua_package_path "', 'lua_package_path "' .. opts.lua_path .. ";") end
   return conf
 end
