@@ -248,20 +248,29 @@ local function renew(self, row, f, now)
   return rec
 end
 
+-- A new record, or false if `uri` is taken (nothing written), or nil, err.
 local function insert(self, f, now)
   local tags = f.tags or {}
   local json = store.encode(tags)
-  local ok, err = run(self, "INSERT INTO channels (uri, user, device, os, tags, created_at, "
-    .. "updated_at, counter) VALUES (?, ?, ?, ?, ?, ?, ?, 0)",
+  local st, err = run(self, "INSERT INTO channels (uri, user, device, os, tags, created_at, "
+    .. "updated_at, counter) VALUES (?, ?, ?, ?, ?, ?, ?, 0) ON CONFLICT (uri) DO NOTHING",
     f.uri, f.user, f.device, f.os or "8.0", json, now, now)
-  if ok then ok, err = set_tags(self, self.db:last_id(), tags, nil, json) end
+  if not st then return nil, err end
+  if st:affected() == 0 then return false end
+  local ok
+  ok, err = set_tags(self, self.db:last_id(), tags, nil, json)
   if not ok then return nil, err end
   return { uri = f.uri, user = f.user, device = f.device, os = f.os or "8.0",
     tags = store.copy(tags), created_at = now, updated_at = now, counter = 0 }
 end
 
--- The body of subscribe, inside its transaction.
+-- The body of subscribe, inside its transaction. Without a device, a new
+-- URI is one INSERT (the common case: no SELECT first).
 local function upsert(self, f, now)
+  if not f.device then
+    local rec, err = insert(self, f, now)
+    if rec ~= false then return rec, err or true end
+  end
   local row, err = one(self, SELECT .. "WHERE uri = ?", f.uri)
   if row == nil then return nil, err end
   local other
