@@ -12,12 +12,8 @@ local mpns = require "mpns"
 
 local CONC = 50
 
-local function now()
-  local f = io.open("/proc/uptime")
-  local t = tonumber(f:read("*l"):match("^(%S+)"))
-  f:close()
-  return t
-end
+local proc = require "proc"          -- spec/proc.lua
+local now = proc.uptime
 
 local toast = mpns.toast { text1 = "Fan-out", text2 = "one toast to every channel" }
 
@@ -65,12 +61,7 @@ local VM = rawget(_G, "jit") and "luajit" or "lua5.4"
 local db = os.tmpname()
 local e = assert(emu.start { keep = 1 })
 
-local function sh(cmd)
-  local f = assert(io.popen(cmd))
-  local out = f:read("*a")
-  f:close()
-  return out
-end
+local sh = proc.capture
 
 local function median(t)
   local c = {}

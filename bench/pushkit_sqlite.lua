@@ -18,12 +18,7 @@ local cjson = require "cjson"
 local SECONDS = tonumber(arg[1]) or 5
 local SECRET = "bench-" .. os.time()
 
-local function sh(cmd)
-  local f = assert(io.popen(cmd))
-  local out = f:read("*a")
-  f:close()
-  return out
-end
+local sh = require("proc").capture
 
 local WRK_SUBSCRIBE = [[
 local prefix, n = nil, 0

@@ -10,6 +10,22 @@ function P.read_file(path)
   return s
 end
 
+--- A shell command's standard output.
+function P.capture(cmd)
+  local f = assert(io.popen(cmd))
+  local out = f:read("*a")
+  f:close()
+  return out
+end
+
+--- Seconds since boot (/proc/uptime): wall time for benchmarks, no LuaSocket.
+function P.uptime()
+  local f = assert(io.open("/proc/uptime"))
+  local t = tonumber(f:read("*l"):match("^(%S+)"))
+  f:close()
+  return t
+end
+
 --- Alive and not a zombie (an orphaned master may never be reaped here).
 function P.alive(pid)
   local stat = P.read_file("/proc/" .. pid .. "/stat")

@@ -8,12 +8,7 @@ local proc = require "proc"
 local K = {}
 K.__index = K
 
-local function sh(cmd)
-  local f = assert(io.popen(cmd))
-  local out = f:read("*a")
-  f:close()
-  return out
-end
+local sh = proc.capture
 
 K.ROOT = sh("pwd"):gsub("%s+$", "")
 
