@@ -230,6 +230,22 @@ function TestPatterns:test_sends_overlap_and_the_worker_stays_free()
   lu.assertTrue(sub.time < 0.5, "a subscribe during the fan-out took " .. sub.time .. " s")
 end
 
+-- The resty sender's interface inside the worker (spec/sender_handler.lua).
+TestRestySender = {}
+
+function TestRestySender:test_interface_in_a_worker()
+  local status, r = call("GET", app.url .. "/t-sender?prefix=" .. e.http_prefix:gsub(":", "%%3A"):gsub("/", "%%2F"))
+  lu.assertEquals(status, 200, tostring(r))
+  lu.assertEquals(r.queued_before_wait, 0)                 -- nothing ran inside send
+  table.sort(r.order)
+  lu.assertEquals(r.order, { "after", "again received", "received", "received", "received" })
+  lu.assertEquals(r.failure.kind, "invalid_uri")
+  lu.assertFalse(r.failure.inside)
+  lu.assertStrContains(r.raised, "boom in done")
+  lu.assertTrue(r.wait_n.pending <= 2 and r.wait_n.done >= 4, cjson.encode(r.wait_n))
+  lu.assertEquals(r.wait_all, 6)
+end
+
 -- examples/openresty/push.lua, once an open relay, checks hosts too.
 TestExamplePushIsNoRelay = {}
 

@@ -1,7 +1,8 @@
 -- Starts the phone-facing service (examples/pushkit/nginx.conf) for
 -- spec/app_spec.lua and bench/fanout.lua: one worker, a free port, a temp
 -- prefix (the SQLite registry lives there), channel hosts of the emulator
--- allowed, and the emulator's CA and client certificate for https channels.
+-- allowed, the emulator's CA and client certificate for https channels, and
+-- /t-sender (spec/sender_handler.lua).
 -- Stops it by PID.
 local proc = require "proc"
 
@@ -33,7 +34,9 @@ local function config(port, prefix, e, opts)
     conf = swap(conf, 'store = "sqlite", path = "' .. prefix .. '/push.db",', ('store = %q,'):format(opts.store))
   end
   if opts.lua_path then conf = swap(conf, 'lua_package_path "', 'lua_package_path "' .. opts.lua_path .. ";") end
-  return conf
+  -- spec/sender_handler.lua: the resty sender tested on its own, in this worker.
+  conf = swap(conf, 'lua_package_path "', 'lua_package_path "' .. K.ROOT .. "/spec/?.lua;")
+  return swap(conf, "    location = /ping", "    location = /t-sender { content_by_lua_block { require('sender_handler')() } }\n    location = /ping")
 end
 
 local function try_start(e, port, opts)
