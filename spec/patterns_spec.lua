@@ -107,6 +107,8 @@ end
 function TestOneTime:test_bad_input_raises_naming_it()
   lu.assertErrorMsgContains("option 'sender' is required",
     mpns.patterns.one_time.new, { registry = reg })
+  lu.assertErrorMsgContains("option 'batch' must be an integer >= 1",
+    mpns.patterns.one_time.new, { registry = reg, sender = sender, batch = 0 })
   lu.assertErrorMsgContains("unknown option 'sendr'",
     mpns.patterns.one_time.new, { registry = reg, sender = sender, sendr = 1 })
   local p = mpns.patterns.one_time.new { registry = reg, sender = sender }

@@ -25,6 +25,9 @@ function M.configure(c)
   for k, v in pairs(c) do
     if CONFIG[k] ~= type(v) then error("pushkit.configure: bad or unknown option '" .. tostring(k) .. "'", 2) end
   end
+  if c.on_subscribe and c.on_subscribe ~= "ask_to_pin" then
+    error("pushkit.configure: on_subscribe can only be \"ask_to_pin\"", 2)
+  end
   cfg = c
   transport = resty.new(c.transport or { timeout = 15 })   -- connection pools, shared per worker
 end
@@ -47,7 +50,6 @@ local function reply(status, body)
   ngx.status = status
   ngx.header.content_type = "application/json"
   ngx.say(cjson.encode(body))
-  return ngx.exit(status)
 end
 
 -- An error raised by the library, without the "file.lua:12: " prefix.

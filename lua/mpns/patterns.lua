@@ -47,6 +47,8 @@ function P.check_options(who, opts, known)
   end
   if not opts.registry then error(who .. ": option 'registry' is required", 3) end
   if not opts.sender then error(who .. ": option 'sender' is required", 3) end
+  local b = opts.batch
+  if b and (b < 1 or b % 1 ~= 0) then error(who .. ": option 'batch' must be an integer >= 1", 3) end
   return opts
 end
 
