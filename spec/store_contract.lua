@@ -120,6 +120,8 @@ return function(open, cleanup)
     lu.assertEquals({ self.s:count({ tag = "x" }), self.s:count({ tag = "y" }) }, { 0, 1 })
     sub(self.s, { uri = U .. "a", tags = { "z" } })
     lu.assertEquals({ self.s:count({ tag = "y" }), self.s:count({ tag = "z" }) }, { 0, 1 })
+    lu.assertTrue(self.s:update(U .. "a", { tags = NULL }))
+    lu.assertEquals({ self.s:count({ tag = "z" }), self.s:get(U .. "a").tags }, { 0, {} })
   end
 
   function T:test_incr()

@@ -103,6 +103,7 @@ function M:update(uri, changes)
   for k, v in pairs(changes) do
     if v == NULL then rec[k] = nil else rec[k] = copy(v) end
   end
+  rec.tags = rec.tags or {}  -- a record always has a tag list
   return true
 end
 

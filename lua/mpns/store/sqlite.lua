@@ -321,14 +321,20 @@ end
 -- The UPDATE statement for the fields in `changes` (names from COLS only,
 -- cached by which are present), its parameters and their count; raises on
 -- an unknown key. No pairs/sort per call: record() flushes run through here.
+local BIT = {}
+for i = 1, #COLS do BIT[i] = 2 ^ i end
+
 local function update_statement(self, uri, changes, tags)
   local args, n, key = {}, 0, 0
   for i = 2, #COLS do  -- COLS[1] is uri, the key
     local name = COLS[i]
     local v = changes[name]
     if v ~= nil then
-      n, key = n + 1, key + 2 ^ i
-      args[n] = to_param(name, name == "tags" and tags or v)
+      n, key = n + 1, key + BIT[i]
+      if name == "tags" then v = to_param(name, tags)
+      elseif v == NULL then v = nil
+      elseif type(v) ~= "string" then v = to_param(name, v) end
+      args[n] = v
     end
   end
   local keys = 0
