@@ -130,6 +130,30 @@ local function registry_tests(open)
     lu.assertStrContains(tostring(gone[1]), uri)
   end
 
+  -- Every answer of the protocol's table, as mpns.parse_response reads it.
+  function T:test_record_of_every_answer()
+    local answers = {
+      { 200, "Received", "Connected", "Active" }, { 200, "Received", "TempDisconnected", "Active" },
+      { 200, "QueueFull", "Connected", "Active" }, { 200, "Suppressed", "Connected", "Active" },
+      { 200, "Dropped", "Connected", "Active" }, { 400 }, { 401 }, { 403 },
+      { 404, "Dropped", "Connected", "Expired" }, { 404 }, { 405 },
+      { 406, "Dropped", "Connected", "Active" }, { 412, "Dropped", "InActive" }, { 503 },
+    }
+    for i, a in ipairs(answers) do
+      local uri, res = LIVE .. i, answer(a[1], a[2], a[3], a[4])
+      self.reg:subscribe{ uri = uri }
+      self.reg:record(uri, res, "tile")
+      local rec = self.reg:get(uri)
+      if res.delete_channel then
+        lu.assertNil(rec, uri)
+      else
+        lu.assertEquals({ rec.last_outcome, rec.last_status, rec.retry_at, rec.notification_status },
+          { res.outcome, res.status, res.retry_after and 1000 + res.retry_after, a[2] }, uri)
+      end
+    end
+    lu.assertNil(self.reg:get(LIVE .. 9), "404 + Expired forgets the channel")
+  end
+
   function T:test_a_404_without_delete_channel_keeps_the_channel()
     local uri = LIVE .. "a"
     self.reg:subscribe{ uri = uri }
