@@ -10,9 +10,7 @@ local mt = { __index = M }
 --- A new, empty memory store. It takes no options.
 ---@param opts table|nil
 function M.new(opts)
-  for k in pairs(opts or {}) do
-    error("mpns.store.memory: unknown option '" .. tostring(k) .. "'", 2)
-  end
+  store.check_options(opts or {}, {}, "mpns.store.memory")
   return setmetatable({ recs = {}, seq = {}, order = {}, last = 0, bydev = {} }, mt)
 end
 

@@ -55,12 +55,7 @@ local OPTIONS = { path = "string", synchronous = "string", busy_timeout = "numbe
 local SYNC = { OFF = true, NORMAL = true, FULL = true, EXTRA = true }
 
 local function check_options(opts)
-  for k, v in pairs(opts) do
-    if not OPTIONS[k] then error("mpns.store.sqlite: unknown option '" .. tostring(k) .. "'", 4) end
-    if type(v) ~= OPTIONS[k] then
-      error("mpns.store.sqlite: option '" .. k .. "' expected a " .. OPTIONS[k] .. ", got " .. type(v), 4)
-    end
-  end
+  store.check_options(opts, OPTIONS, "mpns.store.sqlite", 3)
   if not opts.path then error("mpns.store.sqlite: option 'path' is required", 4) end
   if opts.synchronous and not SYNC[opts.synchronous] then
     error("mpns.store.sqlite: option 'synchronous' expected OFF, NORMAL, FULL or EXTRA", 4)
