@@ -96,11 +96,35 @@ function Conn:guard(fn, ...)
   return nil, "mpns.store.redis: " .. res:gsub("^.-redis error: ", "")
 end
 
+-- A command in the Redis protocol.
+local function resp(cmd, out)
+  local n = cmd.n or #cmd
+  out[#out + 1] = "*" .. n .. "\r\n"
+  for i = 1, n do
+    local a = tostring(cmd[i])
+    out[#out + 1] = "$" .. #a .. "\r\n" .. a .. "\r\n"
+  end
+end
+
+-- lua-redis's own pipeline trips over table.insert on Lua 5.3+: write the
+-- commands at once, then read each reply through a command with no write.
 local function pipeline_lua(self, cmds)
-  local c = self:socket()
-  return (c:pipeline(function(p)
-    for _, cmd in ipairs(cmds) do p[method(c, cmd)](p, unpack(cmd, 2, cmd.n or #cmd)) end
-  end))
+  local c, buf = self:socket(), {}
+  for _, cmd in ipairs(cmds) do resp(cmd, buf) end
+  local _, err = c.network.socket:send(table.concat(buf))
+  if err then error("connection error: " .. err, 0) end
+  local write, replies = c.network.write, {}
+  c.network.write = function() end
+  local ok, e = pcall(function()
+    for i, cmd in ipairs(cmds) do replies[i] = c[method(c, cmd)](c) end
+  end)
+  c.network.write = write
+  if not ok then  -- replies left unread: this connection is out of step
+    pcall(c.network.socket.close, c.network.socket)
+    self.c = nil
+    error(e, 0)
+  end
+  return replies
 end
 
 ------------------------------------------------------------------ resty
