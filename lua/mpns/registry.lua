@@ -318,10 +318,10 @@ function Registry:channels(filter)
     while buf[i] == nil do
       if not more then return nil end
       self:flush()
-      local err
-      buf, err = st:scan(f, cursor, page)
-      if not buf then raise(tostring(err)) end
-      i, cursor, more = 1, err, err ~= nil
+      local nxt
+      buf, nxt = st:scan(f, cursor, page)  -- nxt: the next cursor, or the error
+      if not buf then raise(tostring(nxt)) end
+      i, cursor, more = 1, nxt, nxt ~= nil
     end
     i = i + 1
     return channel(buf[i - 1])
