@@ -279,6 +279,51 @@ function TestImages:test_schedule_test_now_and_serve()
   end
 end
 
+-- ---- the same patterns over SQLite (tiles come back through JSON) ---------------
+
+TestOverSqlite = {}
+
+function TestOverSqlite:setUp()
+  self.path = os.tmpname()
+  reg = assert(mpns.registry.open { store = "sqlite", path = self.path, allowed_hosts = { "127.0.0.1" } })
+  sender = mpns.sender.new("client", { max_connections = 8, retry = { max_attempts = 1 } })
+end
+
+function TestOverSqlite:tearDown()
+  reg:close()
+  for _, suffix in ipairs { "", "-wal", "-shm" } do os.remove(self.path .. suffix) end
+end
+
+function TestOverSqlite:test_counter_and_ask_to_pin()
+  local ch, uri = phone("sq", { app_running = false })
+  local c = counter()
+  c:bump { user = "sq" }
+  c:bump { user = "sq" }
+  lu.assertEquals(reg:get(uri).counter, 2)
+  local a = ask()
+  a:update({ title = "Stored" }, { user = "sq" })        -- over the counter's stored tile
+  assert(e:set(ch, { tile_pinned = false, app_running = true }))   -- unpinned, app open
+  local s = a:subscribed(uri)
+  lu.assertEquals(s.counts, { suppressed = 1, received = 1 })
+  local notes = got(ch)
+  lu.assertEquals(notes[3].fields, { Title = "Stored", Count = "2", BackgroundImage = "/Images/inbox.png" })
+  lu.assertEquals(notes[4].kind, "raw")
+  lu.assertFalse(reg:get(uri).pinned)
+end
+
+function TestOverSqlite:test_callback_registration_is_recorded()
+  local _, uri = phone("cbr")
+  local fake = { register_callback = function(_, u, cb, data, done)
+    lu.assertEquals({ u, cb, data }, { uri, "http://127.0.0.1/cb", "wake" })
+    done({ status = 200, ok = true, outcome = "registered" })
+  end, wait = function() end }
+  local res = mpns.patterns.register_callback(reg, fake, uri, "http://127.0.0.1/cb", "wake")
+  lu.assertTrue(res.ok)
+  lu.assertEquals(reg:get(uri).callback.uri, "http://127.0.0.1/cb")
+  lu.assertErrorMsgContains("no channel http://127.0.0.1/none", mpns.patterns.register_callback,
+    reg, fake, "http://127.0.0.1/none", "http://127.0.0.1/cb")
+end
+
 local rc = lu.LuaUnit.run()
 e:stop()
 os.exit(rc == 0)
