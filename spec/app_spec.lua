@@ -242,6 +242,7 @@ function TestRestySender:test_interface_in_a_worker()
   lu.assertEquals(r.failure.kind, "invalid_uri")
   lu.assertFalse(r.failure.inside)
   lu.assertStrContains(r.raised, "boom in done")
+  lu.assertStrContains(r.nested, "wait() from a done callback would wait for itself")
   lu.assertTrue(r.wait_n.pending <= 2 and r.wait_n.done >= 4, cjson.encode(r.wait_n))
   lu.assertEquals(r.wait_all, 6)
 end

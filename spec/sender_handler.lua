@@ -38,6 +38,12 @@ return function()
   local ok, err = pcall(f.wait, f)
   out.raised = not ok and tostring(err) or nil
 
+  -- wait() from inside a done is refused, not a deadlock.
+  local nested = mpns.sender.new("resty", transport)
+  nested:send(toast, prefix .. "rs-nested", function() nested:wait() end)
+  ok, err = pcall(nested.wait, nested)
+  out.nested = not ok and tostring(err) or nil
+
   -- wait(n) returns with at most n pending.
   local w, done = mpns.sender.new("resty", transport, { concurrency = 1 }), 0
   for i = 1, 6 do w:send(toast, prefix .. "rw-" .. i, function() done = done + 1 end) end

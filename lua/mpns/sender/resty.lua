@@ -12,6 +12,7 @@ local ngx = ngx
 local spawn, sleep, timer_at, log, ERR = ngx.thread.spawn, ngx.sleep, ngx.timer.at, ngx.log, ngx.ERR
 local type, setmetatable, error, pcall, tostring, newproxy, getmetatable =
   type, setmetatable, error, pcall, tostring, newproxy, getmetatable
+local running = coroutine.running
 
 local _M = {}
 local mt = { __index = _M }
@@ -33,12 +34,18 @@ function _M.new(transport, opts)
   end
   return setmetatable({ transport = transport, concurrency = c, kind = "resty",
     on_callback_error = opts.on_callback_error,
-    queue = {}, head = 1, tail = 0, running = 0, pending = 0, waiters = 0, wake_at = 0 }, mt)
+    queue = {}, head = 1, tail = 0, running = 0, pending = 0, waiters = 0, wake_at = 0,
+    in_done = setmetatable({}, { __mode = "k" }) }, mt)
 end
 
--- One outcome delivered: run done under pcall, then wake wait() at zero.
+-- One outcome delivered: run done under pcall (remembering which thread is
+-- inside one, so a wait() there fails instead of waiting for itself), then
+-- wake wait().
 local function finish(self, done, res, err)
+  local co = running()
+  self.in_done[co] = true
   local ok, cerr = pcall(done, res, err)
+  self.in_done[co] = nil
   if not ok then
     if self.on_callback_error then pcall(self.on_callback_error, cerr)
     elseif self.error == nil then self.error = cerr
@@ -95,6 +102,9 @@ end
 -- Raises the first error a done raised.
 ---@param n integer|nil
 function _M:wait(n)
+  if self.in_done[running()] then
+    error("mpns.sender.resty: wait() from a done callback would wait for itself", 2)
+  end
   n = n or 0
   while self.pending > n do
     self.sema = self.sema or require("ngx.semaphore").new()   -- made per worker, not in init
