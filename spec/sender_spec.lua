@@ -73,6 +73,12 @@ function TestSender:test_callback_errors()
   lu.assertStrContains(tostring(seen), "kept")
 end
 
+function TestSender:test_wait_from_a_done_raises()
+  local s = new()
+  s:send(toast, e.http_prefix .. "nested", function() s:wait() end)
+  lu.assertErrorMsgContains("loop already running", s.wait, s)
+end
+
 function TestSender:test_misuse_raises()
   lu.assertErrorMsgContains("unknown sender 'curl'", mpns.sender.new, "curl")
   lu.assertErrorMsgContains("unknown option 'concurency'", new, { concurency = 2 })
