@@ -84,14 +84,23 @@ function Conn:raw(cmd)
   return c[method(c, cmd)](c, unpack(cmd, 2, cmd.n or #cmd))
 end
 
--- Runs fn under pcall; a failure that is not Redis's answer drops the socket.
+-- Runs fn under pcall; a failure that is not Redis's answer drops the
+-- socket. A kept socket found closed (Redis restarted while it sat idle) is
+-- replaced and the call made once more: the old server never saw it.
 function Conn:guard(fn, ...)
+  local reused = self.c ~= nil
   local ok, res = pcall(fn, self, ...)
   if ok then return res end
   res = tostring(res)
   if not res:find("redis error: ", 1, true) and self.c then
     pcall(self.c.network.socket.close, self.c.network.socket)
     self.c = nil
+  end
+  if reused and res:find("closed", 1, true) and not res:find("redis error: ", 1, true) then
+    ok, res = pcall(fn, self, ...)
+    if ok then return res end
+    res = tostring(res)
+    if self.c and not res:find("redis error: ", 1, true) then self:close() end
   end
   return nil, "mpns.store.redis: " .. res:gsub("^.-redis error: ", "")
 end
