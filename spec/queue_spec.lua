@@ -144,6 +144,71 @@ function TestWorker:test_retry_after_is_scheduled_then_sent_when_due()
   q:close()
 end
 
+-- nginx with the Lua module, /metrics and /sub (the Redis store through
+-- cosockets) on a free port; stopped by PID.
+local proc = require "proc"
+local function start_nginx(prefix)
+  local dir = proc.capture("mktemp -d /tmp/mpns-metrics.XXXXXX"):gsub("%s+$", "")
+  local root = proc.capture("pwd"):gsub("%s+$", "")
+  os.execute("mkdir -p " .. dir .. "/logs")
+  local port = math.random(40001, 50000)
+  local redis_opts = ("{ port = %d, prefix = %q }"):format(server.port, prefix)
+  local conf = table.concat({
+    (proc.capture("id -u"):match("^0") and "user root;" or ""),
+    "daemon off; worker_processes 1; pid logs/nginx.pid; error_log logs/error.log warn;",
+    "load_module /usr/lib/nginx/modules/ndk_http_module.so;",
+    "load_module /usr/lib/nginx/modules/ngx_http_lua_module.so;",
+    "events { worker_connections 64; }",
+    "http { access_log off;",
+    ('lua_package_path "%s/lua/?.lua;/usr/share/lua/5.1/?.lua;;";'):format(root),
+    ('lua_package_cpath "%s/build/jit/?.so;/usr/lib/x86_64-linux-gnu/lua/5.1/?.so;;";'):format(root),
+    "server { listen 127.0.0.1:" .. port .. ";",
+    "location = /metrics { content_by_lua_block {",
+    "  local text, err = require('mpns.metrics').render(" .. redis_opts .. ")",
+    "  if not text then ngx.status = 503; ngx.say(err); return end",
+    "  ngx.header['Content-Type'] = 'text/plain; version=0.0.4'; ngx.print(text) } }",
+    "location = /sub { content_by_lua_block {",
+    "  local st = assert(require('mpns.store.redis').new(" .. redis_opts .. "))",
+    "  local rec = assert(st:subscribe({ uri = ngx.var.arg_uri, user = 'nx', tags = { 'n' } }, ngx.time()))",
+    "  ngx.say(rec.uri, ' ', tostring(package.loaded['nginx.redis'] ~= nil)) } }",
+    "} }" }, "\n")
+  local f = assert(io.open(dir .. "/nginx.conf", "w"))
+  f:write(conf); f:close()
+  local pid = tonumber(proc.capture("PATH=$PATH:/usr/sbin nginx -p " .. dir .. " -c nginx.conf -e logs/error.log >"
+    .. dir .. "/logs/stdout 2>&1 & echo $!"))
+  local url = "http://127.0.0.1:" .. port
+  for _ = 1, 100 do
+    if proc.capture("curl -s -o /dev/null -w '%{http_code}' " .. url .. "/metrics") == "200" then break end
+    os.execute("sleep 0.05")
+  end
+  return { pid = pid, url = url, dir = dir, stop = function(n) proc.stop(n.pid); os.execute("rm -rf " .. n.dir) end }
+end
+
+TestNginx = {}
+
+function TestNginx:test_metrics_and_the_store_through_cosockets()
+  local q, prefix = open_queue()
+  local id = assert(q:push { message = { kind = "toast", text1 = "m" }, audience = { uris = uris("m", 12) } })
+  assert(e:set("m-3", { daily_limit = 0 }))
+  run_worker(prefix)
+  local ng = start_nginx(prefix)
+  local text = proc.capture("curl -s " .. ng.url .. "/metrics")
+  local sub = proc.capture("curl -s '" .. ng.url .. "/sub?uri=" .. e.http_prefix .. "nx-1'")
+  ng:stop()
+  lu.assertStrContains(text, "# TYPE mpns_sends_total counter\nmpns_sends_total 12\n")
+  lu.assertStrContains(text, 'mpns_outcomes_total{outcome="received"} 11\n')
+  lu.assertStrContains(text, "mpns_retries_total 1\n")
+  lu.assertStrContains(text, "mpns_retries_scheduled 1\n")
+  lu.assertStrContains(text, "mpns_queue_batches 0\n")
+  lu.assertStrContains(text, 'mpns_queue_pending_batches{group="mpns"} 0\n')
+  lu.assertStrContains(text, "mpns_workers 0\n", "a stopped worker leaves the count")
+  lu.assertStrContains(text, "mpns_jobs 1\n")
+  lu.assertEquals(sub, e.http_prefix .. "nx-1 true\n", "subscribed inside nginx, through cosockets")
+  lu.assertEquals(q.store:get(e.http_prefix .. "nx-1").user, "nx", "one registry for nginx and workers")
+  lu.assertEquals(q:summary(id).done, 11)
+  q:close()
+end
+
 local rc = lu.LuaUnit.run()
 e:stop()
 server:stop()
