@@ -20,8 +20,8 @@ local logs = proc.capture("mktemp -d /tmp/mpns-crash.XXXXXX"):gsub("%s+$", "")
 local function sleep(s) os.execute("sleep " .. s) end
 
 -- Starts one bin/mpns-worker; returns its PID.
-local function start_worker(server, name, prefix)
-  local cmd = table.concat({ LUA, "bin/mpns-worker", "--redis", server.url, "--group", "g",
+local function start_worker(server, name, prefix, lua)
+  local cmd = table.concat({ lua or LUA, "bin/mpns-worker", "--redis", server.url, "--group", "g",
     "--consumer", name, "--concurrency", CONCURRENCY, "--visibility", 2, "--prefix", prefix,
     "--allow-host", "127.0.0.1", "--status", "log" }, " ")
   return tonumber(proc.capture(cmd .. " >/dev/null 2>>" .. logs .. "/" .. name .. ".log & echo $!"):match("%d+"))
@@ -93,13 +93,15 @@ function TestCrash:test_kill_9_one_of_three_workers_mid_fanout()
   local pids = {}
   for w = 1, 3 do pids[w] = start_worker(server, "w" .. w, "c:") end
   local at = wait_done(server, q, id, function(d) return d >= N / 4 end, 60)
+  lu.assertTrue(proc.alive(pids[1]), "worker 1 was running")
   os.execute("kill -KILL " .. pids[1])
   local done = wait_done(server, q, id, function(d) return d >= N end, 90)
   for w = 2, 3 do proc.stop(pids[w]) end
   lu.assertTrue(at < N, "killed mid-run (" .. at .. " of " .. N .. " done)")
   lu.assertEquals(done, N)
   local twins, s = check_delivery(q, id, list, "k", CONCURRENCY)
-  lu.assertTrue(s.resent > 0, "the dead worker's batches were reclaimed")
+  lu.assertTrue(s.resent > 0, "the dead worker's batches were reclaimed\n"
+    .. proc.read_file(logs .. "/w1.log"))
   print(("\n  kill -9 at %d/%d: twins %d (bound %d), resent after reclaim %d"):format(
     at, N, twins, CONCURRENCY, s.resent))
   q:close()
@@ -123,6 +125,32 @@ function TestCrash:test_redis_restart_with_aof_mid_fanout()
   lu.assertStrContains(log, "event=redis_error", "the workers saw Redis go away")
   local twins = check_delivery(q, id, list, "a", 2 * CONCURRENCY)
   print(("\n  Redis restarted at %d/%d: twins %d"):format(at, N, twins))
+  q:close()
+  server:stop()
+end
+
+function TestCrash:test_sigterm_finishes_claimed_batches_acks_and_exits()
+  local server = assert(rs.start())
+  local q = assert(queue.open { port = server.port, prefix = "s:", batch_size = 100,
+    allowed_hosts = { "127.0.0.1" } })
+  local list = uris("s")
+  local id = assert(q:push { message = { kind = "toast", text1 = "term" }, audience = { uris = list } })
+  local pid = start_worker(server, "s1", "s:", "luajit")  -- lua-posix (signals) is there for LuaJIT
+  wait_done(server, q, id, function(d) return d >= N / 4 end, 60)
+  os.execute("kill -TERM " .. pid)
+  for _ = 1, 200 do if not proc.alive(pid) then break end sleep(0.05) end
+  lu.assertFalse(proc.alive(pid), "exited within 10 s of SIGTERM")
+  local done = tonumber(server:cli("HLEN", q.k.out(id)))
+  lu.assertTrue(done < N, "stopped before the job's end")
+  lu.assertEquals(done % 100, 0, "whole batches: the claimed ones were finished, no more\n" .. proc.read_file(logs .. "/s1.log"))
+  lu.assertEquals(server:cli("XPENDING", q.k.stream, "g"):match("^(%d+)"), "0", "and acknowledged")
+  local log = proc.read_file(logs .. "/s1.log")
+  lu.assertStrContains(log, "event=stop")
+  lu.assertStrMatches(log, ".*event=progress done=%d+ inflight=%d+ job=" .. id:gsub("%-", "%%-") .. " rate=%d+ total=" .. N .. "\n.*")
+  pid = start_worker(server, "s2", "s:")
+  wait_done(server, q, id, function(d) return d >= N end, 90)
+  proc.stop(pid)
+  lu.assertEquals(check_delivery(q, id, list, "s", 0), 0, "a graceful stop leaves no twins")
   q:close()
   server:stop()
 end

@@ -251,6 +251,10 @@ function W:busy() return self.inflight > 0 or #self.ready > 0 or next(self.batch
 
 -- One round: send, wait a little, record, claim more.
 function W:round()
+  if self.check_stop and not self.stopping and self.check_stop() then
+    self.status:log("stopping", { consumer = self.consumer })
+    self:stop()
+  end
   self:start()
   if self.inflight > 0 then self.client:step(0.05) end
   local ok, err = self:record()
