@@ -5,11 +5,11 @@
 -- channels that got it twice are at most what the dead worker had in flight,
 -- and every copy carries the job's X-MessageID for that channel.
 local lu = require "luaunit"
-local cjson = require "cjson"
 local emu = require "emu"
 local rs = require "redis"   -- spec/redis.lua
 local proc = require "proc"
 local queue = require "mpns.queue"
+local check = require "queue_check"
 
 local N = tonumber(os.getenv("CRASH_N")) or 3000
 local CONCURRENCY = 16
@@ -19,67 +19,22 @@ local logs = proc.capture("mktemp -d /tmp/mpns-crash.XXXXXX"):gsub("%s+$", "")
 
 local function sleep(s) os.execute("sleep " .. s) end
 
--- Starts one bin/mpns-worker; returns its PID.
 local function start_worker(server, name, prefix, lua)
-  local cmd = table.concat({ lua or LUA, "bin/mpns-worker", "--redis", server.url, "--group", "g",
-    "--consumer", name, "--concurrency", CONCURRENCY, "--visibility", 2, "--prefix", prefix,
-    "--allow-host", "127.0.0.1", "--status", "log" }, " ")
-  return tonumber(proc.capture(cmd .. " >/dev/null 2>>" .. logs .. "/" .. name .. ".log & echo $!"):match("%d+"))
+  return check.start_worker(server, name, prefix, { lua = lua or LUA, concurrency = CONCURRENCY,
+    log = logs .. "/" .. name .. ".log" })
 end
-
-local function uris(tag)
-  local out = {}
-  for i = 1, N do out[i] = e.http_prefix .. tag .. "-" .. i end
-  return out
-end
-
--- Message ids each channel received, from the emulator's control API (one
--- curl process, keep-alive, for all channels).
-local function received(tag)
-  local cfg = os.tmpname()
-  local f = assert(io.open(cfg, "w"))
-  for i = 1, N do f:write('url = "', e.control, "channels/", tag, "-", i, '"\n') end
-  f:close()
-  local out = proc.capture("curl -s -K " .. cfg .. " -w '\\n'")
-  os.remove(cfg)
-  local got = {}
-  for line in out:gmatch("[^\n]+") do
-    local ch = cjson.decode(line)
-    if ch.id then
-      got[ch.id] = {}
-      for _, note in ipairs(ch.notifications) do got[ch.id][#got[ch.id] + 1] = note.message_id end
-    end
-  end
-  return got
-end
-
--- Polls the job's outcome count until `pred(done)` or the deadline.
-local function wait_done(server, q, id, pred, secs)
-  for _ = 1, secs * 20 do
-    local done = tonumber(server:cli("HLEN", q.k.out(id)))
-    if pred(done) then return done end
-    sleep(0.05)
-  end
-  return tonumber(server:cli("HLEN", q.k.out(id)))
-end
+local function uris(tag) return check.uris(e, tag, N) end
+local wait_done = check.wait_done
 
 -- The guarantee, checked against Redis and the emulator; returns the twins.
 local function check_delivery(q, id, list, tag, max_twins)
-  local s = q:summary(id)
-  lu.assertEquals(s.done, N, "one recorded outcome per channel")
-  local counted = 0
-  for _, v in pairs(s.outcomes) do counted = counted + v end
-  lu.assertEquals(counted, N, "each outcome counted once")
-  local got, twins = received(tag), 0
-  for i = 1, N do
-    local ids = got[tag .. "-" .. i]
-    lu.assertNotNil(ids, "channel " .. i .. " received nothing")
-    lu.assertTrue(#ids >= 1, "channel " .. i .. " received nothing")
-    if #ids > 1 then twins = twins + 1 end
-    for _, mid in ipairs(ids) do lu.assertEquals(mid, queue.message_id(id, list[i])) end
-  end
-  lu.assertTrue(twins <= max_twins, twins .. " twins, more than " .. max_twins .. " in flight")
-  return twins, s
+  local r = check.delivery(q, e, id, list, tag)
+  lu.assertEquals(r.done, N, "one recorded outcome per channel")
+  lu.assertEquals(r.counted, N, "each outcome counted once")
+  lu.assertEquals(r.missing, 0, "channels that received nothing")
+  lu.assertEquals(r.wrong_ids, 0, "notifications without the job's X-MessageID for their channel")
+  lu.assertTrue(r.twins <= max_twins, r.twins .. " twins, more than " .. max_twins .. " in flight")
+  return r.twins, r.summary
 end
 
 TestCrash = {}
@@ -135,14 +90,16 @@ function TestCrash:test_sigterm_finishes_claimed_batches_acks_and_exits()
     allowed_hosts = { "127.0.0.1" } })
   local list = uris("s")
   local id = assert(q:push { message = { kind = "toast", text1 = "term" }, audience = { uris = list } })
-  local pid = start_worker(server, "s1", "s:", "luajit")  -- lua-posix (signals) is there for LuaJIT
+  -- LuaJIT (its FFI polls the signal); 4 at a time, so TERM lands mid-job
+  local pid = check.start_worker(server, "s1", "s:", { lua = "luajit", concurrency = 4,
+    log = logs .. "/s1.log" })
   wait_done(server, q, id, function(d) return d >= N / 4 end, 60)
   os.execute("kill -TERM " .. pid)
   for _ = 1, 200 do if not proc.alive(pid) then break end sleep(0.05) end
   lu.assertFalse(proc.alive(pid), "exited within 10 s of SIGTERM")
   local done = tonumber(server:cli("HLEN", q.k.out(id)))
   lu.assertTrue(done < N, "stopped before the job's end")
-  lu.assertEquals(done % 100, 0, "whole batches: the claimed ones were finished, no more\n" .. proc.read_file(logs .. "/s1.log"))
+  lu.assertEquals(done % 100, 0, "whole batches: the claimed ones were finished, no more")
   lu.assertEquals(server:cli("XPENDING", q.k.stream, "g"):match("^(%d+)"), "0", "and acknowledged")
   local log = proc.read_file(logs .. "/s1.log")
   lu.assertStrContains(log, "event=stop")

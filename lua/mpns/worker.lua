@@ -55,7 +55,7 @@ function M.new(opts)
     concurrency = copts.max_connections, visibility = opts.visibility or 30,
     client = mpns.client(copts), idle_exit = opts.idle_exit,
     reg = registry.open { store = st, allowed_hosts = opts.allowed_hosts },
-    batches = {}, ready = {}, done = {}, acks = {}, inflight = 0, jobs = {},
+    batches = {}, ready = {}, done = {}, acks = {}, inflight = 0, sends = 0, jobs = {},
     next_reclaim = 0, next_beat = 0, idle_since = now() }, W)
   self.status = status.new(self, opts.status or "auto", opts.log)
   return self
@@ -161,7 +161,7 @@ function W:start()
     local s = table.remove(self.ready)
     local j = s.b.job
     local msg, why = queue.build(j.kind, j.fields, j.id, s.uri, s.os)
-    self.inflight = self.inflight + 1
+    self.inflight, self.sends = self.inflight + 1, self.sends + 1
     if not msg then
       self.done[#self.done + 1] = { s = s, err = { kind = "unsupported_os", message = why } }
     else
@@ -281,7 +281,8 @@ function W:run()
   self.reg:flush()
   self.c:call("ZREM", self.k.workers, self.consumer)
   self.status:tick(now(), true)
-  self.status:log("stop", { consumer = self.consumer })
+  self.status:log("stop", { consumer = self.consumer, sends = self.sends,
+    redis_commands = self.c.commands })
   return true
 end
 

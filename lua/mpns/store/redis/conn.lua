@@ -42,11 +42,12 @@ local function load_lua_redis()
 end
 
 --- A connection (opened on first use). opts: host ("127.0.0.1"), port
---- (6379), timeout (seconds per call, 5), db.
+--- (6379), timeout (seconds per call, 5), db. `conn.commands` counts the
+--- commands sent (a pipeline's each), for the figures.
 ---@param opts table
 function M.new(opts)
   return setmetatable({ host = opts.host or "127.0.0.1", port = opts.port or 6379,
-    timeout = opts.timeout or 5, db = opts.db, shas = {}, cmds = {} }, Conn)
+    timeout = opts.timeout or 5, db = opts.db, shas = {}, commands = 0 }, Conn)
 end
 
 -- null -> nil, OK -> "OK", recursively through arrays.
@@ -179,6 +180,7 @@ end
 --- One command: `conn:call("HGET", key, field)`; its reply or nil, err.
 function Conn:call(...)
   local cmd = { n = select("#", ...), ... }
+  self.commands = self.commands + 1
   if in_nginx() then return resty_call(self, cmd) end
   local res, err = self:guard(Conn.raw, cmd)
   if err then return nil, err end
@@ -189,6 +191,7 @@ end
 --- list of replies, or nil, err (the first error reply fails the lot).
 function Conn:pipeline(cmds)
   if #cmds == 0 then return {} end
+  self.commands = self.commands + #cmds
   if in_nginx() then return resty_pipeline(self, cmds) end
   local res, err = self:guard(pipeline_lua, cmds)
   if err then return nil, err end
