@@ -44,13 +44,14 @@ function C.received(e, tag, n)
   return got
 end
 
---- Polls the job's outcome count until pred(done) or `secs` pass.
-function C.wait_done(server, q, id, pred, secs)
+--- Polls the job's outcome count until pred(done) or `secs` pass
+--- (every opts.poll seconds, 0.05).
+function C.wait_done(server, q, id, pred, secs, opts)
   local t0 = proc.uptime()
   repeat
     local done = tonumber(server:cli("HLEN", q.k.out(id)))
     if pred(done) then return done end
-    os.execute("sleep 0.05")
+    os.execute("sleep " .. (opts and opts.poll or 0.05))
   until proc.uptime() - t0 > secs
   return tonumber(server:cli("HLEN", q.k.out(id)))
 end

@@ -74,9 +74,11 @@ end
 ---@param job_id string
 ---@param uri string
 ---@return string
+local job_part = setmetatable({}, { __mode = "k" })
 function M.message_id(job_id, uri)
-  local h = fnv(job_id, 2166136261) .. fnv(job_id, 84696351) .. fnv(uri, 2166136261)
-    .. fnv(uri, 3735928559)
+  local j = job_part[job_id]
+  if not j then j = fnv(job_id, 2166136261) .. fnv(job_id, 84696351); job_part[job_id] = j end
+  local h = j .. fnv(uri, 2166136261) .. fnv(uri, 3735928559)
   local v = ("89ab"):sub(tonumber(h:sub(17, 17), 16) % 4 + 1, tonumber(h:sub(17, 17), 16) % 4 + 1)
   return h:sub(1, 8) .. "-" .. h:sub(9, 12) .. "-8" .. h:sub(14, 16) .. "-" .. v
     .. h:sub(18, 20) .. "-" .. h:sub(21, 32)

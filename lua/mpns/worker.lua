@@ -116,16 +116,21 @@ function W:claim()
     if not res then return nil, err end
     if res[2] and #res[2] > 0 then return res[2], true end
   end
-  local idle = self.inflight == 0 and #self.ready == 0
-  res, err = self.c:call("XREADGROUP", "GROUP", self.group, self.consumer, "COUNT", 1,
-    "BLOCK", idle and 500 or 1, "STREAMS", self.k.stream, ">")
+  local cmd = { "XREADGROUP", "GROUP", self.group, self.consumer, "COUNT", 1,
+    "STREAMS", self.k.stream, ">" }
+  if self.inflight == 0 and #self.ready == 0 then  -- idle: wait for work in Redis
+    table.insert(cmd, 7, "BLOCK"); table.insert(cmd, 8, 500)
+  end
+  res, err = self.c:call((table.unpack or unpack)(cmd))
   if err then return nil, err end
   return res and res[1][2] or {}, false
 end
 
--- Due retries, leased for `visibility` seconds.
+-- Due retries, leased for `visibility` seconds; looked for once a second.
 function W:claim_retries()
   local t = now()
+  if t < (self.next_retries or 0) then return true end
+  self.next_retries = t + 1
   local due, err = self.c:eval(S.lease, 0, self.k.retry, t, t + self.visibility, self.concurrency)
   if not due then return nil, err end
   for _, m in ipairs(due) do
@@ -203,7 +208,6 @@ function W:record()
     if not ok then for _, d in ipairs(list) do left[#left + 1] = d end end
   end
   self.done = left
-  self.reg:flush()
   return ok, err
 end
 
@@ -244,7 +248,6 @@ function W:heartbeat()
   for id in pairs(self.batches) do ids[#ids + 1] = id end
   if #ids > 5 then ids[#ids + 1] = "JUSTID"; cmds[2] = ids end
   self.c:pipeline(cmds)
-  self.status:tick(t)
 end
 
 function W:busy() return self.inflight > 0 or #self.ready > 0 or next(self.batches) ~= nil end
@@ -264,6 +267,7 @@ function W:round()
     if self.inflight == 0 then os.execute("sleep 0.2") else self.client:step(0.2) end
   end
   self:heartbeat()
+  self.status:tick(now())
 end
 
 --- Runs until stopped (`worker:stop()`, SIGTERM through bin/mpns-worker) or
