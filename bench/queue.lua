@@ -43,6 +43,12 @@ local function cpu_seconds(pid)
   return (tonumber(fields[12]) + tonumber(fields[13])) / 100   -- utime, stime (fields 14, 15)
 end
 
+-- CPU seconds the Redis server has used (INFO cpu: user + sys).
+local function redis_cpu(server)
+  local info = server:cli("INFO", "cpu")
+  return tonumber(info:match("used_cpu_user:([%d.]+)")) + tonumber(info:match("used_cpu_sys:([%d.]+)"))
+end
+
 -- Sums the calls of INFO commandstats.
 local function executed(server)
   local n = 0
@@ -59,6 +65,7 @@ local function queued(tag, workers)
     audience = { uris = check.uris(e, tag, N) } })
   local push_s = now() - t0
   server:cli("CONFIG", "RESETSTAT")
+  local rcpu0 = redis_cpu(server)
   local pids = {}
   t0 = now()
   for w = 1, workers do
@@ -67,7 +74,7 @@ local function queued(tag, workers)
   end
   local done = check.wait_done(server, q, id, function(d) return d >= N end, 600, { poll = 0.2 })
   local secs = now() - t0
-  local ran, cpu = executed(server), 0
+  local ran, cpu, rcpu = executed(server), 0, redis_cpu(server) - rcpu0
   for _, pid in ipairs(pids) do cpu = cpu + cpu_seconds(pid); proc.stop(pid) end
   local sent = 0
   for w = 1, workers do
@@ -77,7 +84,7 @@ local function queued(tag, workers)
   assert(done == N and q:summary(id).outcomes.received == N, tag .. ": not every channel received")
   q:close()
   server:stop()
-  return secs, push_s, sent / N, ran / N, cpu
+  return secs, push_s, sent / N, ran / N, cpu, rcpu
 end
 
 -- (d): the crash run.
@@ -117,10 +124,11 @@ local b = median(base)
 print(("  (a) libcurl client, one process, no Redis: %.2f s, %.0f/s (median of 3), CPU %.0f us/notification"):format(
   b, N / b, bcpu / N * 1e6))
 for _, workers in ipairs { 1, 2 } do
-  local secs, push_s, sent, ran, cpu = queued("w" .. workers .. "-", workers)
+  local secs, push_s, sent, ran, cpu, rcpu = queued("w" .. workers .. "-", workers)
   print(("  (b) %d worker%s: %.2f s, %.0f/s, %.2fx the client (push: %.2f s), worker CPU %.0f us/notification"):format(
     workers, workers > 1 and "s" or "", secs, N / secs, b / secs, push_s, cpu / N * 1e6))
-  print(("  (c) Redis commands per notification: %.4f sent by the workers, %.3f executed by Redis"):format(sent, ran))
+  print(("  (c) Redis commands per notification: %.4f sent by the workers, %.3f executed by Redis; "
+    .. "Redis CPU %.1f us/notification"):format(sent, ran, rcpu / N * 1e6))
 end
 if CRASH_N > 0 then
   local at, done, r = crash()

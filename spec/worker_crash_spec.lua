@@ -39,14 +39,26 @@ end
 
 TestCrash = {}
 
+-- What a test started, stopped even when an assertion ends it early.
+function TestCrash:setUp() self.started = {} end
+function TestCrash:tearDown()
+  for _, x in ipairs(self.started) do
+    if type(x) ~= "number" then x:stop()
+    elseif (proc.read_file("/proc/" .. x .. "/cmdline") or ""):find("mpns-worker", 1, true) then
+      proc.stop(x)   -- still our worker (not a reused PID)
+    end
+  end
+end
+
 function TestCrash:test_kill_9_one_of_three_workers_mid_fanout()
   local server = assert(rs.start())
+  table.insert(self.started, server)
   local q = assert(queue.open { port = server.port, prefix = "c:", batch_size = 100,
     allowed_hosts = { "127.0.0.1" } })
   local list = uris("k")
   local id = assert(q:push { message = { kind = "toast", text1 = "crash" }, audience = { uris = list } })
   local pids = {}
-  for w = 1, 3 do pids[w] = start_worker(server, "w" .. w, "c:") end
+  for w = 1, 3 do pids[w] = start_worker(server, "w" .. w, "c:"); table.insert(self.started, pids[w]) end
   local at = wait_done(server, q, id, function(d) return d >= N / 4 end, 60)
   lu.assertTrue(proc.alive(pids[1]), "worker 1 was running")
   os.execute("kill -KILL " .. pids[1])
@@ -65,11 +77,13 @@ end
 
 function TestCrash:test_redis_restart_with_aof_mid_fanout()
   local server = assert(rs.start { aof = true })
+  table.insert(self.started, server)
   local q = assert(queue.open { port = server.port, prefix = "r:", batch_size = 100,
     allowed_hosts = { "127.0.0.1" } })
   local list = uris("a")
   local id = assert(q:push { message = { kind = "toast", text1 = "restart" }, audience = { uris = list } })
   local pids = { start_worker(server, "r1", "r:"), start_worker(server, "r2", "r:") }
+  table.insert(self.started, pids[1]); table.insert(self.started, pids[2])
   local at = wait_done(server, q, id, function(d) return d >= N / 4 end, 60)
   assert(server:restart())
   local done = wait_done(server, q, id, function(d) return d >= N end, 90)
@@ -86,6 +100,7 @@ end
 
 function TestCrash:test_sigterm_finishes_claimed_batches_acks_and_exits()
   local server = assert(rs.start())
+  table.insert(self.started, server)
   local q = assert(queue.open { port = server.port, prefix = "s:", batch_size = 100,
     allowed_hosts = { "127.0.0.1" } })
   local list = uris("s")
@@ -93,6 +108,7 @@ function TestCrash:test_sigterm_finishes_claimed_batches_acks_and_exits()
   -- LuaJIT (its FFI polls the signal); 4 at a time, so TERM lands mid-job
   local pid = check.start_worker(server, "s1", "s:", { lua = "luajit", concurrency = 4,
     log = logs .. "/s1.log" })
+  table.insert(self.started, pid)
   wait_done(server, q, id, function(d) return d >= N / 4 end, 60)
   os.execute("kill -TERM " .. pid)
   for _ = 1, 200 do if not proc.alive(pid) then break end sleep(0.05) end
@@ -105,6 +121,7 @@ function TestCrash:test_sigterm_finishes_claimed_batches_acks_and_exits()
   lu.assertStrContains(log, "event=stop")
   lu.assertStrMatches(log, ".*event=progress done=%d+ inflight=%d+ job=" .. id:gsub("%-", "%%-") .. " rate=%d+ total=" .. N .. "\n.*")
   pid = start_worker(server, "s2", "s:")
+  table.insert(self.started, pid)
   wait_done(server, q, id, function(d) return d >= N end, 90)
   proc.stop(pid)
   lu.assertEquals(check_delivery(q, id, list, "s", 0), 0, "a graceful stop leaves no twins")
