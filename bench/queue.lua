@@ -87,8 +87,9 @@ local function queued(tag, workers)
   return secs, push_s, sent / N, ran / N, cpu, rcpu
 end
 
--- (d): the crash run.
+-- (d): the crash run, on an emulator of its own (room for every channel's list).
 local function crash()
+  local e = assert(emu.start { keep = 4, notes_size = "1024m" })
   local server = assert(rs.start())
   local q = assert(queue.open { port = server.port, batch_size = BATCH, allowed_hosts = { "127.0.0.1" } })
   local list = check.uris(e, "crash", CRASH_N)
@@ -105,6 +106,7 @@ local function crash()
   local r = check.delivery(q, e, id, list, "crash")
   q:close()
   server:stop()
+  e:stop()
   return at, done, r
 end
 
@@ -115,27 +117,35 @@ end
 
 print(("queue fan-out: %d channels, %d sends in flight per process, batches of %d, %s"):format(
   N, CONC, BATCH, jit and jit.version or _VERSION))
-local base, bcpu = {}, 0
-for r = 1, 3 do
-  local secs, cpu = baseline("base" .. r)
-  base[r], bcpu = secs, bcpu + cpu / 3
+-- (a), (b) and (c), printed.
+local function throughput()
+  local base, bcpu = {}, 0
+  for r = 1, 3 do
+    local secs, cpu = baseline("base" .. r)
+    base[r], bcpu = secs, bcpu + cpu / 3
+  end
+  local b = median(base)
+  print(("  (a) libcurl client, one process, no Redis: %.2f s, %.0f/s (median of 3), CPU %.0f us/notification"):format(
+    b, N / b, bcpu / N * 1e6))
+  for _, workers in ipairs { 1, 2 } do
+    local secs, push_s, sent, ran, cpu, rcpu = queued("w" .. workers .. "-", workers)
+    print(("  (b) %d worker%s: %.2f s, %.0f/s, %.2fx the client (push: %.2f s), worker CPU %.0f us/notification"):format(
+      workers, workers > 1 and "s" or "", secs, N / secs, b / secs, push_s, cpu / N * 1e6))
+    print(("  (c) Redis commands per notification: %.4f sent by the workers, %.3f executed by Redis; "
+      .. "Redis CPU %.1f us/notification"):format(sent, ran, rcpu / N * 1e6))
+  end
 end
-local b = median(base)
-print(("  (a) libcurl client, one process, no Redis: %.2f s, %.0f/s (median of 3), CPU %.0f us/notification"):format(
-  b, N / b, bcpu / N * 1e6))
-for _, workers in ipairs { 1, 2 } do
-  local secs, push_s, sent, ran, cpu, rcpu = queued("w" .. workers .. "-", workers)
-  print(("  (b) %d worker%s: %.2f s, %.0f/s, %.2fx the client (push: %.2f s), worker CPU %.0f us/notification"):format(
-    workers, workers > 1 and "s" or "", secs, N / secs, b / secs, push_s, cpu / N * 1e6))
-  print(("  (c) Redis commands per notification: %.4f sent by the workers, %.3f executed by Redis; "
-    .. "Redis CPU %.1f us/notification"):format(sent, ran, rcpu / N * 1e6))
-end
+
+if N > 0 then throughput() end
 if CRASH_N > 0 then
   local at, done, r = crash()
   print(("  (d) kill -9 of 1 of 3 workers at %d/%d: %d with an outcome (outcome counts sum %d), "
     .. "%d received nothing, %d twins (bound: %d in flight), %d resent after the reclaim, "
     .. "%d notifications with a wrong X-MessageID"):format(at, CRASH_N, done, r.counted, r.missing,
     r.twins, CONC, r.summary.resent, r.wrong_ids))
+  local o = {}
+  for k, v in pairs(r.summary.outcomes) do o[#o + 1] = k .. "=" .. v end
+  print("      outcomes: " .. table.concat(o, " "))
 end
 e:stop()
 os.execute("rm -rf " .. logs)

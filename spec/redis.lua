@@ -11,18 +11,12 @@ Server.__index = Server
 
 local function quote(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
 
-local seeded = false
+-- A port from /dev/urandom (no shared random state with other helpers).
 local function random_port()
-  if not seeded then
-    local f = io.open("/dev/urandom", "rb")
-    local b = f and f:read(4) or ""
-    if f then f:close() end
-    local seed = os.time()
-    for i = 1, #b do seed = seed * 256 + b:byte(i) end
-    math.randomseed(seed % 2147483647)
-    seeded = true
-  end
-  return math.random(32001, 60000)
+  local f = assert(io.open("/dev/urandom", "rb"))
+  local hi, lo = f:read(2):byte(1, 2)
+  f:close()
+  return 32001 + (hi * 256 + lo) % 28000
 end
 
 --- One redis-cli command; returns its output without the trailing newline.

@@ -39,6 +39,18 @@ end
 
 TestCrash = {}
 
+-- A Redis server (stopped in tearDown), a queue on it, and a job of N
+-- channels tag-1 .. tag-N pushed: server, queue, URIs, job id.
+local function job(self, prefix, tag, redis_opts)
+  local server = assert(rs.start(redis_opts))
+  table.insert(self.started, server)
+  local q = assert(queue.open { port = server.port, prefix = prefix, batch_size = 100,
+    allowed_hosts = { "127.0.0.1" } })
+  local list = uris(tag)
+  local id = assert(q:push { message = { kind = "toast", text1 = tag }, audience = { uris = list } })
+  return server, q, list, id
+end
+
 -- What a test started, stopped even when an assertion ends it early.
 function TestCrash:setUp() self.started = {} end
 function TestCrash:tearDown()
@@ -51,12 +63,7 @@ function TestCrash:tearDown()
 end
 
 function TestCrash:test_kill_9_one_of_three_workers_mid_fanout()
-  local server = assert(rs.start())
-  table.insert(self.started, server)
-  local q = assert(queue.open { port = server.port, prefix = "c:", batch_size = 100,
-    allowed_hosts = { "127.0.0.1" } })
-  local list = uris("k")
-  local id = assert(q:push { message = { kind = "toast", text1 = "crash" }, audience = { uris = list } })
+  local server, q, list, id = job(self, "c:", "k")
   local pids = {}
   for w = 1, 3 do pids[w] = start_worker(server, "w" .. w, "c:"); table.insert(self.started, pids[w]) end
   local at = wait_done(server, q, id, function(d) return d >= N / 4 end, 60)
@@ -76,12 +83,7 @@ function TestCrash:test_kill_9_one_of_three_workers_mid_fanout()
 end
 
 function TestCrash:test_redis_restart_with_aof_mid_fanout()
-  local server = assert(rs.start { aof = true })
-  table.insert(self.started, server)
-  local q = assert(queue.open { port = server.port, prefix = "r:", batch_size = 100,
-    allowed_hosts = { "127.0.0.1" } })
-  local list = uris("a")
-  local id = assert(q:push { message = { kind = "toast", text1 = "restart" }, audience = { uris = list } })
+  local server, q, list, id = job(self, "r:", "a", { aof = true })
   local pids = { start_worker(server, "r1", "r:"), start_worker(server, "r2", "r:") }
   table.insert(self.started, pids[1]); table.insert(self.started, pids[2])
   local at = wait_done(server, q, id, function(d) return d >= N / 4 end, 60)
@@ -99,12 +101,7 @@ function TestCrash:test_redis_restart_with_aof_mid_fanout()
 end
 
 function TestCrash:test_sigterm_finishes_claimed_batches_acks_and_exits()
-  local server = assert(rs.start())
-  table.insert(self.started, server)
-  local q = assert(queue.open { port = server.port, prefix = "s:", batch_size = 100,
-    allowed_hosts = { "127.0.0.1" } })
-  local list = uris("s")
-  local id = assert(q:push { message = { kind = "toast", text1 = "term" }, audience = { uris = list } })
+  local server, q, list, id = job(self, "s:", "s")
   -- LuaJIT (its FFI polls the signal); 4 at a time, so TERM lands mid-job
   local pid = check.start_worker(server, "s1", "s:", { lua = "luajit", concurrency = 4,
     log = logs .. "/s1.log" })
