@@ -2,6 +2,7 @@
 #   make            build both modules into build/
 #   make test       install what is missing, build, run every suite under both
 #   make demo       install, build, start the emulator, push one of each kind
+#   make stories    each seed's story (examples/stories/) against the emulator
 #   make bench      the benchmarks (bench/README.md)
 #   make emulator   the MPNS emulator in the foreground (PORT=, TLS_PORT=)
 #   make repl       Lua 5.4 with mpns loaded, for trying push logic
@@ -51,8 +52,8 @@ DEB_PKGS = gcc make pkg-config lua5.4 liblua5.4-dev luajit2 libluajit2-5.1-dev \
 BENCH_PKGS = wrk nodejs npm
 SUDO = $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all build deps bench-deps test check-memory demo bench emulator repl install uninstall \
-	env doc clean fuzz fuzz-build check-asan asan-build
+.PHONY: all build deps bench-deps test check-memory demo stories bench emulator repl install \
+	uninstall env doc clean fuzz fuzz-build check-asan asan-build
 
 all: build
 build: $(MOD54) $(MODJIT) build/libmpns.a build/core_test build/embed \
@@ -131,6 +132,10 @@ check-memory: deps
 demo: deps
 	@$(MAKE) --no-print-directory build
 	@examples/demo
+
+stories: deps
+	@$(MAKE) --no-print-directory build
+	@examples/stories/run
 
 bench: bench-deps
 	@$(MAKE) --no-print-directory build build/5.4/floor.so build/jit/floor.so

@@ -17,6 +17,15 @@ function P.output(cmd)
   f:close()
   return out
 end
+P.capture = P.output  -- the push kit's specs' name for it
+
+--- Seconds since boot (/proc/uptime): wall time for benchmarks, no LuaSocket.
+function P.uptime()
+  local f = assert(io.open("/proc/uptime"))
+  local t = tonumber(f:read("*l"):match("^(%S+)"))
+  f:close()
+  return t
+end
 
 --- Alive and not a zombie (an orphaned master may never be reaped here).
 function P.alive(pid)

@@ -1,0 +1,151 @@
+-- The send queue's figures (issue 12), against the emulator, LuaJIT:
+--   (a) the single-process libcurl client, no Redis: one toast to N channels;
+--   (b) the same fan-out pushed to mpns.queue and sent by 1, then 2
+--       bin/mpns-worker processes: time from the workers' start to the last
+--       outcome in Redis, and the ratio to (a);
+--   (c) Redis commands per notification: those the workers sent (their
+--       count at stop) and those Redis executed (INFO commandstats, which
+--       counts the commands inside scripts too);
+--   (d) kill -9 one of three workers a quarter into a CRASH_N fan-out: the
+--       delivery guarantee, checked channel by channel in the emulator.
+--   luajit bench/queue.lua [N] [CRASH_N]      (from the repo root; bench/run)
+local mpns = require "mpns"
+local emu = require "emu"
+local rs = require "redis"          -- spec/redis.lua
+local proc = require "proc"
+local check = require "queue_check"
+local queue = require "mpns.queue"
+
+local N, CRASH_N = tonumber(arg[1]) or 20000, tonumber(arg[2]) or 100000
+local CONC, BATCH = 50, 500
+local now = proc.uptime
+
+local e = assert(emu.start { keep = 4 })
+local logs = proc.capture("mktemp -d /tmp/mpns-qbench.XXXXXX"):gsub("%s+$", "")
+
+-- (a): send_async to every URI of a list, one client, one run.
+local function baseline(tag)
+  local c, ok = mpns.client { max_connections = CONC }, 0
+  local toast = mpns.toast { text1 = "Fan-out", text2 = "one toast to every channel" }
+  local uris = check.uris(e, tag, N)
+  local t0, c0 = now(), os.clock()
+  for i = 1, N do c:send_async(toast, uris[i], function(res) if res and res.ok then ok = ok + 1 end end) end
+  c:run()
+  assert(ok == N, "baseline: " .. ok .. " of " .. N .. " received")
+  return now() - t0, os.clock() - c0
+end
+
+-- CPU seconds (user + system) a process has used so far.
+local function cpu_seconds(pid)
+  local stat = proc.read_file("/proc/" .. pid .. "/stat") or ""
+  local fields = {}
+  for f in stat:match("%) (.*)$"):gmatch("%S+") do fields[#fields + 1] = f end
+  return (tonumber(fields[12]) + tonumber(fields[13])) / 100   -- utime, stime (fields 14, 15)
+end
+
+-- CPU seconds the Redis server has used (INFO cpu: user + sys).
+local function redis_cpu(server)
+  local info = server:cli("INFO", "cpu")
+  return tonumber(info:match("used_cpu_user:([%d.]+)")) + tonumber(info:match("used_cpu_sys:([%d.]+)"))
+end
+
+-- Sums the calls of INFO commandstats.
+local function executed(server)
+  local n = 0
+  for calls in server:cli("INFO", "commandstats"):gmatch("calls=(%d+)") do n = n + tonumber(calls) end
+  return n
+end
+
+-- (b) + (c): one job of N channels through `workers` worker processes.
+local function queued(tag, workers)
+  local server = assert(rs.start())
+  local q = assert(queue.open { port = server.port, batch_size = BATCH, allowed_hosts = { "127.0.0.1" } })
+  local t0 = now()
+  local id = assert(q:push { message = { kind = "toast", text1 = "Fan-out", text2 = "one toast to every channel" },
+    audience = { uris = check.uris(e, tag, N) } })
+  local push_s = now() - t0
+  server:cli("CONFIG", "RESETSTAT")
+  local rcpu0 = redis_cpu(server)
+  local pids = {}
+  t0 = now()
+  for w = 1, workers do
+    pids[w] = check.start_worker(server, tag .. w, "mpns:", { concurrency = CONC, visibility = 30,
+      log = logs .. "/" .. tag .. w .. ".log" })
+  end
+  local done = check.wait_done(server, q, id, function(d) return d >= N end, 600, { poll = 0.2 })
+  local secs = now() - t0
+  local ran, cpu, rcpu = executed(server), 0, redis_cpu(server) - rcpu0
+  for _, pid in ipairs(pids) do cpu = cpu + cpu_seconds(pid); proc.stop(pid) end
+  local sent = 0
+  for w = 1, workers do
+    local log = proc.read_file(logs .. "/" .. tag .. w .. ".log") or ""
+    sent = sent + tonumber(log:match("event=stop.-redis_commands=(%d+)") or 0/0)
+  end
+  assert(done == N and q:summary(id).outcomes.received == N, tag .. ": not every channel received")
+  q:close()
+  server:stop()
+  return secs, push_s, sent / N, ran / N, cpu, rcpu
+end
+
+-- (d): the crash run, on an emulator of its own (room for every channel's list).
+local function crash()
+  local e = assert(emu.start { keep = 4, notes_size = "1024m" })
+  local server = assert(rs.start())
+  local q = assert(queue.open { port = server.port, batch_size = BATCH, allowed_hosts = { "127.0.0.1" } })
+  local list = check.uris(e, "crash", CRASH_N)
+  local id = assert(q:push { message = { kind = "toast", text1 = "crash" }, audience = { uris = list } })
+  local pids = {}
+  for w = 1, 3 do
+    pids[w] = check.start_worker(server, "crash" .. w, "mpns:", { concurrency = CONC, visibility = 5,
+      log = logs .. "/crash" .. w .. ".log" })
+  end
+  local at = check.wait_done(server, q, id, function(d) return d >= CRASH_N / 4 end, 600)
+  os.execute("kill -KILL " .. pids[1])
+  local done = check.wait_done(server, q, id, function(d) return d >= CRASH_N end, 900, { poll = 0.2 })
+  for w = 2, 3 do proc.stop(pids[w]) end
+  local r = check.delivery(q, e, id, list, "crash")
+  q:close()
+  server:stop()
+  e:stop()
+  return at, done, r
+end
+
+local function median(t)
+  table.sort(t)
+  return t[math.floor((#t + 1) / 2)]
+end
+
+print(("queue fan-out: %d channels, %d sends in flight per process, batches of %d, %s"):format(
+  N, CONC, BATCH, jit and jit.version or _VERSION))
+-- (a), (b) and (c), printed.
+local function throughput()
+  local base, bcpu = {}, 0
+  for r = 1, 3 do
+    local secs, cpu = baseline("base" .. r)
+    base[r], bcpu = secs, bcpu + cpu / 3
+  end
+  local b = median(base)
+  print(("  (a) libcurl client, one process, no Redis: %.2f s, %.0f/s (median of 3), CPU %.0f us/notification"):format(
+    b, N / b, bcpu / N * 1e6))
+  for _, workers in ipairs { 1, 2 } do
+    local secs, push_s, sent, ran, cpu, rcpu = queued("w" .. workers .. "-", workers)
+    print(("  (b) %d worker%s: %.2f s, %.0f/s, %.2fx the client (push: %.2f s), worker CPU %.0f us/notification"):format(
+      workers, workers > 1 and "s" or "", secs, N / secs, b / secs, push_s, cpu / N * 1e6))
+    print(("  (c) Redis commands per notification: %.4f sent by the workers, %.3f executed by Redis; "
+      .. "Redis CPU %.1f us/notification"):format(sent, ran, rcpu / N * 1e6))
+  end
+end
+
+if N > 0 then throughput() end
+if CRASH_N > 0 then
+  local at, done, r = crash()
+  print(("  (d) kill -9 of 1 of 3 workers at %d/%d: %d with an outcome (outcome counts sum %d), "
+    .. "%d received nothing, %d twins (bound: %d in flight), %d resent after the reclaim, "
+    .. "%d notifications with a wrong X-MessageID"):format(at, CRASH_N, done, r.counted, r.missing,
+    r.twins, CONC, r.summary.resent, r.wrong_ids))
+  local o = {}
+  for k, v in pairs(r.summary.outcomes) do o[#o + 1] = k .. "=" .. v end
+  print("      outcomes: " .. table.concat(o, " "))
+end
+e:stop()
+os.execute("rm -rf " .. logs)

@@ -1,0 +1,110 @@
+--- bench/registry.lua: the SQLite registry's figures (issue 11).
+--   1. reg:subscribe of N distinct channels, one call (one transaction) each;
+--   2. the same N again: all duplicates, the row count must stay N;
+--   3. reg:subscribe_many of N distinct channels, 1,000 a call;
+--   4. reg:record of N outcomes (buffered, the default flush_every);
+--   5. reading all 2N back through reg:channels{};
+--   6. the floor: the same distinct writes as 1. through LuaDBI alone.
+-- Each into a fresh database file in a temp dir; wall time from socket.gettime,
+-- CPU from os.clock. Prints one line per step; median of ROUNDS rounds.
+--   lua5.4 bench/registry.lua [N] [ROUNDS]   (or luajit; run from the repo root)
+local mpns = require "mpns"
+
+local N = tonumber(arg[1]) or 100000
+local ROUNDS = tonumber(arg[2]) or 3
+local PREFIX = "http://sn1.notify.live.net/throttledthirdparty/01.00/"
+
+local wall = require("socket").gettime  -- wall clock (lua-socket, both ABIs)
+
+-- A realistic channel id: 60-odd URL-safe characters, distinct per i.
+local function uri(i) return PREFIX .. string.format("AAF%09dQAAAAQUZm52OkJCMjg1QTg1QkZDMkUxREQFBlVTTkMwMQ", i) end
+
+local function fields(i)
+  return { uri = uri(i), user = "user" .. (i % 20000), os = (i % 3 == 0) and "7.1" or "8.0",
+    tags = { "news" } }
+end
+
+local RESULT = mpns.parse_response(200, { ["X-NotificationStatus"] = "Received",
+  ["X-DeviceConnectionStatus"] = "Connected", ["X-SubscriptionStatus"] = "Active" })
+
+local STEPS = {
+  { "subscribe, distinct", function(reg)
+    for i = 1, N do assert(reg:subscribe(fields(i))) end
+  end },
+  { "subscribe, all duplicates", function(reg)
+    for i = 1, N do
+      local _, is_new = assert(reg:subscribe(fields(i)))
+      assert(is_new == false)
+    end
+  end, function(reg) assert(reg:count{ all = true } == N, "row count changed") end },
+  { "subscribe_many, 1,000 a call", function(reg)
+    local k = 0
+    for from = 1, N, 1000 do
+      local list = {}
+      for i = from, math.min(from + 999, N) do list[#list + 1] = fields(N + i) end
+      k = k + assert(reg:subscribe_many(list))
+    end
+    assert(k == N)
+  end },
+  { "record, buffered", function(reg)
+    for i = 1, N do reg:record(uri(i), RESULT, "raw") end
+    assert(reg:flush())
+  end, function(reg) assert(reg:get(uri(N)).app_running == true) end },
+  { "channels{} read back", function(reg)
+    local n = 0
+    for _ in reg:channels{ all = true } do n = n + 1 end
+    assert(n == 2 * N)
+    return n
+  end },
+  -- The floor: what the same distinct writes cost through LuaDBI alone (one
+  -- transaction each: BEGIN IMMEDIATE, the channel row, its tag row, COMMIT).
+  { "floor: bare LuaDBI, distinct", function(reg)
+    local st, db = reg.store, reg.store.db
+    local ins = assert(db:prepare("INSERT INTO channels (uri, user, os, tags, created_at, "
+      .. "updated_at) VALUES (?, ?, ?, ?, 1, 1)"))
+    local tag = assert(db:prepare("INSERT INTO channel_tags VALUES (?, ?)"))
+    for i = 1, N do
+      local f = fields(2 * N + i)
+      st:batch(function()
+        assert(ins:execute(f.uri, f.user, f.os, '["news"]'))
+        assert(tag:execute("news", db:last_id()))
+      end)
+    end
+    ins:close()
+    tag:close()
+  end },
+}
+
+local function run_round(dir)
+  local reg = assert(mpns.registry.open{ path = dir .. "/push.db" })
+  local out = {}
+  for s, step in ipairs(STEPS) do
+    collectgarbage()
+    local w, c = wall(), os.clock()
+    local n = step[2](reg) or N
+    out[s] = { n / (wall() - w), n / (os.clock() - c) }
+    if step[3] then step[3](reg) end
+  end
+  reg:close()
+  return out
+end
+
+local rounds = {}
+for r = 1, ROUNDS do
+  local dir = os.tmpname()
+  os.remove(dir)
+  assert(os.execute("mkdir -p " .. dir))
+  rounds[r] = run_round(dir)
+  os.execute("rm -rf " .. dir)
+end
+
+local vm = jit and jit.version or _VERSION
+print(string.format("%s, N = %d, median of %d rounds (wall; CPU in brackets):", vm, N, ROUNDS))
+for s, step in ipairs(STEPS) do
+  local walls, cpus = {}, {}
+  for r = 1, ROUNDS do walls[r], cpus[r] = rounds[r][s][1], rounds[r][s][2] end
+  table.sort(walls)
+  table.sort(cpus)
+  local m = math.floor((ROUNDS + 1) / 2)
+  print(string.format("  %-30s %9.0f /s  (%9.0f /s CPU)", step[1], walls[m], cpus[m]))
+end

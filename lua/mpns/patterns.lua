@@ -1,0 +1,290 @@
+--- mpns.patterns: the Windows Phone push recipe's five server-side patterns
+-- (seed 003), each a small object over a registry and a sender:
+--   local p = mpns.patterns.one_time.new{ registry = reg, sender = s }
+--   print(p:send({ mpns.toast{ text1 = "Hi" } }, { user = "alice" }))
+-- This file holds what they share: option checks, the per-call run (send,
+-- record, count, on_result), per-OS message caches and the summary.
+local mpns = require "mpns"
+
+local type, error, pairs, ipairs, tostring, setmetatable, require, pcall =
+  type, error, pairs, ipairs, tostring, setmetatable, require, pcall
+local format, concat, sort = string.format, table.concat, table.sort
+
+local P = {}
+
+local NAMES = { one_time = true, counter = true, ask_to_pin = true, custom_image = true,
+  schedule = true }
+
+-- patterns.counter etc. load on first use.
+setmetatable(P, { __index = function(t, k)
+  if NAMES[k] then
+    local mod = require("mpns.patterns." .. k)
+    rawset(t, k, mod)
+    return mod
+  end
+end })
+
+P.BATCH = 1000   -- channels queued before the sender is drained (bounds memory)
+
+-- ---- options ------------------------------------------------------------------
+
+local COMMON = { registry = "table", sender = "table", on_result = "function", batch = "number" }
+
+--- Checks a pattern's options (the common ones plus `known`, name -> type);
+-- raises naming an unknown key, a wrong type or a missing registry/sender.
+---@param who string e.g. "mpns.patterns.counter.new"
+---@param opts table
+---@param known table|nil
+---@return table opts
+function P.check_options(who, opts, known)
+  if type(opts) ~= "table" then error(who .. ": options must be a table", 3) end
+  for k, v in pairs(opts) do
+    local want = COMMON[k] or (known and known[k])
+    if not want then error(format("%s: unknown option '%s'", who, tostring(k)), 3) end
+    if want ~= "any" and type(v) ~= want then
+      error(format("%s: option '%s' must be a %s, got %s", who, k, want, type(v)), 3)
+    end
+  end
+  if not opts.registry then error(who .. ": option 'registry' is required", 3) end
+  if not opts.sender then error(who .. ": option 'sender' is required", 3) end
+  local b = opts.batch
+  if b and (b < 1 or b % 1 ~= 0) then error(who .. ": option 'batch' must be an integer >= 1", 3) end
+  return opts
+end
+
+--- The pattern object every pattern's new() returns: its options as fields.
+function P.object(mt, opts)
+  local self = {}
+  for k, v in pairs(opts) do self[k] = v end
+  self.batch = self.batch or P.BATCH
+  return setmetatable(self, mt)
+end
+
+-- ---- results ------------------------------------------------------------------
+
+--- The recipe's test: the app is running / the tile is pinned only when the
+-- answer is Connected + Active + Received.
+---@param res table|nil
+function P.delivered(res)
+  return res ~= nil and res.device_connection_status == "Connected"
+    and res.subscription_status == "Active" and res.notification_status == "Received"
+end
+
+--- An HTTP answer saying the notification was not shown, where a
+-- follow-up may help: not for a gone channel (404) or one the protocol says
+-- to leave alone for now (retry_after: throttled, inactive, queue full, 503).
+---@param res table|nil
+function P.not_shown(res)
+  return res ~= nil and not res.delete_channel and not res.retry_after and not P.delivered(res)
+end
+
+--- A message of `spec.kind` ("tile" unless given) from stored tile fields.
+---@param spec table { kind =, title =, count =, ... }
+function P.tile_message(spec)
+  local fields, kind = {}, spec.kind or "tile"
+  for k, v in pairs(spec) do if k ~= "kind" then fields[k] = v end end
+  local make = mpns[kind]
+  if not (type(kind) == "string" and kind:find("tile$") and make) then
+    error("mpns.patterns: stored tile has an unknown kind '" .. tostring(kind) .. "'", 2)
+  end
+  return make(fields)
+end
+
+--- The fields of `base` overlaid with `changes` (a fresh table).
+function P.merge(base, changes)
+  local t = {}
+  for k, v in pairs(base or {}) do t[k] = v end
+  for k, v in pairs(changes or {}) do t[k] = v end
+  return t
+end
+
+-- ---- images the phone fetches (custom image, schedule) ------------------------
+
+--- The channel's key in image URLs: the last segment of its URI (MPNS
+-- channel ids are URL-safe), percent-encoded to be sure.
+---@param uri string
+function P.channel_key(uri)
+  local last = uri:match("([^/]+)/*$") or uri
+  return (last:gsub("[^%w%-%._~]", function(c) return format("%%%02X", c:byte()) end))
+end
+
+--- `template` with {id}, {user} and {device} filled in for the channel.
+function P.fill_url(template, ch)
+  return (template:gsub("{(%a+)}", function(k)
+    if k == "id" then return P.channel_key(ch.uri) end
+    if k == "user" or k == "device" then return P.channel_key(ch[k] or "") end
+  end))
+end
+
+local function read_file(path)
+  local f, err = io.open(path, "rb")
+  if not f then return nil, err end
+  local s = f:read("*a")
+  f:close()
+  return s
+end
+
+--- PNG bytes for an image URL the phone fetches: the pattern's render(key)
+-- if given, else mpns.image.tile(self.image) when the renderer is built,
+-- else the file self.file. Returns bytes, or nil and why.
+function P.image_bytes(self, key)
+  if self.render then return self.render(key) end
+  local ok, image = pcall(require, "mpns.image")
+  if ok and type(image) == "table" and image.tile then
+    local done, png = pcall(image.tile, self.image or { title = self.title })
+    if done and type(png) == "string" then return png end
+  end
+  if not self.file then return nil, "no renderer (mpns.image) and no file option" end
+  return read_file(self.file)
+end
+
+-- ---- the summary ----------------------------------------------------------
+
+local summary_mt = {}
+
+-- "one_time.send: 3 channels, 6 sent (received 5, suppressed 1), 1 skipped"
+summary_mt.__tostring = function(s)
+  local names, parts = {}, {}
+  for k in pairs(s.counts) do names[#names + 1] = k end
+  sort(names)
+  for _, k in ipairs(names) do parts[#parts + 1] = k .. " " .. s.counts[k] end
+  local out = format("%s: %d channel%s, %d sent", s.name, s.channels,
+    s.channels == 1 and "" or "s", s.sent)
+  if #parts > 0 then out = out .. " (" .. concat(parts, ", ") .. ")" end
+  if s.skipped > 0 then
+    local why = {}
+    for r, n in pairs(s.reasons) do why[#why + 1] = format("%d: %s", n, r) end
+    sort(why)
+    out = out .. format(", %d skipped (%s)", s.skipped, concat(why, "; "))
+  end
+  return out
+end
+
+local function new_summary(name)
+  return setmetatable({ name = name, channels = 0, sent = 0, skipped = 0, counts = {},
+    reasons = {} }, summary_mt)
+end
+
+-- ---- one call of a pattern: sends, records, counts ---------------------------
+
+local Run = {}
+Run.__index = Run
+
+--- A run of `self` (a pattern) named `name`; run:finish() returns its summary.
+function P.run(self, name)
+  return setmetatable({ pattern = self, registry = self.registry, sender = self.sender,
+    on_result = self.on_result, summary = new_summary(name),
+    by_os = setmetatable({}, { __mode = "k" }) }, Run)
+end
+
+local function count(s, res, err)
+  local k = res and res.outcome or (err and err.kind) or "unknown"
+  s.counts[k] = (s.counts[k] or 0) + 1
+end
+
+--- Sends msg to the channel, records the outcome in the registry, counts
+-- it, calls on_result, then after(res, err) if given.
+function Run:send(ch, msg, after)
+  self.summary.sent = self.summary.sent + 1
+  local run = self
+  self.sender:send(msg, ch.uri, function(res, err)
+    run.registry:record(ch.uri, res or err, msg)
+    count(run.summary, res, err)
+    if run.on_result then run.on_result(ch, res, err) end
+    if after then after(res, err) end
+  end)
+end
+
+--- Counts a channel that gets nothing, with why.
+function Run:skip(ch, reason)
+  local s = self.summary
+  s.skipped = s.skipped + 1
+  s.reasons[reason] = (s.reasons[reason] or 0) + 1
+  if self.on_result then self.on_result(ch, nil, { kind = "skipped", message = reason, uri = ch.uri }) end
+end
+
+--- `msg` for the channel's OS (one copy per OS and run), or nil, reason.
+function Run:for_os(msg, ch)
+  local os = ch.os or msg.os
+  local cache = self.by_os[msg]
+  if not cache then cache = {}; self.by_os[msg] = cache end
+  local hit = cache[os]
+  if hit == nil then
+    local m, why = msg:for_os(os)
+    hit = m or { why = why or ("nothing for OS " .. tostring(os)) }
+    cache[os] = hit
+  end
+  if type(hit) == "table" then return nil, hit.why end
+  return hit
+end
+
+--- Sends the channel its OS's form of msg, or counts it skipped.
+function Run:send_for_os(ch, msg, after)
+  local m, why = self:for_os(msg, ch)
+  if not m then return self:skip(ch, why) end
+  self:send(ch, m, after)
+end
+
+--- fn(ch) for every channel matching filter; every `batch` channels the
+-- sender runs until half a batch is pending, so memory stays bounded and
+-- the pipe stays full whatever the fan-out.
+function Run:each(filter, fn)
+  local n, batch = 0, self.pattern.batch
+  for ch in self.registry:channels(filter) do
+    n = n + 1
+    fn(ch)
+    if n % batch == 0 then self.sender:wait(math.floor(batch / 2)) end
+  end
+  self.summary.channels = self.summary.channels + n
+end
+
+--- Runs fn(ch) for one channel (a record, or a URI looked up in the registry).
+function Run:one(channel, fn)
+  local ch = channel
+  if type(ch) == "string" then
+    ch = self.registry:get(channel)
+    if not ch then error("mpns.patterns: no channel " .. channel .. " in the registry", 3) end
+  end
+  self.summary.channels = self.summary.channels + 1
+  fn(ch)
+end
+
+--- Sends a tile built from `spec` (stored as the channel's last tile:
+-- what ask-to-pin re-sends so the tile does not change for nothing).
+function Run:send_tile(ch, spec, after)
+  spec = P.merge(spec, { kind = spec.kind or "tile" })
+  self.registry:set_tile(ch.uri, spec)
+  self:send_for_os(ch, P.tile_message(spec), after)
+end
+
+--- Waits for every outcome and writes what the registry buffered; returns
+-- the summary.
+function Run:finish()
+  self.sender:wait()
+  local ok, err = self.registry:flush()
+  if not ok then error("mpns.patterns: recording outcomes failed: " .. tostring(err), 2) end
+  return self.summary
+end
+
+-- ---- callback registration (authenticated services) ---------------------------
+
+--- Registers MPNS's callback for a registered channel and records it in the
+-- registry (`callback = { uri =, at = }`) when MPNS answered 200. Waits for
+-- the answer (the sender's wait: never blocks nginx). Returns res, err.
+---@param registry table
+---@param sender table
+---@param uri string a channel the registry holds
+---@param callback_uri string
+---@param data string|nil at most 1 KB
+function P.register_callback(registry, sender, uri, callback_uri, data)
+  if not registry:get(uri) then error("mpns.patterns: no channel " .. tostring(uri) .. " in the registry", 2) end
+  local res, err
+  sender:register_callback(uri, callback_uri, data, function(r, e) res, err = r, e end)
+  sender:wait()
+  if res and res.ok then registry:set_callback(uri, callback_uri)
+  elseif res and res.delete_channel then registry:record(uri, res) end
+  return res, err
+end
+
+P.summary_mt = summary_mt
+return P

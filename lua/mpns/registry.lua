@@ -1,0 +1,496 @@
+--- mpns.registry: where the channels live.
+-- Subscriptions (de-duplicated by URI, replaced by device), lookups that page
+-- through the store, a send's outcome turned into channel state, and the host
+-- check that keeps a registration endpoint from becoming an open relay.
+-- Errors: misuse (wrong types, unknown keys) raises; what a phone may send
+-- wrong (a refused URI, a bad os) and a failing backend return nil, reason.
+local store = require "mpns.store"
+local NULL = store.NULL
+
+local M = {}
+local Registry = {}
+Registry.__index = Registry
+
+local PREFIX = "mpns.registry: "
+local DEFAULT_HOSTS = { "*.notify.live.net" }
+local OS = { ["7.0"] = true, ["7.1"] = true, ["8.0"] = true }
+local TILE_KINDS = { tile = true, flip_tile = true, iconic_tile = true, cycle_tile = true }
+local LIMITS = { uri = 1024, text = 256, tag = 64, tags = 32 }
+
+-- Options the registry keeps; any other key goes to the store's new().
+local OPTIONS = { store = "string|table", allowed_hosts = "table", clock = "function",
+  on_expired = "function", flush_every = "number", flush_interval = "number",
+  page_size = "number" }
+
+local function raise(msg, level) error(PREFIX .. msg, (level or 2) + 1) end
+
+--- The channel record's metatable: `tostring(channel)` reads well in the REPL.
+local Channel = {}
+M.Channel = Channel
+
+local function date(t) return os.date("!%Y-%m-%d %H:%M:%SZ", math.floor(t)) end
+
+function Channel.__tostring(c)
+  local p = { "mpns channel " .. c.uri, "os=" .. tostring(c.os) }
+  if c.user then p[#p + 1] = string.format("user=%q", c.user) end
+  if c.device then p[#p + 1] = string.format("device=%q", c.device) end
+  if c.tags and #c.tags > 0 then p[#p + 1] = "tags=" .. table.concat(c.tags, ",") end
+  p[#p + 1] = "counter=" .. tostring(c.counter or 0)
+  if c.last_outcome then
+    p[#p + 1] = "last=" .. c.last_outcome .. (c.last_status and "/" .. c.last_status or "")
+      .. " at " .. date(c.last_at)
+  end
+  if c.pinned ~= nil then p[#p + 1] = "pinned=" .. tostring(c.pinned) end
+  if c.app_running ~= nil then p[#p + 1] = "app_running=" .. tostring(c.app_running) end
+  if c.retry_at then p[#p + 1] = "retry_at=" .. date(c.retry_at) end
+  if c.tile then p[#p + 1] = "tile=" .. tostring(c.tile.kind) end
+  if c.callback then p[#p + 1] = "callback=" .. tostring(c.callback.uri) end
+  return table.concat(p, " ")
+end
+
+local function channel(rec) return rec and setmetatable(rec, Channel) end
+
+------------------------------------------------------------------ host check
+
+-- The allowed-host list as exact names and ".suffix" endings (lower case).
+local function compile_hosts(list)
+  local exact, suffixes, shown = {}, {}, {}
+  for _, h in ipairs(list) do
+    if type(h) ~= "string" or not h:match("^%*?[%w%.%-%[%]:]+$") then
+      raise("allowed_hosts: expected host names or *.suffix patterns, got " .. tostring(h), 4)
+    end
+    h = h:lower()
+    if h:sub(1, 2) == "*." then suffixes[#suffixes + 1] = h:sub(2)
+    elseif h:find("*", 1, true) then raise("allowed_hosts: '*' only as '*.suffix', got " .. h, 4)
+    else exact[h] = true end
+    shown[#shown + 1] = h
+  end
+  return { exact = exact, suffixes = suffixes, shown = table.concat(shown, ", ") }
+end
+
+local function host_allowed(hosts, host)
+  if hosts.exact[host] then return true end
+  for _, s in ipairs(hosts.suffixes) do
+    if #host > #s and host:sub(-#s) == s then return true end
+  end
+  return false
+end
+
+-- The host of a channel URI if it may be sent to, else nil, reason.
+local function check_uri(hosts, uri)
+  if type(uri) ~= "string" then return nil, "field 'uri' expected a string, got " .. type(uri) end
+  if #uri > LIMITS.uri then return nil, "channel URI is over 1,024 bytes (" .. #uri .. ")" end
+  if uri:find("[^\33-\126]") then
+    return nil, "channel URI has a space, control or non-ASCII byte (at " .. uri:find("[^\33-\126]") .. ")"
+  end
+  local scheme, authority = uri:match("^(%a[%w+.-]*)://([^/?#]*)")
+  scheme = scheme and scheme:lower()
+  if scheme ~= "http" and scheme ~= "https" then
+    return nil, "channel URI must start with http:// or https://"
+  end
+  if authority:find("@", 1, true) then return nil, "channel URI must not carry a user name or password" end
+  local host, port = authority:match("^(%[[%x:.]+%])(.*)$")
+  if not host then host, port = authority:match("^([^:]*)(.*)$") end
+  if port ~= "" and not port:match("^:%d%d?%d?%d?%d?$") then
+    return nil, "channel URI has a bad port '" .. port:sub(2) .. "'"
+  end
+  host = host:lower()
+  if host == "" then return nil, "channel URI has no host" end
+  if not host:match("^[%w.-]+$") and not host:match("^%[[%x:.]+%]$") then
+    return nil, "channel URI host '" .. host .. "' is not a host name"
+  end
+  if not host_allowed(hosts, host) then
+    return nil, "channel URI host '" .. host .. "' is not allowed (allowed: " .. hosts.shown .. ")"
+  end
+  return host
+end
+
+--- nil, reason unless `uri` may be subscribed (scheme, host, length).
+---@param uri string
+---@return string|nil host
+---@return string|nil reason
+function Registry:check_uri(uri)
+  local host, err = check_uri(self.hosts, uri)
+  if not host then return nil, PREFIX .. err end
+  return host
+end
+
+------------------------------------------------------------------ open / close
+
+local function check_option(k, v)
+  local want = OPTIONS[k]
+  if not want:find(type(v), 1, true) then
+    raise("option '" .. k .. "' expected a " .. want .. ", got " .. type(v), 4)
+  end
+  if want == "number" and (v < 1 or v % 1 ~= 0) and k ~= "flush_interval" then
+    raise("option '" .. k .. "' expected a positive integer, got " .. v, 4)
+  end
+end
+
+--- Opens a registry on a store: `store = "sqlite"` (the default, with
+--- `path`), `"memory"`, another store's name, or a store object. Options
+--- the registry does not know go to the named store's `new`.
+---@param opts table
+---@return table|nil registry
+---@return string|nil err when the store cannot be opened
+function M.open(opts)
+  if type(opts) ~= "table" then raise("open expects a table of options") end
+  local store_opts = {}
+  for k, v in pairs(opts) do
+    if OPTIONS[k] then check_option(k, v) else store_opts[k] = v end
+  end
+  if type(opts.store) == "table" and next(store_opts) then
+    raise("unknown option '" .. tostring(next(store_opts)) .. "' (store options go to a named store)")
+  end
+  local hosts = {}
+  for _, h in ipairs(DEFAULT_HOSTS) do hosts[#hosts + 1] = h end
+  for _, h in ipairs(opts.allowed_hosts or {}) do hosts[#hosts + 1] = h end
+  hosts = compile_hosts(hosts)
+  local st, err = store.open(opts.store or "sqlite", store_opts)
+  if not st then return nil, err end
+  return setmetatable({
+    store = st, owns_store = type(opts.store) ~= "table", hosts = hosts,
+    clock = opts.clock or os.time, on_expired = opts.on_expired,
+    flush_every = opts.flush_every or 500, flush_interval = opts.flush_interval or 1,
+    page_size = opts.page_size or 500, pending = { n = 0, uris = {}, changes = {} },
+  }, Registry)
+end
+
+--- Writes what `record` buffered, then closes the store if the registry
+--- opened it (a store object passed to `open` stays the caller's). Idempotent.
+function Registry:close()
+  if not self.store then return true end
+  local ok, err = self:flush()
+  if self.owns_store then self.store:close() end
+  self.store = nil
+  return ok, err
+end
+
+local function live(self)
+  if not self.store then raise("registry is closed", 3) end
+  return self.store
+end
+
+------------------------------------------------------------------ subscribe
+
+local SUBSCRIBE = { uri = true, user = true, device = true, os = true, tags = true }
+
+-- nil, reason unless `v` is nil or text of 1..max bytes without control bytes.
+local function check_text(name, v, max)
+  if v == nil then return true end
+  if type(v) ~= "string" then return nil, "field '" .. name .. "' expected a string, got " .. type(v) end
+  if #v == 0 or #v > max then
+    return nil, "field '" .. name .. "' expected 1 to " .. max .. " bytes, got " .. #v
+  end
+  if v:find("[%z\1-\31\127]") then return nil, "field '" .. name .. "' has a control character" end
+  return true
+end
+
+-- The tag list, de-duplicated and sorted, or nil, reason.
+local function check_tags(tags)
+  if tags == nil then return nil end
+  if type(tags) ~= "table" then return nil, "field 'tags' expected a list of strings, got " .. type(tags) end
+  local set, out, n = {}, {}, 0
+  for k in pairs(tags) do
+    n = n + 1
+    if type(k) ~= "number" or k < 1 or k % 1 ~= 0 or k > #tags then
+      return nil, "field 'tags' expected a list of strings (key " .. tostring(k) .. ")"
+    end
+  end
+  if n > LIMITS.tags then return nil, "field 'tags' has " .. n .. " tags, at most " .. LIMITS.tags end
+  for i = 1, n do
+    local ok, err = check_text("tags[" .. i .. "]", tags[i], LIMITS.tag)
+    if not ok then return nil, err end
+    if not set[tags[i]] then set[tags[i]] = true; out[#out + 1] = tags[i] end
+  end
+  table.sort(out)
+  return out
+end
+
+-- The fields for store:subscribe, or nil, reason. Unknown keys raise.
+local function subscribe_fields(self, f, level)
+  if type(f) ~= "table" then raise("subscribe expects a table of fields", level) end
+  for k in pairs(f) do
+    if not SUBSCRIBE[k] then raise("subscribe: unknown field '" .. tostring(k) .. "'", level) end
+  end
+  local ok, err = check_uri(self.hosts, f.uri)
+  if ok and f.os ~= nil and not OS[f.os] then
+    ok, err = nil, string.format("field 'os' expected \"7.0\", \"7.1\" or \"8.0\", got %s",
+      type(f.os) == "string" and string.format("%q", f.os) or tostring(f.os))
+  end
+  if ok then ok, err = check_text("user", f.user, LIMITS.text) end
+  if ok then ok, err = check_text("device", f.device, LIMITS.text) end
+  local tags
+  if ok then tags, err = check_tags(f.tags); ok = tags or not err end
+  if not ok then return nil, PREFIX .. err end
+  return { uri = f.uri, user = f.user, device = f.device, os = f.os, tags = tags }
+end
+
+--- Subscribes a channel: an idempotent upsert keyed by `uri`. A new `uri`
+--- with a known `device` replaces that device's old channel (keeping its state).
+---@param fields {uri: string, user?: string, device?: string, os?: string, tags?: string[]}
+---@return table|nil channel the record (nil, reason: refused input or backend failure)
+---@return boolean|string is_new true for a new channel; else false (or the reason)
+---@return string|nil replaced the URI this device had before, when it changed
+function Registry:subscribe(fields)
+  local st = live(self)
+  local f, err = subscribe_fields(self, fields, 2)
+  if not f then return nil, err end
+  self:flush()
+  local rec, is_new, old = st:subscribe(f, self.clock())
+  if not rec then return nil, is_new end
+  return channel(rec), is_new, old
+end
+
+--- Subscribes many channels in one store batch (one transaction in SQLite).
+--- Refused entries are skipped and listed; the others are stored.
+---@param list table[] subscribe field tables
+---@return integer|nil added how many were new (nil, err: backend failure, nothing stored)
+---@return table refused `{ index =, reason = }` for each refused entry
+function Registry:subscribe_many(list)
+  local st = live(self)
+  if type(list) ~= "table" then raise("subscribe_many expects a list of field tables") end
+  local todo, refused = {}, {}
+  for i = 1, #list do
+    local f, err = subscribe_fields(self, list[i], 2)
+    if f then todo[#todo + 1] = f else refused[#refused + 1] = { index = i, reason = err } end
+  end
+  self:flush()
+  local now, added = self.clock(), 0
+  local ok, err = pcall(st.batch, st, function()
+    for i = 1, #todo do
+      local rec, is_new = st:subscribe(todo[i], now)
+      if not rec then error(is_new, 0) end
+      if is_new then added = added + 1 end
+    end
+  end)
+  if not ok then return nil, PREFIX .. tostring(err) end
+  return added, refused
+end
+
+--- Forgets a channel. True if it was there.
+function Registry:unsubscribe(uri)
+  local st = live(self)
+  if type(uri) ~= "string" then raise("unsubscribe expects a channel URI string") end
+  self:flush()
+  return st:delete(uri)
+end
+
+------------------------------------------------------------------ lookups
+
+--- The channel record for `uri`, or nil.
+function Registry:get(uri)
+  local st = live(self)
+  if type(uri) ~= "string" then raise("get expects a channel URI string") end
+  self:flush()
+  local rec, err = st:get(uri)
+  if rec == nil and err then return nil, err end
+  return channel(rec)
+end
+
+-- A registry filter as a store filter: due now unless `all`; `page` apart.
+local function store_filter(self, filter, level)
+  if filter ~= nil and type(filter) ~= "table" then raise("filter must be a table", level) end
+  local f, page, all = {}, self.page_size, false
+  for k, v in pairs(filter or {}) do
+    if k == "all" then all = v
+    elseif k == "page" then
+      if type(v) ~= "number" or v < 1 or v % 1 ~= 0 then raise("filter 'page' expected a positive integer", level) end
+      page = v
+    else f[k] = v end
+  end
+  if not all and f.due == nil then f.due = self.clock() end
+  store.check_filter(f, PREFIX:sub(1, -3))
+  return f, page
+end
+
+--- Iterates over the channels matching `filter` (`user`, `tag`, `os`,
+--- `device`), a page at a time. Channels whose `retry_at` is still ahead are
+--- left out unless `all = true` (or `due = time` sets the time). `page` sets
+--- how many records are read at once (default 500). A backend failure raises.
+---@param filter table|nil
+---@return function iterator yielding channel records
+function Registry:channels(filter)
+  local st = live(self)
+  local f, page = store_filter(self, filter, 3)
+  local buf, i, cursor, more = {}, 1, nil, true
+  return function()
+    while buf[i] == nil do
+      if not more then return nil end
+      self:flush()
+      local nxt
+      buf, nxt = st:scan(f, cursor, page)  -- nxt: the next cursor, or the error
+      if not buf then raise(tostring(nxt)) end
+      i, cursor, more = 1, nxt, nxt ~= nil
+    end
+    i = i + 1
+    return channel(buf[i - 1])
+  end
+end
+
+--- How many channels `channels(filter)` would give.
+function Registry:count(filter)
+  local st = live(self)
+  local f = store_filter(self, filter, 3)
+  self:flush()
+  return st:count(f)
+end
+
+------------------------------------------------------------------ outcomes
+
+-- What an answer says of what the message needed: the tile pinned (tile
+-- kinds) or the app running (raw). Connected + Active + Received is yes,
+-- Suppressed is no; anything else tells nothing.
+local function shown(res)
+  if res.notification_status == "Received" and res.device_connection_status == "Connected"
+    and res.subscription_status == "Active" then return true end
+  if res.notification_status == "Suppressed" then return false end
+  return nil
+end
+
+-- The fields a send's result (or error) sets on its channel.
+local function outcome_changes(res, msg, now)
+  local c = { last_at = now, retry_at = res.retry_after and now + res.retry_after or NULL }
+  if res.outcome == nil then  -- no answer: the three statuses stay the last answer's
+    c.last_outcome, c.last_status = res.kind, NULL
+    return c
+  end
+  c.last_outcome, c.last_status = res.outcome, res.status or NULL
+  c.notification_status = res.notification_status or NULL
+  c.device_status = res.device_connection_status or NULL
+  c.subscription_status = res.subscription_status or NULL
+  local kind = type(msg) == "string" and msg or msg ~= nil and msg.kind
+  local field = TILE_KINDS[kind] and "pinned" or kind == "raw" and "app_running"
+  if field then
+    local v = shown(res)
+    if v ~= nil then c[field] = v end
+  end
+  return c
+end
+
+-- Forgets a channel MPNS said is gone, and tells on_expired.
+local function expire(self, uri)
+  self:flush()
+  local rec = self.store:get(uri)
+  if not rec then return nil end
+  self.store:delete(uri)
+  rec = channel(rec)
+  if self.on_expired then self.on_expired(rec) end
+  return rec
+end
+
+--- Applies a send's outcome to its channel. `res_or_err` is a send's result
+--- (`outcome`, `status`, the three statuses, `retry_after`, `delete_channel`)
+--- or its error (`kind`, `retry_after`); `msg` (a message or its kind) tells
+--- whether the answer speaks of the tile being pinned or the app running.
+--- `delete_channel` forgets the channel at once and calls `on_expired`;
+--- every other outcome is buffered and written `flush_every` at a time.
+---@param uri string
+---@param res_or_err table
+---@param msg any|nil a message (its `kind` is read) or a kind string
+---@return table|nil changes the fields set (nil, err: a flush failed)
+---@return table|nil expired the forgotten channel, for `delete_channel`
+function Registry:record(uri, res_or_err, msg)
+  live(self)
+  if type(uri) ~= "string" then raise("record expects a channel URI string") end
+  if type(res_or_err) ~= "table" or (res_or_err.outcome == nil and res_or_err.kind == nil) then
+    raise("record expects a send's result or error table")
+  end
+  if res_or_err.delete_channel then return {}, expire(self, uri) end
+  local now = self.clock()
+  local c = outcome_changes(res_or_err, msg, now)
+  local p = self.pending
+  local old = p.changes[uri]
+  if old then
+    for k, v in pairs(c) do old[k] = v end
+  else
+    if p.n == 0 then p.since = now end
+    p.n = p.n + 1
+    p.uris[p.n], p.changes[uri] = uri, c
+  end
+  if p.n >= self.flush_every or now - p.since >= self.flush_interval then
+    local ok, err = self:flush()
+    if not ok then return nil, err end
+  end
+  return c
+end
+
+--- Writes the outcomes `record` buffered, in one store batch. Every lookup
+--- and write of the registry flushes first, so reads see every outcome.
+---@return boolean|nil ok
+---@return string|nil err the backend's error (those outcomes are dropped)
+function Registry:flush()
+  local p = self.pending
+  if p.n == 0 then return true end
+  self.pending = { n = 0, uris = {}, changes = {} }
+  local st = self.store
+  local ok, err = pcall(st.batch, st, function()
+    for i = 1, p.n do
+      local done, e = st:update(p.uris[i], p.changes[p.uris[i]])
+      if done == nil then error(e, 0) end
+    end
+  end)
+  if not ok then return nil, PREFIX .. tostring(err) end
+  return true
+end
+
+------------------------------------------------------------------ pattern state
+
+local function check_uri_arg(uri, fn)
+  if type(uri) ~= "string" then raise(fn .. " expects a channel URI string", 3) end
+end
+
+--- Adds `n` (default 1) to the channel's counter, atomically.
+---@return integer|nil counter the new value (nil: no such channel)
+function Registry:bump_counter(uri, n)
+  local st = live(self)
+  check_uri_arg(uri, "bump_counter")
+  if n ~= nil and (type(n) ~= "number" or n % 1 ~= 0) then raise("bump_counter: n must be an integer") end
+  self:flush()
+  return st:incr(uri, "counter", n or 1)
+end
+
+--- Sets the channel's counter back to 0. True if the channel exists.
+function Registry:reset_counter(uri)
+  local st = live(self)
+  check_uri_arg(uri, "reset_counter")
+  self:flush()
+  return st:update(uri, { counter = 0 })
+end
+
+--- Keeps the last tile sent: `{ kind = "tile", title = ..., count = ... }`,
+--- a tile kind and that constructor's fields (checked by building it).
+---@return boolean|nil stored true if the channel exists
+function Registry:set_tile(uri, tile)
+  local st = live(self)
+  check_uri_arg(uri, "set_tile")
+  if type(tile) ~= "table" or not TILE_KINDS[tile.kind] then
+    raise("set_tile expects { kind = \"tile\" | \"flip_tile\" | \"iconic_tile\" | \"cycle_tile\", ...fields }")
+  end
+  local fields = store.copy(tile)
+  fields.kind = nil
+  require("mpns")[tile.kind](fields)  -- raises, naming the field, on a bad tile
+  self:flush()
+  return st:update(uri, { tile = tile })
+end
+
+--- The last tile kept for the channel, or nil.
+function Registry:get_tile(uri)
+  local rec = self:get(uri)
+  return rec and rec.tile
+end
+
+--- Records an MPNS callback registration (`callback = { uri, at }`);
+--- nil `callback_uri` clears it. True if the channel exists.
+function Registry:set_callback(uri, callback_uri)
+  local st = live(self)
+  check_uri_arg(uri, "set_callback")
+  if callback_uri ~= nil and (type(callback_uri) ~= "string"
+      or not callback_uri:match("^[hH][tT][tT][pP][sS]?://[\33-\126]+$") or #callback_uri > LIMITS.uri) then
+    raise("set_callback: callback URI expected an http(s) URL of at most 1,024 bytes")
+  end
+  self:flush()
+  return st:update(uri, { callback = callback_uri and { uri = callback_uri, at = self.clock() } or NULL })
+end
+
+return M

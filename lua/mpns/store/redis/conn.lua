@@ -1,0 +1,236 @@
+--- mpns.store.redis.conn: one Redis connection for the Redis store, the
+-- queue and the worker, over whichever client fits: cosockets
+-- (lua-resty-redis, Debian's lua-nginx-redis) inside nginx where they may
+-- yield, lua-redis + LuaSocket elsewhere. Every call returns nil, err on a
+-- failure (never raises) and the next call reconnects, so a restarted Redis
+-- is picked up by retrying. Replies: null is nil (a hole in arrays), a
+-- status is its text ("OK").
+local M = {}
+local Conn = {}
+Conn.__index = Conn
+
+local unpack = table.unpack or unpack
+
+-- Phases where cosockets work (and so lua-resty-redis does).
+local YIELDABLE = { rewrite = true, access = true, content = true, timer = true,
+  ssl_cert = true, ssl_session_fetch = true }
+
+local function in_nginx()
+  return ngx ~= nil and ngx.get_phase ~= nil and YIELDABLE[ngx.get_phase()] == true
+end
+
+-- lua-redis: Debian ships it for Lua 5.1-5.3 only; it runs unchanged on 5.4
+-- (LuaSocket is there), so look for it in those directories too. Loaded from
+-- its file: a test helper also called redis.lua may be first on the path.
+local lua_redis
+local function load_lua_redis()
+  if lua_redis then return lua_redis end
+  local path = package.path .. ";/usr/local/share/lua/5.3/?.lua;/usr/share/lua/5.3/?.lua;"
+    .. "/usr/share/lua/5.1/?.lua"
+  for dir in path:gmatch("[^;]+") do
+    local file = dir:gsub("%?", "redis")
+    local chunk = loadfile(file)
+    if chunk then
+      local ok, mod = pcall(chunk, "redis")
+      if ok and type(mod) == "table" and mod.connect and mod.command then
+        lua_redis = mod
+        return mod
+      end
+    end
+  end
+  error("mpns.store.redis: lua-redis not found (apt-get install lua-redis lua-socket)", 0)
+end
+
+--- A connection (opened on first use). opts: host ("127.0.0.1"), port
+--- (6379), timeout (seconds per call, 5), db. `conn.commands` counts the
+--- commands sent (a pipeline's each), for the figures.
+---@param opts table
+function M.new(opts)
+  return setmetatable({ host = opts.host or "127.0.0.1", port = opts.port or 6379,
+    timeout = opts.timeout or 5, db = opts.db, shas = {}, commands = 0 }, Conn)
+end
+
+-- null -> nil, OK -> "OK", recursively through arrays.
+local function norm(v)
+  if v == true then return "OK" end
+  if ngx and v == ngx.null then return nil end
+  if type(v) == "table" and not v.queued then
+    local n = 0
+    for k in pairs(v) do if type(k) == "number" and k > n then n = k end end
+    for i = 1, n do v[i] = norm(v[i]) end
+  end
+  return v
+end
+
+------------------------------------------------------------------ lua-redis
+
+function Conn:socket()
+  if self.c then return self.c end
+  local redis = load_lua_redis()
+  self.c = redis.connect({ host = self.host, port = self.port, timeout = self.timeout })
+  if self.db then self:raw({ "SELECT", self.db }) end
+  return self.c
+end
+
+-- lua-redis parses some replies (HGETALL into a map...); ours are raw, as
+-- lua-resty-redis gives them, under a name of their own ("x_hgetall").
+local function method(c, cmd)
+  local name = "x_" .. cmd[1]:lower()
+  if not c[name] then c[name] = load_lua_redis().command(cmd[1]) end
+  return name
+end
+
+function Conn:raw(cmd)
+  local c = self:socket()
+  return c[method(c, cmd)](c, unpack(cmd, 2, cmd.n or #cmd))
+end
+
+-- Runs fn under pcall; a failure that is not Redis's answer drops the
+-- socket. A kept socket found closed (Redis restarted while it sat idle) is
+-- replaced and the call made once more: the old server never saw it.
+function Conn:guard(fn, ...)
+  local reused = self.c ~= nil
+  local ok, res = pcall(fn, self, ...)
+  if ok then return res end
+  res = tostring(res)
+  if not res:find("redis error: ", 1, true) and self.c then
+    pcall(self.c.network.socket.close, self.c.network.socket)
+    self.c = nil
+  end
+  if reused and res:find("closed", 1, true) and not res:find("redis error: ", 1, true) then
+    ok, res = pcall(fn, self, ...)
+    if ok then return res end
+    res = tostring(res)
+    if self.c and not res:find("redis error: ", 1, true) then self:close() end
+  end
+  return nil, "mpns.store.redis: " .. res:gsub("^.-redis error: ", "")
+end
+
+-- A command in the Redis protocol.
+local function resp(cmd, out)
+  local n = cmd.n or #cmd
+  out[#out + 1] = "*" .. n .. "\r\n"
+  for i = 1, n do
+    local a = tostring(cmd[i])
+    out[#out + 1] = "$" .. #a .. "\r\n" .. a .. "\r\n"
+  end
+end
+
+-- lua-redis's own pipeline trips over table.insert on Lua 5.3+: write the
+-- commands at once, then read each reply through a command with no write.
+local function pipeline_lua(self, cmds)
+  local c, buf = self:socket(), {}
+  for _, cmd in ipairs(cmds) do resp(cmd, buf) end
+  local _, err = c.network.socket:send(table.concat(buf))
+  if err then error("connection error: " .. err, 0) end
+  local write, replies = c.network.write, {}
+  c.network.write = function() end
+  local ok, e = pcall(function()
+    for i, cmd in ipairs(cmds) do replies[i] = c[method(c, cmd)](c) end
+  end)
+  c.network.write = write
+  if not ok then  -- replies left unread: this connection is out of step
+    pcall(c.network.socket.close, c.network.socket)
+    self.c = nil
+    error(e, 0)
+  end
+  return replies
+end
+
+------------------------------------------------------------------ resty
+
+local function resty_conn(self)
+  local r = require("nginx.redis"):new()
+  r:set_timeouts(self.timeout * 1000, self.timeout * 1000, self.timeout * 1000)
+  local ok, err = r:connect(self.host, self.port)
+  if not ok then return nil, "mpns.store.redis: connect: " .. tostring(err) end
+  if self.db and r:get_reused_times() == 0 then r:select(self.db) end
+  return r
+end
+
+local function resty_call(self, cmd)
+  local r, err = resty_conn(self)
+  if not r then return nil, err end
+  local res
+  res, err = r[cmd[1]:lower()](r, unpack(cmd, 2, cmd.n or #cmd))
+  if res == nil and err then r:close(); return nil, "mpns.store.redis: " .. err end
+  r:set_keepalive(60000, 32)
+  return norm(res)
+end
+
+local function resty_pipeline(self, cmds)
+  local r, err = resty_conn(self)
+  if not r then return nil, err end
+  r:init_pipeline(#cmds)
+  for _, cmd in ipairs(cmds) do r[cmd[1]:lower()](r, unpack(cmd, 2, cmd.n or #cmd)) end
+  local res
+  res, err = r:commit_pipeline()
+  if not res then r:close(); return nil, "mpns.store.redis: " .. tostring(err) end
+  r:set_keepalive(60000, 32)
+  for i = 1, #cmds do
+    if type(res[i]) == "table" and res[i][1] == false then
+      return nil, "mpns.store.redis: " .. tostring(res[i][2])
+    end
+  end
+  return norm(res)
+end
+
+------------------------------------------------------------------ API
+
+--- One command: `conn:call("HGET", key, field)`; its reply or nil, err.
+function Conn:call(...)
+  local cmd = { n = select("#", ...), ... }
+  self.commands = self.commands + 1
+  if in_nginx() then return resty_call(self, cmd) end
+  local res, err = self:guard(Conn.raw, cmd)
+  if err then return nil, err end
+  return norm(res)
+end
+
+--- Several commands in one round trip: `{ { "HGET", k, f }, ... }`; the
+--- list of replies, or nil, err (the first error reply fails the lot).
+function Conn:pipeline(cmds)
+  if #cmds == 0 then return {} end
+  self.commands = self.commands + #cmds
+  if in_nginx() then return resty_pipeline(self, cmds) end
+  local res, err = self:guard(pipeline_lua, cmds)
+  if err then return nil, err end
+  return norm(res)
+end
+
+--- Runs a script by its text: EVALSHA, loading it once per connection's
+--- server (again after a restart: NOSCRIPT).
+---@param src string the script
+---@param nkeys integer
+function Conn:eval(src, nkeys, ...)
+  local sha = self.shas[src]
+  if sha then
+    local res, err = self:call("EVALSHA", sha, nkeys, ...)
+    if not (err and err:find("NOSCRIPT", 1, true)) then return res, err end
+  end
+  local err
+  sha, err = self:call("SCRIPT", "LOAD", src)
+  if not sha then return nil, err end
+  self.shas[src] = sha
+  return self:call("EVALSHA", sha, nkeys, ...)
+end
+
+--- The EVALSHA command for a pipeline (after `conn:eval` loaded it once).
+function Conn:evalsha_cmd(src, nkeys, ...)
+  return { "EVALSHA", self.shas[src], nkeys, ... }
+end
+
+--- Drops the connection (lua-redis); safe to call twice.
+function Conn:close()
+  if self.c then pcall(self.c.network.socket.close, self.c.network.socket); self.c = nil end
+  return true
+end
+
+--- "host:port" as { host =, port = }, or nil, err.
+function M.parse_address(s)
+  local host, port = tostring(s):match("^%[?([^%]]*)%]?:(%d+)$")
+  if not host then return nil, "expected HOST:PORT, got " .. tostring(s) end
+  return { host = host, port = tonumber(port) }
+end
+
+return M

@@ -1,0 +1,304 @@
+--- mpns.worker: sends the queue's batches (lua/mpns/queue.lua). Claims stream
+-- entries through a consumer group, sends through mpns.client (keep-alive,
+-- at most `concurrency` in flight), records each outcome per (job, channel)
+-- before it starts another send, and acknowledges a batch once all of its
+-- channels have one. Batches a dead worker held are reclaimed (XAUTOCLAIM)
+-- after `visibility` seconds; channels that already have an outcome are
+-- skipped, so only what the dead worker had in flight can be sent twice,
+-- with the same X-MessageID. Sends answered with retry_after are scheduled
+-- in a sorted set, never slept on. bin/mpns-worker is the command line.
+local mpns = require "mpns"
+local queue = require "mpns.queue"
+local registry = require "mpns.registry"
+local RS = require "mpns.store.redis"
+local S = require "mpns.worker.scripts"
+local cjson = require("cjson").new()
+local status = require "mpns.worker.status"
+
+local M = {}
+local W = {}
+W.__index = W
+
+local OPTIONS = { host = "string", port = "number", db = "number", prefix = "string",
+  group = "string", consumer = "string", concurrency = "number", visibility = "number",
+  allowed_hosts = "table", client = "table", log = "function", status = "string",
+  idle_exit = "number" }
+
+local now = require("socket").gettime
+
+local function hostname()
+  local f = io.open("/proc/sys/kernel/hostname")
+  local h = f and f:read("*l") or "host"
+  if f then f:close() end
+  return h
+end
+
+--- A worker. opts: host, port, db, prefix (as the queue's), group ("mpns"),
+--- consumer (host name + a random suffix), concurrency (sends in flight,
+--- 50), visibility (seconds a silent worker keeps its batches, 30),
+--- allowed_hosts (the registry's), client (more mpns.client options),
+--- log(line) (stderr), status ("auto": a one-line status on a terminal,
+--- log lines otherwise; "log"; "none"), idle_exit (seconds without work
+--- after which run() returns; nil = never).
+---@param opts table
+function M.new(opts)
+  for k, v in pairs(opts) do
+    if not OPTIONS[k] then error("mpns.worker: unknown option '" .. tostring(k) .. "'", 2) end
+    if type(v) ~= OPTIONS[k] then error("mpns.worker: option '" .. k .. "' expected a " .. OPTIONS[k], 2) end
+  end
+  local st, err = RS.new { host = opts.host, port = opts.port, db = opts.db, prefix = opts.prefix }
+  if not st then return nil, err end
+  local copts = { max_connections = opts.concurrency or 50 }
+  for k, v in pairs(opts.client or {}) do copts[k] = v end
+  local self = setmetatable({ store = st, c = st:connection(), k = queue.keys(opts.prefix or "mpns:"),
+    group = opts.group or "mpns", consumer = opts.consumer or (hostname() .. "-" .. math.random(1e6)),
+    concurrency = copts.max_connections, visibility = opts.visibility or 30,
+    client = mpns.client(copts), idle_exit = opts.idle_exit,
+    reg = registry.open { store = st, allowed_hosts = opts.allowed_hosts },
+    batches = {}, ready = {}, done = {}, acks = {}, inflight = 0, sends = 0, jobs = {},
+    next_reclaim = 0, next_beat = 0, idle_since = now() }, W)
+  self.status = status.new(self, opts.status or "auto", opts.log)
+  return self
+end
+
+------------------------------------------------------------------ claiming
+
+-- The job's record (cached): kind, fields, max_retries, total.
+function W:job(id)
+  local j = self.jobs[id]
+  if j then return j end
+  local h, err = self.c:call("HGETALL", self.k.job(id))
+  if not h then return nil, err end
+  if #h == 0 then return false end
+  j = {}
+  for i = 1, #h, 2 do j[h[i]] = h[i + 1] end
+  j.fields = require("mpns.store").decode(j.fields)
+  j.max_retries, j.total, j.id = tonumber(j.max_retries), tonumber(j.total), id
+  self.jobs[id] = j
+  return j
+end
+
+-- Queues a batch's channels that have no outcome yet; false on a Redis failure.
+function W:take(entry, reclaimed)
+  local id, f = entry[1], {}
+  if self.batches[id] then return true end  -- ours already (idle while Redis was away)
+  for i = 1, #entry[2], 2 do f[entry[2][i]] = entry[2][i + 1] end
+  local job, err = self:job(f.job)
+  if job == nil then return nil, err end
+  local items = cjson.decode(f.ch)
+  local b = { id = id, job = job, open = 0 }
+  if job then
+    local uris = { "HMGET", self.k.out(job.id) }
+    for i, it in ipairs(items) do uris[i + 2] = type(it) == "table" and it[1] or it end
+    local have
+    have, err = self.c:call((table.unpack or unpack)(uris))
+    if not have then return nil, err end
+    for i, it in ipairs(items) do
+      if have[i] == nil then
+        b.open = b.open + 1
+        self.ready[#self.ready + 1] = { b = b, uri = uris[i + 2], os = type(it) == "table" and it[2] or nil,
+          n = 1, resend = reclaimed }
+      end
+    end
+  end
+  self.batches[id] = b
+  if b.open == 0 then self.acks[#self.acks + 1] = id; self.batches[id] = nil end
+  return true
+end
+
+-- Stream entries: reclaimed ones first (every visibility/2), else new ones.
+function W:claim()
+  local t, res, err = now(), nil, nil
+  if t >= self.next_reclaim then
+    self.next_reclaim = t + self.visibility / 2
+    res, err = self.c:call("XAUTOCLAIM", self.k.stream, self.group, self.consumer,
+      math.floor(self.visibility * 1000), "0-0", "COUNT", 4)
+    if not res then return nil, err end
+    if res[2] and #res[2] > 0 then return res[2], true end
+  end
+  local cmd = { "XREADGROUP", "GROUP", self.group, self.consumer, "COUNT", 1,
+    "STREAMS", self.k.stream, ">" }
+  if self.inflight == 0 and #self.ready == 0 then  -- idle: wait for work in Redis
+    table.insert(cmd, 7, "BLOCK"); table.insert(cmd, 8, 500)
+  end
+  res, err = self.c:call((table.unpack or unpack)(cmd))
+  if err then return nil, err end
+  return res and res[1][2] or {}, false
+end
+
+-- Due retries, leased for `visibility` seconds; looked for once a second.
+function W:claim_retries()
+  local t = now()
+  if t < (self.next_retries or 0) then return true end
+  self.next_retries = t + 1
+  local due, err = self.c:eval(S.lease, 0, self.k.retry, t, t + self.visibility, self.concurrency)
+  if not due then return nil, err end
+  for _, m in ipairs(due) do
+    local r = cjson.decode(m)
+    local job = self:job(r.job)
+    if job then
+      local b = { id = false, job = job, open = 1 }
+      self.ready[#self.ready + 1] = { b = b, uri = r.uri, os = r.os, n = r.n, lease = m }
+    end
+  end
+  return true
+end
+
+-- Keeps the pipe full: claims while fewer than `concurrency` sends are ready.
+function W:refill()
+  if self.stopping or #self.ready >= self.concurrency then return true end
+  local ok, err = self:claim_retries()
+  if not ok then return nil, err end
+  local entries, reclaimed = self:claim()
+  if not entries then return nil, reclaimed end
+  for _, e in ipairs(entries) do
+    ok, err = self:take(e, reclaimed)
+    if not ok then return nil, err end
+  end
+  return true
+end
+
+------------------------------------------------------------------ sending
+
+-- Starts ready sends up to `concurrency` unrecorded ones.
+function W:start()
+  while self.inflight < self.concurrency and #self.ready > 0 do
+    local s = table.remove(self.ready)
+    local j = s.b.job
+    local msg, why = queue.build(j.kind, j.fields, j.id, s.uri, s.os)
+    self.inflight, self.sends = self.inflight + 1, self.sends + 1
+    if not msg then
+      self.done[#self.done + 1] = { s = s, err = { kind = "unsupported_os", message = why } }
+    else
+      self.client:send_async(msg, s.uri, function(res, err)
+        self.done[#self.done + 1] = { s = s, res = res, err = err }
+      end)
+    end
+  end
+end
+
+-- A finished send as the record script's five arguments.
+function W:outcome_args(d, t, a)
+  local s, r = d.s, d.res or d.err
+  local outcome = r.outcome or r.kind
+  local due, member = "", ""
+  if r.retry_after and s.n <= (s.b.job.max_retries or 3) then
+    due = t + r.retry_after
+    member = cjson.encode { job = s.b.job.id, uri = s.uri, os = s.os, n = s.n + 1 }
+  end
+  a[#a + 1], a[#a + 2], a[#a + 3], a[#a + 4], a[#a + 5] = s.uri, outcome, due, member, s.lease or ""
+  self.reg:record(s.uri, r, s.b.job.kind)
+end
+
+-- Records what finished, per job in one script call, and acks finished
+-- batches. What failed to record stays for the next round.
+function W:record()
+  if #self.done == 0 and #self.acks == 0 then return true end
+  local t, per_job, order = now(), {}, {}
+  for _, d in ipairs(self.done) do
+    local id = d.s.b.job.id
+    if not per_job[id] then per_job[id] = {}; order[#order + 1] = id end
+    table.insert(per_job[id], d)
+  end
+  if #order == 0 then order[1] = false end
+  local left, ok, err = {}, true, nil
+  for _, id in ipairs(order) do
+    local list = per_job[id] or {}
+    if ok then ok, err = self:record_job(id, list, t) end
+    if not ok then for _, d in ipairs(list) do left[#left + 1] = d end end
+  end
+  self.done = left
+  return ok, err
+end
+
+function W:record_job(id, list, t)
+  local k = self.k
+  local a = { k.out(id or "-"), k.sum(id or "-"), k.stats, k.stream, self.group, k.retry, #list, 0 }
+  local finished = {}
+  for _, d in ipairs(list) do
+    if d.s.resend then a[8] = a[8] + 1 end
+    self:outcome_args(d, t, a)
+    local b = d.s.b
+    b.open = b.open - 1
+    if b.open == 0 and b.id then finished[#finished + 1] = b end
+  end
+  for _, ack in ipairs(self.acks) do a[#a + 1] = ack end
+  for _, b in ipairs(finished) do a[#a + 1] = b.id end
+  local res, err = self.c:eval(S.record, 0, (table.unpack or unpack)(a))
+  if not res then
+    for _, d in ipairs(list) do d.s.b.open = d.s.b.open + 1 end  -- retried next round
+    return nil, err
+  end
+  for _, b in ipairs(finished) do self.batches[b.id] = nil end
+  self.acks = {}
+  self.inflight = self.inflight - #list
+  return true
+end
+
+------------------------------------------------------------------ loop
+
+-- Renews the claim on our batches (XCLAIM resets their idle time) and
+-- announces the worker (q:workers, for metrics).
+function W:heartbeat()
+  local t = now()
+  if t < self.next_beat then return end
+  self.next_beat = t + math.max(1, self.visibility / 3)
+  local cmds = { { "ZADD", self.k.workers, t, self.consumer } }
+  local ids = { "XCLAIM", self.k.stream, self.group, self.consumer, 0 }
+  for id in pairs(self.batches) do ids[#ids + 1] = id end
+  if #ids > 5 then ids[#ids + 1] = "JUSTID"; cmds[2] = ids end
+  self.c:pipeline(cmds)
+end
+
+function W:busy() return self.inflight > 0 or #self.ready > 0 or next(self.batches) ~= nil end
+
+-- One round: send, wait a little, record, claim more.
+function W:round()
+  if self.check_stop and not self.stopping and self.check_stop() then
+    self.status:log("stopping", { consumer = self.consumer })
+    self:stop()
+  end
+  self:start()
+  if self.inflight > 0 then self.client:step(0.05) end
+  local ok, err = self:record()
+  if ok and #self.done == 0 then ok, err = self:refill() end
+  if not ok then
+    self.status:log("redis_error", { error = err })
+    if self.inflight == 0 then os.execute("sleep 0.2") else self.client:step(0.2) end
+  end
+  self:heartbeat()
+  self.status:tick(now())
+end
+
+--- Runs until stopped (`worker:stop()`, SIGTERM through bin/mpns-worker) or
+--- idle for `idle_exit` seconds; finishes every claimed batch first.
+function W:run()
+  self.status:log("start", { consumer = self.consumer, group = self.group, concurrency = self.concurrency })
+  local ok, err = self.c:call("XGROUP", "CREATE", self.k.stream, self.group, "0", "MKSTREAM")
+  if not ok and not tostring(err):find("BUSYGROUP", 1, true) then self.status:log("redis_error", { error = err }) end
+  while not (self.stopping and not self:busy()) do
+    self:round()
+    if self:busy() then self.idle_since = now()
+    elseif self.idle_exit and now() - self.idle_since >= self.idle_exit then break end
+  end
+  self:record()
+  self.reg:flush()
+  self.c:call("ZREM", self.k.workers, self.consumer)
+  self.status:tick(now(), true)
+  self.status:log("stop", { consumer = self.consumer, sends = self.sends,
+    redis_commands = self.c.commands })
+  return true
+end
+
+--- Asks run() to return once the claimed batches are finished.
+function W:stop() self.stopping = true end
+
+function W:close()
+  self.client:close()
+  self.reg:close()
+  self.store:close()
+end
+
+M.main = require("mpns.worker.cli")(M)
+
+return M

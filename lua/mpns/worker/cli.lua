@@ -1,0 +1,96 @@
+--- mpns.worker.cli: the command line of bin/mpns-worker.
+local conn = require "mpns.store.redis.conn"
+
+local USAGE = [[
+Usage: mpns-worker [options]
+Sends the batches of mpns.queue jobs from Redis to MPNS (see README, "Scale-out on Redis").
+
+  --redis HOST:PORT     the Redis server (127.0.0.1:6379, or $MPNS_REDIS)
+  --group G             the consumer group (mpns); workers of one group share the work
+  --consumer NAME       this worker's name in the group (host name + random suffix)
+  --concurrency N       sends in flight at once, also libcurl's max_connections (50)
+  --visibility S        seconds before another worker takes a silent worker's batches (30)
+  --prefix P            the Redis key prefix of the registry and queue (mpns:)
+  --allow-host H        a channel host beside *.notify.live.net (repeatable)
+  --timeout S           seconds per send attempt (15)
+  --status MODE         auto (status line on a terminal, else log lines), line, log, none
+  --idle-exit S         exit after S seconds without work
+  --help                this text
+
+SIGTERM (or Ctrl-C) stops it gracefully under LuaJIT (the default): it claims
+nothing more, finishes and records the batches it holds, acknowledges them and
+exits 0. Under Lua 5.4 a signal ends it at once; its batches go to another
+worker after --visibility seconds.]]
+
+local FLAGS = { ["--group"] = "group", ["--consumer"] = "consumer", ["--concurrency"] = "concurrency",
+  ["--visibility"] = "visibility", ["--prefix"] = "prefix", ["--status"] = "status",
+  ["--idle-exit"] = "idle_exit", ["--timeout"] = "timeout" }
+local NUMBERS = { concurrency = true, visibility = true, idle_exit = true, timeout = true }
+
+-- The worker's options from argv, or nil, message.
+local function parse(argv)
+  local o, addr = { allowed_hosts = {} }, os.getenv("MPNS_REDIS") or "127.0.0.1:6379"
+  local i = 1
+  while argv[i] do
+    local a, v = argv[i], argv[i + 1]
+    if a == "--help" or a == "-h" then return "help" end
+    if v == nil then return nil, "mpns-worker: " .. a .. " needs a value" end
+    if a == "--redis" then addr = v
+    elseif a == "--allow-host" then o.allowed_hosts[#o.allowed_hosts + 1] = v
+    elseif FLAGS[a] then
+      local k = FLAGS[a]
+      o[k] = NUMBERS[k] and tonumber(v) or v
+      if o[k] == nil then return nil, "mpns-worker: " .. a .. " expected a number, got " .. v end
+    else return nil, "mpns-worker: unknown option " .. a .. " (see --help)" end
+    i = i + 2
+  end
+  local at, err = conn.parse_address(addr)
+  if not at then return nil, "mpns-worker: --redis " .. err end
+  o.host, o.port = at.host, at.port
+  if o.timeout then o.client = { timeout = o.timeout }; o.timeout = nil end
+  return o
+end
+
+-- SIGTERM and SIGINT ask the worker to stop. Under LuaJIT they are blocked
+-- (FFI sigprocmask) and polled each round with sigpending: no handler runs
+-- asynchronously inside Lua. Elsewhere (Lua 5.4 has no FFI) a signal ends
+-- the process at once, which loses nothing either (see the README).
+local function on_signals(w)
+  local ok, ffi = pcall(require, "ffi")
+  if not ok then return false end
+  pcall(ffi.cdef, [[
+    typedef struct { unsigned long val[16]; } mpns_sigset_t;
+    int sigemptyset(mpns_sigset_t *set);
+    int sigaddset(mpns_sigset_t *set, int signum);
+    int sigismember(const mpns_sigset_t *set, int signum);
+    int sigprocmask(int how, const mpns_sigset_t *set, mpns_sigset_t *old);
+    int sigpending(mpns_sigset_t *set);
+  ]])
+  local C, SIGINT, SIGTERM, SIG_BLOCK = ffi.C, 2, 15, 0
+  local set, pending = ffi.new("mpns_sigset_t"), ffi.new("mpns_sigset_t")
+  C.sigemptyset(set)
+  C.sigaddset(set, SIGTERM)
+  C.sigaddset(set, SIGINT)
+  if C.sigprocmask(SIG_BLOCK, set, nil) ~= 0 then return false end
+  w.check_stop = function()
+    C.sigpending(pending)
+    return C.sigismember(pending, SIGTERM) == 1 or C.sigismember(pending, SIGINT) == 1
+  end
+  return true
+end
+
+return function(worker)
+  --- bin/mpns-worker: returns the exit code.
+  return function(argv)
+    local o, err = parse(argv)
+    if o == "help" then print(USAGE); return 0 end
+    if not o then io.stderr:write(err, "\n"); return 2 end
+    local w
+    w, err = worker.new(o)
+    if not w then io.stderr:write("mpns-worker: ", tostring(err), "\n"); return 1 end
+    on_signals(w)
+    w:run()
+    w:close()
+    return 0
+  end
+end

@@ -1,0 +1,48 @@
+--- mpns.worker.scripts: the worker's writes, each one Lua script in Redis
+-- (atomic, one round trip). Keys come from the queue's prefix in ARGV.
+local M = {}
+
+-- Records a job's outcomes and acknowledges finished batches, at once.
+-- ARGV: out, sum, stats, stream, group, retry key, n items, how many were
+-- resent (after a reclaim), then per item
+-- uri, outcome, retry due ("" = final), retry member, lease to drop ("" =
+-- none); then the stream ids to XACK + XDEL. The first outcome of a
+-- (job, channel) wins (HSETNX); a later one only counts in `sent`.
+M.record = [[
+local out, sum, stats, stream, group, rkey = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
+local n, counts, retries = tonumber(ARGV[7]), {}, 0
+local i = 9
+for _ = 1, n do
+  local uri, outcome, due, member, lease = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
+  i = i + 5
+  if lease ~= '' then redis.call('ZREM', rkey, lease) end
+  if due ~= '' then
+    if redis.call('HEXISTS', out, uri) == 0 then
+      redis.call('ZADD', rkey, due, member)
+      retries = retries + 1
+    end
+  elseif redis.call('HSETNX', out, uri, outcome) == 1 then
+    counts['o:' .. outcome] = (counts['o:' .. outcome] or 0) + 1
+  end
+end
+counts.sent, counts.retries, counts.resent = n, retries, tonumber(ARGV[8])
+for k, v in pairs(counts) do
+  if v > 0 then redis.call('HINCRBY', sum, k, v); redis.call('HINCRBY', stats, k, v) end
+end
+if i <= #ARGV then
+  local ids = { unpack(ARGV, i) }
+  redis.call('XACK', stream, group, unpack(ids))
+  redis.call('XDEL', stream, unpack(ids))
+end
+return n
+]]
+
+-- Leases due retries: ARGV retry key, now, lease until, limit. Each is
+-- pushed to `lease until` so a worker that dies holding it gives it back.
+M.lease = [[
+local due = redis.call('ZRANGEBYSCORE', ARGV[1], '-inf', ARGV[2], 'LIMIT', 0, tonumber(ARGV[4]))
+for _, m in ipairs(due) do redis.call('ZADD', ARGV[1], ARGV[3], m) end
+return due
+]]
+
+return M

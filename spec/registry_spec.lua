@@ -1,0 +1,539 @@
+--- mpns.registry and its stores: the store contract against memory and
+-- SQLite, then the registry's own behaviour.
+local lu = require "luaunit"
+local mpns = require "mpns"
+local contract = require "store_contract"
+
+local function tmpdir()
+  local p = os.tmpname()
+  os.remove(p)
+  assert(os.execute("mkdir -p " .. p))
+  return p
+end
+
+local function rmdir(p) os.execute("rm -rf " .. p) end
+
+TestMemoryStore = contract(function() return require("mpns.store.memory").new() end)
+
+local dirs = {}
+TestSqliteStore = contract(function()
+  local d = tmpdir()
+  local s = require("mpns.store.sqlite").new{ path = d .. "/push.db" }
+  dirs[s] = d
+  return s
+end, function(s) rmdir(dirs[s]) end)
+
+local EMU = "http://127.0.0.1:8080/throttledthirdparty/01.00/"
+local LIVE = "http://sn1.notify.live.net/throttledthirdparty/01.00/"
+
+local function answer(status, notification, device, subscription)
+  return mpns.parse_response(status, { ["X-NotificationStatus"] = notification,
+    ["X-DeviceConnectionStatus"] = device, ["X-SubscriptionStatus"] = subscription })
+end
+local RECEIVED = answer(200, "Received", "Connected", "Active")
+local SUPPRESSED = answer(200, "Suppressed", "Connected", "Active")
+local TEMP = answer(200, "Received", "TempDisconnected", "Active")
+local EXPIRED = answer(404, "Dropped", "Connected", "Expired")
+
+-- The registry's behaviour, the same on every store: `open(opts)` opens one.
+local function registry_tests(open)
+  local T = {}
+
+  function T:setUp()
+    self.now = 1000
+    self.reg = assert(open{ allowed_hosts = { "127.0.0.1" }, clock = function() return self.now end })
+  end
+
+  function T:tearDown() self.reg:close() end
+
+  function T:test_subscribe_deduplicates_by_uri()
+    local a, new_a = self.reg:subscribe{ uri = LIVE .. "a", user = "alice", tags = { "news" } }
+    local b, new_b = self.reg:subscribe{ uri = LIVE .. "a", user = "alice", tags = { "news" } }
+    lu.assertEquals({ new_a, new_b }, { true, false })
+    lu.assertEquals(b, a)
+    lu.assertEquals(self.reg:count(), 1)
+  end
+
+  function T:test_device_with_a_new_uri_replaces_its_old_channel()
+    self.reg:subscribe{ uri = EMU .. "old", device = "phone-1", user = "alice" }
+    self.reg:bump_counter(EMU .. "old", 2)
+    self.now = 1010
+    local rec, is_new, replaced = self.reg:subscribe{ uri = EMU .. "new", device = "phone-1" }
+    lu.assertEquals({ is_new, replaced, rec.counter, rec.user }, { false, EMU .. "old", 2, "alice" })
+    lu.assertNil(self.reg:get(EMU .. "old"))
+    lu.assertEquals(self.reg:count(), 1)
+  end
+
+  function T:test_tags_are_sorted_and_deduplicated()
+    local rec = self.reg:subscribe{ uri = LIVE .. "a", tags = { "b", "a", "b" } }
+    lu.assertEquals(rec.tags, { "a", "b" })
+  end
+
+  function T:test_record_of_tile_and_raw_answers()
+    local uri = LIVE .. "a"
+    self.reg:subscribe{ uri = uri }
+    self.reg:record(uri, RECEIVED, mpns.tile{ count = 1 })
+    local rec = self.reg:get(uri)
+    lu.assertEquals({ rec.pinned, rec.app_running, rec.last_outcome, rec.last_status, rec.last_at },
+      { true, nil, "received", 200, 1000 })
+    lu.assertEquals({ rec.notification_status, rec.device_status, rec.subscription_status },
+      { "Received", "Connected", "Active" })
+    self.reg:record(uri, SUPPRESSED, mpns.raw("ping"))
+    rec = self.reg:get(uri)
+    lu.assertEquals({ rec.pinned, rec.app_running, rec.last_outcome }, { true, false, "suppressed" })
+    self.reg:record(uri, SUPPRESSED, "flip_tile")
+    lu.assertFalse(self.reg:get(uri).pinned)
+    self.reg:record(uri, TEMP, mpns.raw("ping"))  -- says nothing about the app
+    self.reg:record(uri, RECEIVED, mpns.toast{ text1 = "x" })  -- a toast tells neither
+    rec = self.reg:get(uri)
+    lu.assertEquals({ rec.pinned, rec.app_running, rec.last_outcome }, { false, false, "received" })
+  end
+
+  function T:test_record_retry_after_and_the_due_filter()
+    local uri = LIVE .. "a"
+    self.reg:subscribe{ uri = uri }
+    self.reg:subscribe{ uri = LIVE .. "b" }
+    self.reg:record(uri, answer(406, "Dropped", "Connected", "Active"), "toast")
+    local rec = self.reg:get(uri)
+    lu.assertEquals({ rec.last_outcome, rec.retry_at }, { "throttled", 1000 + 3600 })
+    lu.assertEquals(self.reg:count(), 1, "a throttled channel is not due")
+    lu.assertEquals(self.reg:count{ all = true }, 2)
+    local seen = {}
+    for ch in self.reg:channels() do seen[#seen + 1] = ch.uri end
+    lu.assertEquals(seen, { LIVE .. "b" })
+    self.now = 1000 + 3600
+    lu.assertEquals(self.reg:count(), 2, "due again")
+    self.reg:record(uri, RECEIVED, "toast")
+    lu.assertNil(self.reg:get(uri).retry_at, "an answer without retry_after clears it")
+  end
+
+  function T:test_record_of_an_error()
+    local uri = LIVE .. "a"
+    self.reg:subscribe{ uri = uri }
+    self.reg:record(uri, RECEIVED, "raw")
+    self.reg:record(uri, { kind = "timeout", message = "timed out", retry_after = 60 }, "raw")
+    local rec = self.reg:get(uri)
+    lu.assertEquals({ rec.last_outcome, rec.last_status, rec.retry_at, rec.app_running, rec.notification_status },
+      { "timeout", nil, 1060, true, "Received" })
+  end
+
+  function T:test_delete_channel_forgets_and_calls_on_expired()
+    local uri, gone = LIVE .. "a", {}
+    self.reg.on_expired = function(ch) gone[#gone + 1] = ch end
+    self.reg:subscribe{ uri = uri, user = "alice" }
+    local changes, expired = self.reg:record(uri, EXPIRED, "toast")
+    lu.assertEquals(changes, {})
+    lu.assertEquals(expired.user, "alice")
+    lu.assertNil(self.reg:get(uri))
+    lu.assertEquals(#gone, 1)
+    lu.assertEquals(gone[1].uri, uri)
+    lu.assertStrContains(tostring(gone[1]), uri)
+  end
+
+  -- Every answer of the protocol's table, as mpns.parse_response reads it.
+  function T:test_record_of_every_answer()
+    local answers = {
+      { 200, "Received", "Connected", "Active" }, { 200, "Received", "TempDisconnected", "Active" },
+      { 200, "QueueFull", "Connected", "Active" }, { 200, "Suppressed", "Connected", "Active" },
+      { 200, "Dropped", "Connected", "Active" }, { 400 }, { 401 }, { 403 },
+      { 404, "Dropped", "Connected", "Expired" }, { 404 }, { 405 },
+      { 406, "Dropped", "Connected", "Active" }, { 412, "Dropped", "InActive" }, { 503 },
+    }
+    for i, a in ipairs(answers) do
+      local uri, res = LIVE .. i, answer(a[1], a[2], a[3], a[4])
+      self.reg:subscribe{ uri = uri }
+      self.reg:record(uri, res, "tile")
+      local rec = self.reg:get(uri)
+      if res.delete_channel then
+        lu.assertNil(rec, uri)
+      else
+        lu.assertEquals({ rec.last_outcome, rec.last_status, rec.retry_at, rec.notification_status },
+          { res.outcome, res.status, res.retry_after and 1000 + res.retry_after, a[2] }, uri)
+      end
+    end
+    lu.assertNil(self.reg:get(LIVE .. 9), "404 + Expired forgets the channel")
+  end
+
+  function T:test_a_404_without_delete_channel_keeps_the_channel()
+    local uri = LIVE .. "a"
+    self.reg:subscribe{ uri = uri }
+    self.reg:record(uri, { status = 404, outcome = "not_mpns", ok = false }, "toast")
+    lu.assertEquals(self.reg:get(uri).last_outcome, "not_mpns")
+  end
+
+  function T:test_channels_pages_through_every_match()
+    for i = 1, 53 do self.reg:subscribe{ uri = LIVE .. i, user = (i % 3 == 0) and "c" or "x" } end
+    local n, seen = 0, {}
+    for ch in self.reg:channels{ page = 7 } do
+      n = n + 1
+      lu.assertNil(seen[ch.uri])
+      seen[ch.uri] = true
+    end
+    lu.assertEquals(n, 53)
+    n = 0
+    for ch in self.reg:channels{ user = "c", page = 4 } do
+      n = n + 1
+      lu.assertEquals(ch.user, "c")
+    end
+    lu.assertEquals(n, 17)
+    lu.assertEquals(self.reg:count{ user = "c" }, 17)
+  end
+
+  function T:test_channels_survive_forgetting_what_they_yield()
+    for i = 1, 10 do self.reg:subscribe{ uri = LIVE .. i } end
+    local n = 0
+    for ch in self.reg:channels{ page = 3 } do
+      n = n + 1
+      self.reg:record(ch.uri, EXPIRED, "toast")
+    end
+    lu.assertEquals(n, 10)
+    lu.assertEquals(self.reg:count{ all = true }, 0)
+  end
+
+  function T:test_counter_helpers()
+    local uri = LIVE .. "a"
+    self.reg:subscribe{ uri = uri }
+    lu.assertEquals(self.reg:bump_counter(uri), 1)
+    lu.assertEquals(self.reg:bump_counter(uri, 2), 3)
+    lu.assertTrue(self.reg:reset_counter(uri))
+    lu.assertEquals(self.reg:get(uri).counter, 0)
+    lu.assertNil(self.reg:bump_counter(LIVE .. "missing"))
+    lu.assertFalse(self.reg:reset_counter(LIVE .. "missing"))
+  end
+
+  function T:test_last_tile_and_callback()
+    local uri = LIVE .. "a"
+    self.reg:subscribe{ uri = uri }
+    local tile = { kind = "flip_tile", title = "Inbox", count = 3, back_title = mpns.CLEAR }
+    lu.assertTrue(self.reg:set_tile(uri, tile))
+    local got = self.reg:get_tile(uri)
+    lu.assertEquals({ got.kind, got.title, got.count }, { "flip_tile", "Inbox", 3 })
+    lu.assertIs(got.back_title, mpns.CLEAR)
+    lu.assertErrorMsgContains("unknown field 'titel'", self.reg.set_tile, self.reg, uri, { kind = "tile", titel = "x" })
+    lu.assertErrorMsgContains("set_tile expects", self.reg.set_tile, self.reg, uri, { kind = "toast" })
+    lu.assertTrue(self.reg:set_callback(uri, "https://svc.example/mpns-callback"))
+    lu.assertEquals(self.reg:get(uri).callback, { uri = "https://svc.example/mpns-callback", at = 1000 })
+    lu.assertTrue(self.reg:set_callback(uri, nil))
+    lu.assertNil(self.reg:get(uri).callback)
+    lu.assertErrorMsgContains("callback URI", self.reg.set_callback, self.reg, uri, "ftp://x")
+  end
+
+  function T:test_subscribe_many()
+    local added, refused = self.reg:subscribe_many{
+      { uri = LIVE .. "1" }, { uri = "http://evil.example/x" }, { uri = LIVE .. "2", os = "7.0" }, { uri = LIVE .. "1" } }
+    lu.assertEquals(added, 2)
+    lu.assertEquals(#refused, 1)
+    lu.assertEquals(refused[1].index, 2)
+    lu.assertStrContains(refused[1].reason, "'evil.example' is not allowed")
+    lu.assertEquals(self.reg:count(), 2)
+  end
+
+  function T:test_tostring_of_a_channel()
+    local uri = EMU .. "abc"
+    self.reg:subscribe{ uri = uri, user = "alice", device = "p1", os = "7.1", tags = { "news" } }
+    self.reg:record(uri, answer(412, "Dropped", "InActive"), "tile")
+    lu.assertEquals(tostring(self.reg:get(uri)), "mpns channel " .. uri
+      .. ' os=7.1 user="alice" device="p1" tags=news counter=0 last=inactive/412 at 1970-01-01 00:16:40Z'
+      .. " retry_at=1970-01-01 01:16:40Z")
+  end
+
+  return T
+end
+
+TestRegistryMemory = registry_tests(function(opts)
+  opts.store = "memory"
+  return mpns.registry.open(opts)
+end)
+
+local reg_dirs = {}
+TestRegistrySqlite = registry_tests(function(opts)
+  local d = tmpdir()
+  opts.path = d .. "/push.db"
+  local reg = mpns.registry.open(opts)
+  reg_dirs[reg] = d
+  return reg
+end)
+local sqlite_teardown = TestRegistrySqlite.tearDown
+function TestRegistrySqlite:tearDown()
+  sqlite_teardown(self)
+  rmdir(reg_dirs[self.reg])
+end
+
+TestHostCheck = {}
+
+function TestHostCheck:setUp()
+  self.reg = mpns.registry.open{ store = "memory", allowed_hosts = { "127.0.0.1", "*.push.example" } }
+end
+
+function TestHostCheck:test_allowed()
+  for _, uri in ipairs({ LIVE .. "a", "https://DB3.Notify.Live.Net/unthrottledthirdparty/01.00/x",
+      "http://s.notify.live.net/u/1/sin/HmQAAA", EMU .. "x", "http://127.0.0.1/x", "http://a.b.push.example:80/x" }) do
+    lu.assertNotNil(self.reg:check_uri(uri), uri)
+    lu.assertNotNil(self.reg:subscribe{ uri = uri }, uri)
+  end
+end
+
+function TestHostCheck:test_refused_with_a_reason()
+  local long = LIVE .. string.rep("a", 1025 - #LIVE)
+  for uri, why in pairs({
+    ["http://evil.example/x"] = "host 'evil.example' is not allowed (allowed: *.notify.live.net, 127.0.0.1, *.push.example)",
+    ["http://notify.live.net/x"] = "host 'notify.live.net' is not allowed",
+    ["http://evilnotify.live.net/x"] = "host 'evilnotify.live.net' is not allowed",
+    ["http://sn1.notify.live.net.evil.example/x"] = "is not allowed",
+    ["http://push.example/x"] = "host 'push.example' is not allowed",
+    ["http://127.0.0.2/x"] = "host '127.0.0.2' is not allowed",
+    ["ftp://sn1.notify.live.net/x"] = "must start with http:// or https://",
+    ["file:///etc/passwd"] = "must start with http:// or https://",
+    ["sn1.notify.live.net/x"] = "must start with http:// or https://",
+    ["http://user:pw@sn1.notify.live.net/x"] = "must not carry a user name or password",
+    ["http://evil.example@sn1.notify.live.net/x"] = "must not carry a user name or password",
+    ["http:///x"] = "has no host",
+    ["http://:80/x"] = "has no host",
+    ["http://sn1.notify.live.net:99999999/x"] = "bad port",
+    ["http://sn1.notify.live.net:x/x"] = "bad port",
+    ["http://sn1.notify.live%2enet/x"] = "is not a host name",
+    ["http://sn1.notify.live.net/a b"] = "space, control or non-ASCII byte",
+    ["http://sn1.notify.live.net/\n"] = "space, control or non-ASCII byte",
+    [long] = "over 1,024 bytes (1025)",
+  }) do
+    local ok, err = self.reg:subscribe{ uri = uri }
+    lu.assertNil(ok, uri)
+    lu.assertStrContains(err, "mpns.registry: channel URI " .. "", false)
+    lu.assertStrContains(err, why, false)
+  end
+  lu.assertEquals(self.reg:count{ all = true }, 0)
+  lu.assertNotNil(self.reg:subscribe{ uri = long:sub(1, 1024) })
+end
+
+function TestHostCheck:test_bad_allowed_hosts_raise()
+  lu.assertErrorMsgContains("allowed_hosts: expected host names or *.suffix patterns, got http://x/",
+    mpns.registry.open, { store = "memory", allowed_hosts = { "http://x/" } })
+  lu.assertErrorMsgContains("'*' only as '*.suffix', got *a.b",
+    mpns.registry.open, { store = "memory", allowed_hosts = { "*a.b" } })
+end
+
+TestValidation = {}
+
+function TestValidation:setUp() self.reg = mpns.registry.open{ store = "memory" } end
+
+function TestValidation:test_what_a_phone_sends_wrong_is_nil_and_a_reason()
+  for _, case in ipairs({
+    { { os = "9.0" }, [[field 'os' expected "7.0", "7.1" or "8.0", got "9.0"]] },
+    { { os = 8 }, [[field 'os' expected "7.0", "7.1" or "8.0", got 8]] },
+    { { user = "" }, "field 'user' expected 1 to 256 bytes, got 0" },
+    { { user = string.rep("u", 257) }, "field 'user' expected 1 to 256 bytes, got 257" },
+    { { device = "a\0b" }, "field 'device' has a control character" },
+    { { user = 7 }, "field 'user' expected a string, got number" },
+    { { tags = "news" }, "field 'tags' expected a list of strings, got string" },
+    { { tags = { "a", 5 } }, "field 'tags[2]' expected a string, got number" },
+    { { tags = { x = "a" } }, "field 'tags' expected a list of strings (key x)" },
+    { { tags = { string.rep("t", 65) } }, "field 'tags[1]' expected 1 to 64 bytes" },
+    { { uri = 5 }, "field 'uri' expected a string, got number" },
+  }) do
+    local f = case[1]
+    if f.uri == nil then f.uri = LIVE .. "a" end
+    local ok, err = self.reg:subscribe(f)
+    lu.assertNil(ok)
+    lu.assertStrContains(err, "mpns.registry: " .. case[2])
+  end
+  local many = {}
+  for i = 1, 33 do many[i] = "t" .. i end
+  lu.assertStrContains(select(2, self.reg:subscribe{ uri = LIVE .. "a", tags = many }), "33 tags, at most 32")
+  lu.assertEquals(self.reg:count{ all = true }, 0)
+end
+
+function TestValidation:test_misuse_raises_naming_the_key()
+  local reg = self.reg
+  lu.assertErrorMsgContains("subscribe: unknown field 'usr'", reg.subscribe, reg, { uri = LIVE .. "a", usr = "x" })
+  lu.assertErrorMsgContains("subscribe expects a table", reg.subscribe, reg, LIVE .. "a")
+  lu.assertErrorMsgContains("unknown filter key 'usr'", reg.channels, reg, { usr = "x" })
+  lu.assertErrorMsgContains("filter 'page' expected a positive integer", reg.count, reg, { page = 0 })
+  lu.assertErrorMsgContains("record expects a send's result or error table", reg.record, reg, LIVE .. "a", {})
+  lu.assertErrorMsgContains("get expects a channel URI string", reg.get, reg, 5)
+  lu.assertErrorMsgContains("bump_counter: n must be an integer", reg.bump_counter, reg, LIVE .. "a", 1.5)
+  lu.assertErrorMsgContains("mpns.store.memory: unknown option 'path'", mpns.registry.open, { store = "memory", path = "x" })
+  lu.assertErrorMsgContains("option 'clock' expected a function", mpns.registry.open, { store = "memory", clock = 5 })
+  lu.assertErrorMsgContains("no store named 'mysql'", mpns.registry.open, { store = "mysql" })
+  lu.assertErrorMsgContains("option 'flush_every' expected a positive integer, got 0",
+    mpns.registry.open, { store = "memory", flush_every = 0 })
+  lu.assertErrorMsgContains("mpns.store.sqlite: option 'path' is required", mpns.registry.open, {})
+  reg:close()
+  lu.assertTrue(reg:close())
+  lu.assertErrorMsgContains("registry is closed", reg.get, reg, LIVE .. "a")
+end
+
+TestBufferedRecord = {}
+
+-- Outcomes wait in the registry until flush_every of them (or a lookup).
+function TestBufferedRecord:test_outcomes_are_written_in_groups()
+  local st = require("mpns.store.memory").new()
+  local reg = mpns.registry.open{ store = st, flush_every = 3, flush_interval = 1e9 }
+  for i = 1, 3 do reg:subscribe{ uri = LIVE .. i } end
+  reg:record(LIVE .. 1, RECEIVED, "toast")
+  reg:record(LIVE .. 2, RECEIVED, "toast")
+  reg:record(LIVE .. 1, SUPPRESSED, "toast")
+  lu.assertNil(st:get(LIVE .. 1).last_outcome, "still buffered")
+  reg:record(LIVE .. 3, RECEIVED, "toast")
+  lu.assertEquals(st:get(LIVE .. 1).last_outcome, "suppressed", "the later outcome wins")
+  lu.assertEquals(st:get(LIVE .. 3).last_outcome, "received")
+  reg:record(LIVE .. 2, SUPPRESSED, "toast")
+  lu.assertEquals(reg:get(LIVE .. 2).last_outcome, "suppressed", "a lookup flushes first")
+  reg:record(LIVE .. 3, SUPPRESSED, "toast")
+  reg:close()
+  lu.assertEquals(st:get(LIVE .. 3).last_outcome, "suppressed", "close flushes")
+end
+
+function TestBufferedRecord:test_flush_interval_bounds_the_wait()
+  local now = 0
+  local st = require("mpns.store.memory").new()
+  local reg = mpns.registry.open{ store = st, flush_every = 1000, flush_interval = 2,
+    clock = function() return now end }
+  reg:subscribe{ uri = LIVE .. 1 }
+  reg:record(LIVE .. 1, RECEIVED, "toast")
+  now = 1
+  reg:record(LIVE .. 1, RECEIVED, "toast")
+  lu.assertNil(st:get(LIVE .. 1).last_outcome)
+  now = 2
+  reg:record(LIVE .. 1, SUPPRESSED, "toast")
+  lu.assertEquals(st:get(LIVE .. 1).last_outcome, "suppressed")
+end
+
+TestSqlite = {}
+
+function TestSqlite:setUp()
+  self.dir = tmpdir()
+  self.path = self.dir .. "/push.db"
+end
+
+function TestSqlite:tearDown() rmdir(self.dir) end
+
+local function pragma(path, name)
+  local db = require("DBI").Connect("SQLite3", path)
+  db:autocommit(true)
+  local st = assert(db:prepare("PRAGMA " .. name))
+  assert(st:execute())
+  local row = st:fetch(false)
+  db:close()
+  return row and row[1]
+end
+
+function TestSqlite:test_schema_version_wal_and_reopen()
+  local reg = assert(mpns.registry.open{ path = self.path })
+  reg:subscribe{ uri = LIVE .. "a", user = "o'brien\"; DROP TABLE channels; --", tags = { "x'y" } }
+  reg:record(LIVE .. "a", RECEIVED, "tile")
+  reg:close()
+  lu.assertEquals(pragma(self.path, "user_version"), 1)
+  lu.assertEquals(pragma(self.path, "journal_mode"), "wal")
+  reg = assert(mpns.registry.open{ path = self.path })
+  local rec = reg:get(LIVE .. "a")
+  lu.assertEquals({ rec.user, rec.pinned }, { "o'brien\"; DROP TABLE channels; --", true })
+  lu.assertEquals(reg:count{ tag = "x'y" }, 1)
+  reg:close()
+end
+
+function TestSqlite:test_a_newer_schema_is_refused()
+  assert(mpns.registry.open{ path = self.path }):close()
+  local db = require("DBI").Connect("SQLite3", self.path)
+  db:autocommit(true)
+  assert(db:prepare("PRAGMA user_version = 7")):execute()
+  db:close()
+  local reg, err = mpns.registry.open{ path = self.path }
+  lu.assertNil(reg)
+  lu.assertStrContains(err, "database schema version 7 is not this library's (1)")
+end
+
+function TestSqlite:test_unopenable_file_is_nil_and_a_reason()
+  local reg, err = mpns.registry.open{ path = self.dir .. "/no/such/dir/push.db" }
+  lu.assertNil(reg)
+  lu.assertStrContains(err, "mpns.store.sqlite:")
+end
+
+function TestSqlite:test_a_failed_batch_writes_nothing()
+  local st = assert(require("mpns.store.sqlite").new{ path = self.path })
+  lu.assertErrorMsgContains("half way", st.batch, st, function()
+    st:subscribe({ uri = LIVE .. "a" }, 1)
+    error("half way")
+  end)
+  lu.assertEquals(st:count({}), 0)
+  st:close()
+end
+
+function TestSqlite:test_two_connections_share_one_database()
+  local a = assert(mpns.registry.open{ path = self.path })
+  local b = assert(mpns.registry.open{ path = self.path })
+  a:subscribe{ uri = LIVE .. "a" }
+  lu.assertEquals(select(2, b:subscribe{ uri = LIVE .. "a" }), false)
+  lu.assertEquals(b:bump_counter(LIVE .. "a"), 1)
+  lu.assertEquals(a:bump_counter(LIVE .. "a"), 2)
+  a:close()
+  b:close()
+end
+
+function TestSqlite:test_a_locked_database_is_nil_and_a_reason()
+  local reg = assert(mpns.registry.open{ path = self.path, busy_timeout = 50 })
+  reg:subscribe{ uri = LIVE .. "a" }
+  local other = assert(require("mpns.store.sqlite").new{ path = self.path })
+  local ok, err
+  other:batch(function()
+    other:subscribe({ uri = LIVE .. "b" }, 1)  -- holds the write lock
+    ok, err = reg:subscribe{ uri = LIVE .. "c" }
+  end)
+  lu.assertNil(ok)
+  lu.assertStrContains(err, "locked")
+  lu.assertNotNil(reg:subscribe{ uri = LIVE .. "c" }, "usable once the lock is gone")
+  lu.assertEquals(reg:count(), 3)
+  other:close()
+  reg:close()
+end
+
+-- A child process writes; it is killed with SIGKILL in the middle of a big
+-- transaction (after an earlier one committed), then the database is reopened.
+local CHILD = [[
+local reg = assert(require("mpns").registry.open{ path = arg[1] })
+local list = {}
+for i = 1, 100 do list[i] = { uri = "http://a.notify.live.net/c/" .. i, tags = { "t" } } end
+assert(reg:subscribe_many(list) == 100)
+local st = reg.store
+st:batch(function()
+  for i = 101, 1e9 do
+    st:subscribe({ uri = "http://a.notify.live.net/c/" .. i, tags = { "t", "u" } }, 1)
+    if i == 20000 then io.open(arg[2], "w"):close() end
+  end
+end)
+]]
+
+local function interpreter()
+  local i = -1
+  while arg[i - 1] do i = i - 1 end
+  return arg[i]
+end
+
+function TestSqlite:test_kill_9_mid_transaction_loses_nothing_committed()
+  local script, marker, pidfile = self.dir .. "/child.lua", self.dir .. "/marker", self.dir .. "/pid"
+  local f = io.open(script, "w")
+  f:write(CHILD)
+  f:close()
+  assert(os.execute(string.format("%s %s %s %s >%s/child.log 2>&1 & echo $! > %s",
+    interpreter(), script, self.path, marker, self.dir, pidfile)))
+  local pid = require("proc").read_file(pidfile):match("%d+")
+  for _ = 1, 600 do
+    if io.open(marker) then break end
+    os.execute("sleep 0.05")
+  end
+  lu.assertNotNil(io.open(marker), "the child never reached the middle of its batch: "
+    .. tostring(require("proc").read_file(self.dir .. "/child.log")))
+  os.execute("kill -9 " .. pid)
+  while require("proc").alive(pid) do os.execute("sleep 0.05") end
+  -- the open transaction had spilled pages into the WAL: the crash is real
+  local wal = io.open(self.path .. "-wal", "rb")
+  lu.assertTrue(wal:seek("end") > 1e6, "WAL of " .. wal:seek("end") .. " bytes")
+  wal:close()
+  local reg = assert(mpns.registry.open{ path = self.path })
+  lu.assertEquals(reg:count{ all = true }, 100)
+  lu.assertEquals(reg:count{ tag = "t" }, 100)
+  lu.assertEquals(reg:count{ tag = "u" }, 0)
+  reg:close()
+  lu.assertEquals(pragma(self.path, "integrity_check"), "ok")
+end
+
+os.exit(lu.LuaUnit.run() == 0)

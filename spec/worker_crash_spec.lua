@@ -1,0 +1,132 @@
+--- Workers as separate processes (bin/mpns-worker) against the emulator:
+-- one of three is killed with -9 mid fan-out, and Redis (AOF on) is
+-- restarted mid fan-out. Each time every channel must end with exactly one
+-- recorded outcome and have received the notification at least once; the
+-- channels that got it twice are at most what the dead worker had in flight,
+-- and every copy carries the job's X-MessageID for that channel.
+local lu = require "luaunit"
+local emu = require "emu"
+local rs = require "redis"   -- spec/redis.lua
+local proc = require "proc"
+local queue = require "mpns.queue"
+local check = require "queue_check"
+
+local N = tonumber(os.getenv("CRASH_N")) or 3000
+local CONCURRENCY = 16
+local LUA = arg and arg[-1] or "lua5.4"
+local e = assert(emu.start())
+local logs = proc.capture("mktemp -d /tmp/mpns-crash.XXXXXX"):gsub("%s+$", "")
+
+local function sleep(s) os.execute("sleep " .. s) end
+
+local function start_worker(server, name, prefix, lua)
+  return check.start_worker(server, name, prefix, { lua = lua or LUA, concurrency = CONCURRENCY,
+    log = logs .. "/" .. name .. ".log" })
+end
+local function uris(tag) return check.uris(e, tag, N) end
+local wait_done = check.wait_done
+
+-- The guarantee, checked against Redis and the emulator; returns the twins.
+local function check_delivery(q, id, list, tag, max_twins)
+  local r = check.delivery(q, e, id, list, tag)
+  lu.assertEquals(r.done, N, "one recorded outcome per channel")
+  lu.assertEquals(r.counted, N, "each outcome counted once")
+  lu.assertEquals(r.missing, 0, "channels that received nothing")
+  lu.assertEquals(r.wrong_ids, 0, "notifications without the job's X-MessageID for their channel")
+  lu.assertTrue(r.twins <= max_twins, r.twins .. " twins, more than " .. max_twins .. " in flight")
+  return r.twins, r.summary
+end
+
+TestCrash = {}
+
+-- A Redis server (stopped in tearDown), a queue on it, and a job of N
+-- channels tag-1 .. tag-N pushed: server, queue, URIs, job id.
+local function job(self, prefix, tag, redis_opts)
+  local server = assert(rs.start(redis_opts))
+  table.insert(self.started, server)
+  local q = assert(queue.open { port = server.port, prefix = prefix, batch_size = 100,
+    allowed_hosts = { "127.0.0.1" } })
+  local list = uris(tag)
+  local id = assert(q:push { message = { kind = "toast", text1 = tag }, audience = { uris = list } })
+  return server, q, list, id
+end
+
+-- What a test started, stopped even when an assertion ends it early.
+function TestCrash:setUp() self.started = {} end
+function TestCrash:tearDown()
+  for _, x in ipairs(self.started) do
+    if type(x) ~= "number" then x:stop()
+    elseif (proc.read_file("/proc/" .. x .. "/cmdline") or ""):find("mpns-worker", 1, true) then
+      proc.stop(x)   -- still our worker (not a reused PID)
+    end
+  end
+end
+
+function TestCrash:test_kill_9_one_of_three_workers_mid_fanout()
+  local server, q, list, id = job(self, "c:", "k")
+  local pids = {}
+  for w = 1, 3 do pids[w] = start_worker(server, "w" .. w, "c:"); table.insert(self.started, pids[w]) end
+  local at = wait_done(server, q, id, function(d) return d >= N / 4 end, 60)
+  lu.assertTrue(proc.alive(pids[1]), "worker 1 was running")
+  os.execute("kill -KILL " .. pids[1])
+  local done = wait_done(server, q, id, function(d) return d >= N end, 90)
+  for w = 2, 3 do proc.stop(pids[w]) end
+  lu.assertTrue(at < N, "killed mid-run (" .. at .. " of " .. N .. " done)")
+  lu.assertEquals(done, N)
+  local twins, s = check_delivery(q, id, list, "k", CONCURRENCY)
+  lu.assertTrue(s.resent > 0, "the dead worker's batches were reclaimed\n"
+    .. proc.read_file(logs .. "/w1.log"))
+  print(("\n  kill -9 at %d/%d: twins %d (bound %d), resent after reclaim %d"):format(
+    at, N, twins, CONCURRENCY, s.resent))
+  q:close()
+  server:stop()
+end
+
+function TestCrash:test_redis_restart_with_aof_mid_fanout()
+  local server, q, list, id = job(self, "r:", "a", { aof = true })
+  local pids = { start_worker(server, "r1", "r:"), start_worker(server, "r2", "r:") }
+  table.insert(self.started, pids[1]); table.insert(self.started, pids[2])
+  local at = wait_done(server, q, id, function(d) return d >= N / 4 end, 60)
+  assert(server:restart())
+  local done = wait_done(server, q, id, function(d) return d >= N end, 90)
+  for _, pid in ipairs(pids) do proc.stop(pid) end
+  lu.assertTrue(at < N, "restarted mid-run")
+  lu.assertEquals(done, N)
+  local log = proc.read_file(logs .. "/r1.log") .. proc.read_file(logs .. "/r2.log")
+  lu.assertStrContains(log, "event=redis_error", "the workers saw Redis go away")
+  local twins = check_delivery(q, id, list, "a", 2 * CONCURRENCY)
+  print(("\n  Redis restarted at %d/%d: twins %d"):format(at, N, twins))
+  q:close()
+  server:stop()
+end
+
+function TestCrash:test_sigterm_finishes_claimed_batches_acks_and_exits()
+  local server, q, list, id = job(self, "s:", "s")
+  -- LuaJIT (its FFI polls the signal); 4 at a time, so TERM lands mid-job
+  local pid = check.start_worker(server, "s1", "s:", { lua = "luajit", concurrency = 4,
+    log = logs .. "/s1.log" })
+  table.insert(self.started, pid)
+  wait_done(server, q, id, function(d) return d >= N / 4 end, 60)
+  os.execute("kill -TERM " .. pid)
+  for _ = 1, 200 do if not proc.alive(pid) then break end sleep(0.05) end
+  lu.assertFalse(proc.alive(pid), "exited within 10 s of SIGTERM")
+  local done = tonumber(server:cli("HLEN", q.k.out(id)))
+  lu.assertTrue(done < N, "stopped before the job's end")
+  lu.assertEquals(done % 100, 0, "whole batches: the claimed ones were finished, no more")
+  lu.assertEquals(server:cli("XPENDING", q.k.stream, "g"):match("^(%d+)"), "0", "and acknowledged")
+  local log = proc.read_file(logs .. "/s1.log")
+  lu.assertStrContains(log, "event=stop")
+  lu.assertStrMatches(log, ".*event=progress done=%d+ inflight=%d+ job=" .. id:gsub("%-", "%%-") .. " rate=%d+ total=" .. N .. "\n.*")
+  pid = start_worker(server, "s2", "s:")
+  table.insert(self.started, pid)
+  wait_done(server, q, id, function(d) return d >= N end, 90)
+  proc.stop(pid)
+  lu.assertEquals(check_delivery(q, id, list, "s", 0), 0, "a graceful stop leaves no twins")
+  q:close()
+  server:stop()
+end
+
+local rc = lu.LuaUnit.run()
+e:stop()
+os.execute("rm -rf " .. logs)
+os.exit(rc == 0)
