@@ -1,7 +1,9 @@
 -- README.md cannot drift from the code: every fenced block is executed.
 --   ```lua      run as a script by this spec's interpreter (Lua 5.4 or LuaJIT)
---               from the repository root; a block that uses `ngx` is loaded
---               as a module into nginx and requested instead
+--               in a fresh temp folder, after the earlier ```lua blocks of
+--               its own section (so an example may build on the one before);
+--               a block that uses `ngx` is loaded as a module into nginx and
+--               requested instead
 --   ```sh       run by sh -e
 --   ```console  a `make repl` transcript, replayed into make repl
 -- against an emulator: README's 127.0.0.1:8080 / :8443 become its ports.
@@ -26,19 +28,27 @@ local function sh(cmd)
   return tonumber(rc), body
 end
 
+local function sh_out(cmd)
+  local p = io.popen(cmd)
+  local out = p:read("*a")
+  p:close()
+  return (out:gsub("%s+$", ""))
+end
+
 local function write(path, text)
   local f = assert(io.open(path, "w"))
   f:write(text)
   f:close()
 end
 
--- The fenced blocks: { lang, code, line }.
+-- The fenced blocks: { lang, code, line, section }.
 local function blocks()
-  local out, n, cur = {}, 0, nil
+  local out, n, cur, section = {}, 0, nil, ""
   for line in (README .. "\n"):gmatch("([^\n]*)\n") do
     n = n + 1
     local fence = line:match("^```(%w*)%s*$")
-    if fence and not cur then cur = { lang = fence, code = {}, line = n + 1 }
+    if not cur and line:find("^#+ ") then section = line end
+    if fence and not cur then cur = { lang = fence, code = {}, line = n + 1, section = section }
     elseif fence then out[#out + 1] = cur; cur.code = table.concat(cur.code, "\n") .. "\n"; cur = nil
     elseif cur then cur.code[#cur.code + 1] = line end
   end
@@ -53,11 +63,13 @@ local function localize(code)
     :gsub("https://127%.0%.0%.1:8443", "https://127.0.0.1:" .. e.tls_port))
 end
 
--- Every expected line, in order, in `out`.
+-- Every expected line, in order, in `out`; a run of blanks in the README
+-- stands for any run of white space (print separates with tabs).
 local function assert_expected(b, out, marker)
   local at = 1
   for want in b.code:gmatch(marker .. " ([^\n]+)") do
-    local i, j = out:find(want, at, true)
+    local pattern = want:gsub("%s+$", ""):gsub("[%^%$%(%)%%%.%[%]%*%+%-%?]", "%%%0"):gsub("%s+", "%%s+")
+    local i, j = out:find(pattern, at)
     lu.assertNotNil(i, ("README.md:%d: expected %q in order in:\n%s"):format(b.line, want, out))
     at = j + 1
   end
@@ -66,11 +78,16 @@ end
 local ENV = ("LUA_PATH_5_4='%s/lua/?.lua;;' LUA_CPATH_5_4='%s/build/5.4/?.so;;' "
   .. "LUA_PATH='%s/lua/?.lua;;' LUA_CPATH='%s/build/jit/?.so;;' "):format(ROOT, ROOT, ROOT, ROOT)
 
-local function run_script(b)
+local function run_script(b, before)
   local file = os.tmpname()
-  write(file, localize(b.code))
-  local rc, out = sh(("cd '%s' && %s%s '%s'"):format(ROOT, ENV, LUA, file))
+  write(file, localize(before .. b.code))
+  -- files it writes (push.db) go to a fresh folder; the paths it names
+  -- (emulator/state/certs, examples/) are links to the repository's
+  local dir = sh_out("mktemp -d /tmp/mpns-readme.XXXXXX")
+  os.execute(("ln -s '%s/emulator' '%s/examples' '%s/'"):format(ROOT, ROOT, dir))
+  local rc, out = sh(("cd '%s' && %s%s '%s'"):format(dir, ENV, LUA, file))
   os.remove(file)
+  os.execute("rm -rf '" .. dir .. "'")
   lu.assertEquals(rc, 0, ("README.md:%d failed:\n%s"):format(b.line, out))
   assert_expected(b, out, "%-%->")
 end
@@ -127,10 +144,12 @@ end
 TestReadme = {}
 
 function TestReadme:test_every_fenced_block_runs()
-  local ran = {}
+  local ran, earlier = {}, {}
   for _, b in ipairs(blocks()) do
     if b.lang == "lua" and b.code:find("ngx%.") then run_in_nginx(b)
-    elseif b.lang == "lua" then run_script(b)
+    elseif b.lang == "lua" then
+      run_script(b, earlier[b.section] or "")
+      earlier[b.section] = (earlier[b.section] or "") .. b.code
     elseif b.lang == "sh" then run_sh(b)
     elseif b.lang == "console" then run_console(b)
     else lu.fail(("README.md:%d: a ```%s block this spec cannot run"):format(b.line, b.lang)) end
