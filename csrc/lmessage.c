@@ -23,6 +23,14 @@ static const char metatables_key = 0;
 
 typedef struct { mpns_msg *msg; } msg_box;
 
+/* A message needs no user value: in 5.4 that saves 16 bytes a message and
+ * a slot the collector would traverse. */
+#if LUA_VERSION_NUM >= 504
+#define new_box(L) ((msg_box *)lua_newuserdatauv(L, sizeof(msg_box), 0))
+#else
+#define new_box(L) ((msg_box *)lua_newuserdata(L, sizeof(msg_box)))
+#endif
+
 /* Room for the numbers a constructor turns into text (count, delay). */
 typedef struct { char text[2][24]; int used; } numbers;
 
@@ -143,7 +151,7 @@ static void read_fields(lua_State *L, mpns_spec *s, numbers *nb) {
 
 /* Wraps `m`, taking its metatable from the list at `mts`. */
 static void push_msg(lua_State *L, mpns_msg *m, int mts) {
-  msg_box *box = (msg_box *)mpns_newuserdata(L, sizeof *box);
+  msg_box *box = new_box(L);
   box->msg = m;
   lua_rawgeti(L, mts, MT_INDEX(mpns_msg_kind(m), mpns_msg_os(m)));
   lua_setmetatable(L, -2);
