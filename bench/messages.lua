@@ -4,13 +4,19 @@
 -- (bench/floor.c). Prints the median of 5 runs of N messages each. Every
 -- toast is personalised (its own text1), as a real app's are; --same builds
 -- one identical toast over and over instead.
--- Usage: lua5.4 bench/messages.lua [N] [--same]   (make bench runs both ABIs)
+-- Usage: lua5.4 bench/messages.lua [N] [--same] [--only mpns|floor|lua]
+-- (make bench runs both ABIs; --only builds N once with one builder and
+-- prints nothing, for callgrind: instructions per toast are the difference
+-- between two N divided by their difference).
 local mpns = require "mpns"
 
-local N, SAME = 1000000, false
-for _, a in ipairs(arg or {}) do
+local USAGE = "usage: messages.lua [N] [--same] [--only mpns|floor|lua]"
+local N, SAME, ONLY = 1000000, false, nil
+local args = arg or {}
+for i, a in ipairs(args) do
   if a == "--same" then SAME = true
-  else N = assert(tonumber(a), "usage: messages.lua [N] [--same]") end
+  elseif a == "--only" then ONLY = assert(args[i + 1], USAGE)
+  elseif args[i - 1] ~= "--only" then N = assert(tonumber(a), USAGE) end
 end
 local RUNS = 5
 
@@ -53,6 +59,12 @@ local new_floor = require "floor"
 local function floor(i)
   return new_floor{ text1 = text1(i), text2 = "Home 2 – 1 Away",
     param = "/Match.xaml?id=7&tab=live" }:body(), i
+end
+
+if ONLY then
+  local fn = assert(({ mpns = c_core, floor = floor, lua = plain_lua })[ONLY], USAGE)
+  for i = 1, N do fn(i) end
+  return
 end
 
 assert(plain_lua(1) == c_core(1), "the two builders must build the same payload")
