@@ -19,6 +19,7 @@ typedef char fieldset_is_wide_enough[MPNS_FIELD_COUNT <= 64 ? 1 : -1];
  * message_id), else one inside the message's block. */
 typedef struct {
   int n;
+  size_t bytes;             /* of the lines, each with its NUL */
   mpns_header header[MPNS_MAX_HEADERS];
   const char *line[MPNS_MAX_HEADERS + 1];
 } header_set;
@@ -266,33 +267,22 @@ static int delay_col(const mpns_spec *s, fieldset set) {
   return d[0] == 'i' ? 0 : d[0] == '4' ? 1 : 2;
 }
 
-/* X-NotificationClass by row and delay (immediate, 450 s, 900 s). */
-static const char *const class_text[3][3] = {
-  { "2", "12", "22" }, { "1", "11", "21" }, { "3", "13", "23" }
-};
-static const char *const target[3] = { "toast", "token", NULL };
-
-/* The lines every message without content_type or message_id sends. */
-static const char ct_line[] = "Content-Type: text/xml";
-static const char target_line[2][sizeof "X-WindowsPhone-Target: token"] = {
-  "X-WindowsPhone-Target: toast", "X-WindowsPhone-Target: token"
-};
-static const char class_line[3][3][sizeof "X-NotificationClass: 12"] = {
-  { "X-NotificationClass: 2", "X-NotificationClass: 12", "X-NotificationClass: 22" },
-  { "X-NotificationClass: 1", "X-NotificationClass: 11", "X-NotificationClass: 21" },
-  { "X-NotificationClass: 3", "X-NotificationClass: 13", "X-NotificationClass: 23" }
-};
-#define H(name, line) { name, (line) + sizeof(name) + 1 }
-#define CT H("Content-Type", ct_line)
-#define TG(r) H("X-WindowsPhone-Target", target_line[r])
-#define CL(r, d) H("X-NotificationClass", class_line[r][d])
-#define WITH_TARGET(r, d) \
-  { 3, { CT, TG(r), CL(r, d) }, { ct_line, target_line[r], class_line[r][d], NULL } }
-#define NO_TARGET(d) { 2, { CT, CL(2, d) }, { ct_line, class_line[2][d], NULL } }
+/* The lines every message without content_type or message_id sends, by
+ * row and delay (immediate, 450 s, 900 s): X-NotificationClass and target. */
+#define CT_LINE "Content-Type: text/xml"
+#define TARGET(t) "X-WindowsPhone-Target: " t
+#define CLASS(c) "X-NotificationClass: " c
+#define H(name, line) { name, &(line)[sizeof(name) + 1] }
+#define WITH_TARGET(t, c) { 3, sizeof CT_LINE + sizeof TARGET(t) + sizeof CLASS(c), \
+  { H("Content-Type", CT_LINE), H("X-WindowsPhone-Target", TARGET(t)), \
+    H("X-NotificationClass", CLASS(c)) }, { CT_LINE, TARGET(t), CLASS(c), NULL } }
+#define NO_TARGET(c) { 2, sizeof CT_LINE + sizeof CLASS(c), \
+  { H("Content-Type", CT_LINE), H("X-NotificationClass", CLASS(c)) }, \
+  { CT_LINE, CLASS(c), NULL } }
 static const header_set plain_headers[3][3] = {
-  { WITH_TARGET(0, 0), WITH_TARGET(0, 1), WITH_TARGET(0, 2) },
-  { WITH_TARGET(1, 0), WITH_TARGET(1, 1), WITH_TARGET(1, 2) },
-  { NO_TARGET(0), NO_TARGET(1), NO_TARGET(2) }
+  { WITH_TARGET("toast", "2"), WITH_TARGET("toast", "12"), WITH_TARGET("toast", "22") },
+  { WITH_TARGET("token", "1"), WITH_TARGET("token", "11"), WITH_TARGET("token", "21") },
+  { NO_TARGET("3"), NO_TARGET("13"), NO_TARGET("23") }
 };
 
 static int custom_headers(fieldset set) {
@@ -309,14 +299,15 @@ static header_src header_of(const char *name, const char *value, size_t len) {
   return h;
 }
 
-static int collect_headers(const mpns_spec *s, fieldset set, header_src *h) {
+/* The plain headers with the given Content-Type and X-MessageID. */
+static int collect_headers(const mpns_spec *s, fieldset set, const header_set *plain,
+                           header_src *h) {
   const mpns_value *ct = &s->field[MPNS_F_CONTENT_TYPE], *id = &s->field[MPNS_F_MESSAGE_ID];
-  int row = header_row(s->kind), n = 0;
-  const char *cls = class_text[row][delay_col(s, set)];
-  if (set & BIT(MPNS_F_CONTENT_TYPE)) h[n++] = header_of("Content-Type", ct->ptr, ct->len);
-  else h[n++] = header_of("Content-Type", "text/xml", 8);
-  if (target[row]) h[n++] = header_of("X-WindowsPhone-Target", target[row], strlen(target[row]));
-  h[n++] = header_of("X-NotificationClass", cls, strlen(cls));
+  int n;
+  for (n = 0; n < plain->n; n++)
+    h[n] = header_of(plain->header[n].name, plain->header[n].value,
+                     strlen(plain->header[n].value));
+  if (set & BIT(MPNS_F_CONTENT_TYPE)) h[0] = header_of("Content-Type", ct->ptr, ct->len);
   if (set & BIT(MPNS_F_MESSAGE_ID)) h[n++] = header_of("X-MessageID", id->ptr, id->len);
   return n;
 }
@@ -337,6 +328,7 @@ static char *copy_headers(header_set *hs, const header_src *h, int n, char *p) {
   }
   hs->line[n] = NULL;
   hs->n = n;
+  hs->bytes = (size_t)(p - hs->line[0]);
   return p;
 }
 
@@ -444,12 +436,16 @@ static mpns_msg *assemble(const mpns_spec *given, fieldset given_set, const mpns
   char small[2048];  /* most bodies are written here, then copied once */
   writer w;
   header_src h[MPNS_MAX_HEADERS];
-  int nh = collect_headers(eff, set, h), i, custom = custom_headers(set);
-  size_t hbytes = 0, nvalues = (size_t)__builtin_popcountll(given_set), fixed, total;
+  const header_set *plain = &plain_headers[header_row(eff->kind)][delay_col(eff, set)];
+  int nh = 0, i, custom = custom_headers(set);
+  size_t hbytes = plain->bytes, nvalues = (size_t)__builtin_popcountll(given_set), fixed, total;
   mpns_msg *m = NULL;
   char *body = write_body(&w, eff, set, small, sizeof small), *p;
   if (!body) return no_memory(err, given);
-  for (i = 0; i < nh; i++) hbytes += strlen(h[i].name) + 2 + h[i].len + 1;
+  if (custom) {
+    nh = collect_headers(eff, set, plain, h);
+    for (hbytes = 0, i = 0; i < nh; i++) hbytes += strlen(h[i].name) + 2 + h[i].len + 1;
+  }
   fixed = sizeof *m + sizeof(given_value) * nvalues + (custom ? sizeof(header_set) : 0);
   total = fixed + w.n + 1 + values_size(&w, given, given_set) + (custom ? hbytes : 0);
   if (w.n > lim->payload) too_big(err, given, "the payload", w.n, lim->payload, "payload");
@@ -471,7 +467,7 @@ static mpns_msg *assemble(const mpns_spec *given, fieldset given_set, const mpns
       copy_headers(hs, h, nh, p);
       m->hs = hs;
     } else {
-      m->hs = &plain_headers[header_row(eff->kind)][delay_col(eff, set)];
+      m->hs = plain;
     }
   }
   if (body != small) free(body);
