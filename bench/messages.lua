@@ -1,12 +1,27 @@
 --- bench/messages.lua: how fast a toast is built from Lua (constructor +
 -- body), beside a plain-Lua string.format builder that escapes with gsub,
 -- and beside the VM's floor: a C constructor that builds nothing
--- (bench/floor.c). Prints the median of 5 runs of N messages each.
--- Usage: lua5.4 bench/messages.lua [N]   (make bench runs it for both ABIs)
+-- (bench/floor.c). Prints the median of 5 runs of N messages each. Every
+-- toast is personalised (its own text1), as a real app's are; --same builds
+-- one identical toast over and over instead.
+-- Usage: lua5.4 bench/messages.lua [N] [--same] [--only mpns|floor|lua]
+-- (make bench runs both ABIs; --only builds N once with one builder and
+-- prints nothing, for callgrind: instructions per toast are the difference
+-- between two N divided by their difference).
 local mpns = require "mpns"
 
-local N = tonumber(arg and arg[1]) or 1000000
+local USAGE = "usage: messages.lua [N] [--same] [--only mpns|floor|lua]"
+local N, SAME, ONLY = 1000000, false, nil
+local args = arg or {}
+for i, a in ipairs(args) do
+  if a == "--same" then SAME = true
+  elseif a == "--only" then ONLY = assert(args[i + 1], USAGE)
+  elseif args[i - 1] ~= "--only" then N = assert(tonumber(a), USAGE) end
+end
 local RUNS = 5
+
+-- text1 for message i: "Alice, your order 4711 shipped", or always "Score".
+local function text1(i) return SAME and "Score" or "Alice, your order " .. i .. " shipped" end
 
 local ESC = { ["&"] = "&amp;", ["<"] = "&lt;", [">"] = "&gt;", ['"'] = "&quot;", ["'"] = "&apos;" }
 local function esc(s) return (s:gsub("[&<>\"']", ESC)) end
@@ -16,13 +31,13 @@ local FORMAT = '<?xml version="1.0" encoding="utf-8"?><wp:Notification xmlns:wp=
   .. "</wp:Toast></wp:Notification>"
 
 local function plain_lua(i)
-  local t = { text1 = "Score", text2 = "Home 2 – 1 Away", param = "/Match.xaml?id=7&tab=live" }
+  local t = { text1 = text1(i), text2 = "Home 2 – 1 Away", param = "/Match.xaml?id=7&tab=live" }
   return FORMAT:format(esc(t.text1), esc(t.text2), esc(t.param)), i
 end
 
 local toast = mpns.toast
 local function c_core(i)
-  return toast{ text1 = "Score", text2 = "Home 2 – 1 Away",
+  return toast{ text1 = text1(i), text2 = "Home 2 – 1 Away",
     param = "/Match.xaml?id=7&tab=live" }:body(), i
 end
 
@@ -42,12 +57,19 @@ end
 
 local new_floor = require "floor"
 local function floor(i)
-  return new_floor{ text1 = "Score", text2 = "Home 2 – 1 Away",
+  return new_floor{ text1 = text1(i), text2 = "Home 2 – 1 Away",
     param = "/Match.xaml?id=7&tab=live" }:body(), i
+end
+
+if ONLY then
+  local fn = assert(({ mpns = c_core, floor = floor, lua = plain_lua })[ONLY], USAGE)
+  for i = 1, N do fn(i) end
+  return
 end
 
 assert(plain_lua(1) == c_core(1), "the two builders must build the same payload")
 local c_rate, lua_rate, floor_rate = median(c_core), median(plain_lua), median(floor)
-print(("%-20s mpns.toast{}:body() %9.0f msg/s | plain Lua %9.0f msg/s (mpns %.2fx) | "
-  .. "VM floor %9.0f msg/s (mpns at %.0f%%)"):format(jit and jit.version or _VERSION,
-  c_rate, lua_rate, c_rate / lua_rate, floor_rate, 100 * c_rate / floor_rate))
+print(("%-20s %s mpns.toast{}:body() %9.0f msg/s | plain Lua %9.0f msg/s (mpns %.2fx) | "
+  .. "VM floor %9.0f msg/s (mpns at %.2fx)"):format(jit and jit.version or _VERSION,
+  SAME and "same     " or "distinct ",
+  c_rate, lua_rate, c_rate / lua_rate, floor_rate, c_rate / floor_rate))

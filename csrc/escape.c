@@ -26,17 +26,16 @@ size_t mpns_xml_escaped_len(const char *s, size_t len) {
   return n;
 }
 
+/* Copies runs of plain bytes whole: most text has nothing to escape. */
 char *mpns_xml_escape(char *out, const char *s, size_t len) {
-  const unsigned char *p = (const unsigned char *)s;
-  size_t i;
-  for (i = 0; i < len; i++) {
-    unsigned char c = p[i];
-    if (extra[c]) {
-      memcpy(out, entity[c], extra[c] + 1u);
-      out += extra[c] + 1u;
-    } else {
-      *out++ = (char)c;
-    }
+  const unsigned char *p = (const unsigned char *)s, *end = p + len;
+  for (;;) {
+    const unsigned char *run = p;
+    while (p < end && !extra[*p]) p++;
+    memcpy(out, run, (size_t)(p - run));
+    out += p - run;
+    if (p == end) return out;
+    memcpy(out, entity[*p], extra[*p] + 1u);
+    out += extra[*p++] + 1u;
   }
-  return out;
 }

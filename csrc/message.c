@@ -2,6 +2,7 @@
  * message.c: validate a message once, downgrade it for a device's OS, and
  * build its body and headers into one immutable, reference-counted block.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,19 +10,37 @@
 
 mpns_limits mpns_default_limits = { 3072, 1024 };
 
-struct mpns_msg {
-  int refs;
-  mpns_kind kind;         /* as built: a flip tile sent to 7.x is a tile */
-  mpns_os os;
-  mpns_kind given_kind;   /* what the constructor was given, kept so that */
-  unsigned long long given_set;   /* for_os can rebuild for any OS */
-  int nheaders;
+/* The fields a spec sets or clears, as bits in table order: loops visit
+ * only those, lowest (first in the XML) first. */
+typedef unsigned long long fieldset;
+typedef char fieldset_is_wide_enough[MPNS_FIELD_COUNT <= 64 ? 1 : -1];
+
+/* A header list: a static one for the common case (no content_type, no
+ * message_id), else one inside the message's block. */
+typedef struct {
+  int n;
+  size_t bytes;             /* of the lines, each with its NUL */
   mpns_header header[MPNS_MAX_HEADERS];
   const char *line[MPNS_MAX_HEADERS + 1];
-  size_t body_len;
-  const char *body;
-  mpns_value given[];     /* one per bit of given_set; then the bytes of
-                             values, header lines and body */
+} header_set;
+
+/* A given value as offsets into its message, so for_os and tostring can
+ * rebuild the spec; off 0 means mpns.CLEAR (the struct sits at 0). */
+typedef struct { uint32_t off, len; } given_value;
+
+/* One block, sized exactly: this struct, the given values, the header set
+ * if it is not a static one, the body, then the bytes of the given
+ * values that the body does not already hold verbatim, then header lines.
+ * A toast's text usually needs no escaping, so it is kept once. */
+struct mpns_msg {
+  int refs;
+  unsigned char kind;         /* as built: a flip tile sent to 7.x is a tile */
+  unsigned char os;
+  unsigned char given_kind;   /* what the constructor was given, kept so */
+  fieldset given_set;         /* that for_os can rebuild for any OS */
+  const header_set *hs;
+  uint32_t body_off, body_len;
+  given_value given[];        /* one per bit of given_set */
 };
 
 #define XML_HEAD "<?xml version=\"1.0\" encoding=\"utf-8\"?>" \
@@ -32,10 +51,6 @@ static const char *const template_name[MPNS_KIND_COUNT] = {
   [MPNS_CYCLE_TILE] = "CycleTile"
 };
 
-/* The fields a spec sets or clears, as bits in table order: loops visit
- * only those, lowest (first in the XML) first. */
-typedef unsigned long long fieldset;
-typedef char fieldset_is_wide_enough[MPNS_FIELD_COUNT <= 64 ? 1 : -1];
 #define BIT(f) (1ULL << (f))
 #define FOR_EACH(f, set) \
   for (fieldset rest_ = (set); rest_ && ((f) = (mpns_field)__builtin_ctzll(rest_), 1); \
@@ -162,9 +177,18 @@ static fieldset downgrade(const mpns_spec *given, fieldset set, mpns_os os, mpns
 
 /* ---- the body ---------------------------------------------------------- */
 
+/* Where the body holds a value verbatim (no byte needed escaping), so the
+ * message can keep that value without a second copy. */
+typedef struct { const char *src; size_t len, at; } verbatim;
+
 /* One writer for both passes: with no buffer it only counts, so the size
  * pass and the write pass cannot disagree. */
-typedef struct { char *p; size_t n; } writer;
+typedef struct {
+  char *p;
+  size_t n;
+  int nv;
+  verbatim v[MPNS_FIELD_COUNT];
+} writer;
 
 static void put(writer *w, const char *s, size_t len) {
   if (w->p) memcpy(w->p + w->n, s, len);
@@ -173,9 +197,18 @@ static void put(writer *w, const char *s, size_t len) {
 
 #define PUT_LIT(w, lit) put(w, lit, sizeof(lit) - 1)
 
+static void note_verbatim(writer *w, const mpns_value *v, size_t at) {
+  if (!w->p || w->n - at != v->len || w->nv == MPNS_FIELD_COUNT) return;
+  w->v[w->nv].src = v->ptr;
+  w->v[w->nv].len = v->len;
+  w->v[w->nv++].at = at;
+}
+
 static void put_text(writer *w, const mpns_value *v) {
+  size_t at = w->n;
   if (w->p) w->n = (size_t)(mpns_xml_escape(w->p + w->n, v->ptr, v->len) - w->p);
   else w->n += mpns_xml_escaped_len(v->ptr, v->len);
+  note_verbatim(w, v, at);
 }
 
 static void put_element(writer *w, const char *xml, size_t len, const mpns_value *v) {
@@ -208,6 +241,7 @@ static void put_body(writer *w, const mpns_spec *s, fieldset set) {
   int toast = s->kind == MPNS_TOAST;
   if (s->kind == MPNS_RAW) {
     put(w, s->field[MPNS_F_DATA].ptr, s->field[MPNS_F_DATA].len);
+    note_verbatim(w, &s->field[MPNS_F_DATA], 0);
     return;
   }
   PUT_LIT(w, XML_HEAD);
@@ -225,16 +259,37 @@ static void put_body(writer *w, const mpns_spec *s, fieldset set) {
 
 /* ---- headers ----------------------------------------------------------- */
 
-typedef struct { const char *name, *value; size_t len; } header_src;
+/* Header rows by kind: toast, tiles, raw (X-NotificationClass and target). */
+static int header_row(mpns_kind k) { return k == MPNS_TOAST ? 0 : k == MPNS_RAW ? 2 : 1; }
 
-/* X-NotificationClass by kind and delay (immediate, 450 s, 900 s). */
-static const char *const class_text[MPNS_KIND_COUNT][3] = {
-  { "2", "12", "22" }, { "1", "11", "21" }, { "1", "11", "21" },
-  { "1", "11", "21" }, { "1", "11", "21" }, { "3", "13", "23" }
+static int delay_col(const mpns_spec *s, fieldset set) {
+  const char *d = (set & BIT(MPNS_F_DELAY)) ? s->field[MPNS_F_DELAY].ptr : "i";
+  return d[0] == 'i' ? 0 : d[0] == '4' ? 1 : 2;
+}
+
+/* The lines every message without content_type or message_id sends, by
+ * row and delay (immediate, 450 s, 900 s): X-NotificationClass and target. */
+#define CT_LINE "Content-Type: text/xml"
+#define TARGET(t) "X-WindowsPhone-Target: " t
+#define CLASS(c) "X-NotificationClass: " c
+#define H(name, line) { name, &(line)[sizeof(name) + 1] }
+#define WITH_TARGET(t, c) { 3, sizeof CT_LINE + sizeof TARGET(t) + sizeof CLASS(c), \
+  { H("Content-Type", CT_LINE), H("X-WindowsPhone-Target", TARGET(t)), \
+    H("X-NotificationClass", CLASS(c)) }, { CT_LINE, TARGET(t), CLASS(c), NULL } }
+#define NO_TARGET(c) { 2, sizeof CT_LINE + sizeof CLASS(c), \
+  { H("Content-Type", CT_LINE), H("X-NotificationClass", CLASS(c)) }, \
+  { CT_LINE, CLASS(c), NULL } }
+static const header_set plain_headers[3][3] = {
+  { WITH_TARGET("toast", "2"), WITH_TARGET("toast", "12"), WITH_TARGET("toast", "22") },
+  { WITH_TARGET("token", "1"), WITH_TARGET("token", "11"), WITH_TARGET("token", "21") },
+  { NO_TARGET("3"), NO_TARGET("13"), NO_TARGET("23") }
 };
-static const char *const target[MPNS_KIND_COUNT] = {
-  "toast", "token", "token", "token", "token", NULL
-};
+
+static int custom_headers(fieldset set) {
+  return (set & (BIT(MPNS_F_CONTENT_TYPE) | BIT(MPNS_F_MESSAGE_ID))) != 0;
+}
+
+typedef struct { const char *name, *value; size_t len; } header_src;
 
 static header_src header_of(const char *name, const char *value, size_t len) {
   header_src h;
@@ -244,47 +299,80 @@ static header_src header_of(const char *name, const char *value, size_t len) {
   return h;
 }
 
-static int collect_headers(const mpns_spec *s, fieldset set, header_src *h) {
+/* The plain headers with the given Content-Type and X-MessageID. */
+static int collect_headers(const mpns_spec *s, fieldset set, const header_set *plain,
+                           header_src *h) {
   const mpns_value *ct = &s->field[MPNS_F_CONTENT_TYPE], *id = &s->field[MPNS_F_MESSAGE_ID];
-  const char *delay = (set & BIT(MPNS_F_DELAY)) ? s->field[MPNS_F_DELAY].ptr : "i";
-  const char *cls = class_text[s->kind][delay[0] == 'i' ? 0 : delay[0] == '4' ? 1 : 2];
-  int n = 0;
-  if (set & BIT(MPNS_F_CONTENT_TYPE)) h[n++] = header_of("Content-Type", ct->ptr, ct->len);
-  else h[n++] = header_of("Content-Type", "text/xml", 8);
-  if (target[s->kind])
-    h[n++] = header_of("X-WindowsPhone-Target", target[s->kind], strlen(target[s->kind]));
-  h[n++] = header_of("X-NotificationClass", cls, strlen(cls));
+  int n;
+  for (n = 0; n < plain->n; n++)
+    h[n] = header_of(plain->header[n].name, plain->header[n].value,
+                     strlen(plain->header[n].value));
+  if (set & BIT(MPNS_F_CONTENT_TYPE)) h[0] = header_of("Content-Type", ct->ptr, ct->len);
   if (set & BIT(MPNS_F_MESSAGE_ID)) h[n++] = header_of("X-MessageID", id->ptr, id->len);
   return n;
 }
 
-/* ---- assembly ---------------------------------------------------------- */
+/* Writes "Name: value\0" lines at `p`; each header's value points into its line. */
+static char *copy_headers(header_set *hs, const header_src *h, int n, char *p) {
+  int i;
+  for (i = 0; i < n; i++) {
+    size_t name_len = strlen(h[i].name);
+    hs->line[i] = p;
+    hs->header[i].name = h[i].name;
+    memcpy(p, h[i].name, name_len);
+    memcpy(p + name_len, ": ", 2);
+    hs->header[i].value = p + name_len + 2;
+    memcpy(p + name_len + 2, h[i].value, h[i].len);
+    p += name_len + 2 + h[i].len;
+    *p++ = '\0';
+  }
+  hs->line[n] = NULL;
+  hs->n = n;
+  hs->bytes = (size_t)(p - hs->line[0]);
+  return p;
+}
 
-static size_t values_size(const mpns_spec *s, fieldset set) {
+/* ---- the given values -------------------------------------------------- */
+
+static const verbatim *find_verbatim(const writer *w, const mpns_value *v) {
+  int i;
+  for (i = 0; i < w->nv; i++)
+    if (w->v[i].src == v->ptr && w->v[i].len == v->len) return &w->v[i];
+  return NULL;
+}
+
+/* Bytes of the given values that the body does not hold verbatim. */
+static size_t values_size(const writer *w, const mpns_spec *s, fieldset set) {
   size_t n = 0;
   mpns_field f;
-  FOR_EACH(f, set) {
-    n += sizeof(mpns_value);
-    if (s->field[f].state == MPNS_SET) n += s->field[f].len + 1;
-  }
+  FOR_EACH(f, set)
+    if (s->field[f].state == MPNS_SET && !find_verbatim(w, &s->field[f])) n += s->field[f].len;
   return n;
 }
 
-/* Keeps the given values, compactly: only the fields that are set. */
-static char *copy_values(mpns_msg *m, const mpns_spec *src, fieldset set) {
+/* Keeps the given values as offsets: into the body where it holds them
+ * verbatim, else into copies written at `p`. Returns the end of the copies. */
+static char *keep_values(mpns_msg *m, const writer *w, const mpns_spec *src, fieldset set,
+                         char *p) {
   mpns_field f;
   int i = 0;
-  char *p = (char *)(m->given + __builtin_popcountll(set));
-  m->given_kind = src->kind;
+  m->given_kind = (unsigned char)src->kind;
   m->given_set = set;
   FOR_EACH(f, set) {
-    mpns_value *v = &m->given[i++];
-    *v = src->field[f];
+    const mpns_value *v = &src->field[f];
+    const verbatim *in_body;
+    given_value *g = &m->given[i++];
+    g->off = 0;
+    g->len = 0;
     if (v->state != MPNS_SET) continue;
-    memcpy(p, v->ptr, v->len);
-    p[v->len] = '\0';
-    v->ptr = p;
-    p += v->len + 1;
+    g->len = (uint32_t)v->len;
+    if ((in_body = find_verbatim(w, v))) {
+      g->off = m->body_off + (uint32_t)in_body->at;
+    } else {
+      g->off = (uint32_t)(p - (char *)m);
+      memcpy(p, v->ptr, v->len);
+      p += v->len;
+    }
   }
   return p;
 }
@@ -293,34 +381,27 @@ void mpns_msg_given(const mpns_msg *m, mpns_spec *out) {
   mpns_field f;
   int i = 0;
   memset(out, 0, sizeof *out);
-  out->kind = m->given_kind;
-  FOR_EACH(f, m->given_set) out->field[f] = m->given[i++];
+  out->kind = (mpns_kind)m->given_kind;
+  FOR_EACH(f, m->given_set) {
+    const given_value *g = &m->given[i++];
+    out->field[f].state = g->off ? MPNS_SET : MPNS_CLEAR;
+    out->field[f].ptr = g->off ? (const char *)m + g->off : NULL;
+    out->field[f].len = g->len;
+  }
 }
 
-/* Writes "Name: value\0" lines; each header's value points into its line. */
-static char *copy_headers(mpns_msg *m, const header_src *h, int n, char *p) {
-  int i;
-  for (i = 0; i < n; i++) {
-    size_t name_len = strlen(h[i].name);
-    m->line[i] = p;
-    m->header[i].name = h[i].name;
-    memcpy(p, h[i].name, name_len);
-    memcpy(p + name_len, ": ", 2);
-    m->header[i].value = p + name_len + 2;
-    memcpy(p + name_len + 2, h[i].value, h[i].len);
-    p += name_len + 2 + h[i].len;
-    *p++ = '\0';
-  }
-  m->line[n] = NULL;
-  m->nheaders = n;
-  return p;
-}
+/* ---- assembly ---------------------------------------------------------- */
 
 static mpns_msg *too_big(mpns_error *err, const mpns_spec *s, const char *what,
                          size_t n, size_t limit, const char *key) {
   snprintf(err->text, sizeof err->text,
            "mpns.%s: %s is %zu bytes, over the %zu-byte limit (mpns.set_limits{ %s = N })",
            mpns_kind_name(s->kind), what, n, limit, key);
+  return NULL;
+}
+
+static mpns_msg *no_memory(mpns_error *err, const mpns_spec *s) {
+  snprintf(err->text, sizeof err->text, "mpns.%s: out of memory", mpns_kind_name(s->kind));
   return NULL;
 }
 
@@ -333,39 +414,63 @@ static size_t body_bound(const mpns_spec *s, fieldset set) {
   return n;
 }
 
-/* One block: the struct, the given values, the header lines, the body. */
+/* Writes the body into `small`, or into a buffer of its exact size that
+ * the caller frees when it is not `small`; NULL when out of memory. */
+static char *write_body(writer *w, const mpns_spec *s, fieldset set, char *small, size_t cap) {
+  w->nv = 0;
+  w->n = 0;
+  w->p = NULL;
+  if (body_bound(s, set) > cap) {
+    put_body(w, s, set);
+    if (!(small = malloc(w->n + 1))) return NULL;
+    w->n = 0;
+  }
+  w->p = small;
+  put_body(w, s, set);
+  return small;
+}
+
+/* Sizes the block exactly once the body is written, then fills it. */
 static mpns_msg *assemble(const mpns_spec *given, fieldset given_set, const mpns_spec *eff,
                           fieldset set, mpns_os os, const mpns_limits *lim, mpns_error *err) {
-  char small[2048];  /* most bodies are written once, here, then copied */
-  writer w = { NULL, 0 };
+  char small[2048];  /* most bodies are written here, then copied once */
+  writer w;
   header_src h[MPNS_MAX_HEADERS];
-  int nh = collect_headers(eff, set, h), i;
-  size_t hbytes = 0;
-  mpns_msg *m;
-  char *p;
-  if (body_bound(eff, set) <= sizeof small) w.p = small;
-  put_body(&w, eff, set);
-  if (w.n > lim->payload) return too_big(err, given, "the payload", w.n, lim->payload, "payload");
-  for (i = 0; i < nh; i++) hbytes += strlen(h[i].name) + 2 + h[i].len + 1;
-  if (hbytes > lim->headers) return too_big(err, given, "the headers", hbytes, lim->headers, "headers");
-  if (!(m = malloc(sizeof *m + values_size(given, given_set) + hbytes + w.n + 1))) {
-    snprintf(err->text, sizeof err->text, "mpns.%s: out of memory", mpns_kind_name(given->kind));
-    return NULL;
+  const header_set *plain = &plain_headers[header_row(eff->kind)][delay_col(eff, set)];
+  int nh = 0, i, custom = custom_headers(set);
+  size_t hbytes = plain->bytes, nvalues = (size_t)__builtin_popcountll(given_set), fixed, total;
+  mpns_msg *m = NULL;
+  char *body = write_body(&w, eff, set, small, sizeof small), *p;
+  if (!body) return no_memory(err, given);
+  if (custom) {
+    nh = collect_headers(eff, set, plain, h);
+    for (hbytes = 0, i = 0; i < nh; i++) hbytes += strlen(h[i].name) + 2 + h[i].len + 1;
   }
-  m->refs = 1;
-  m->kind = eff->kind;
-  m->os = os;
-  p = copy_headers(m, h, nh, copy_values(m, given, given_set));
-  if (w.p) {
-    memcpy(p, small, w.n);
-  } else {
-    w.p = p;
-    w.n = 0;
-    put_body(&w, eff, set);
+  fixed = sizeof *m + sizeof(given_value) * nvalues + (custom ? sizeof(header_set) : 0);
+  total = fixed + w.n + 1 + values_size(&w, given, given_set) + (custom ? hbytes : 0);
+  if (w.n > lim->payload) too_big(err, given, "the payload", w.n, lim->payload, "payload");
+  else if (hbytes > lim->headers) too_big(err, given, "the headers", hbytes, lim->headers, "headers");
+  else if (total > UINT32_MAX) too_big(err, given, "the message", total, UINT32_MAX, "payload");
+  else if (!(m = malloc(total))) no_memory(err, given);
+  if (m) {
+    m->refs = 1;
+    m->kind = (unsigned char)eff->kind;
+    m->os = (unsigned char)os;
+    m->body_off = (uint32_t)fixed;
+    m->body_len = (uint32_t)w.n;
+    p = (char *)m + fixed;
+    memcpy(p, body, w.n);
+    p[w.n] = '\0';
+    p = keep_values(m, &w, given, given_set, p + w.n + 1);
+    if (custom) {  /* after the given values: 8 bytes each, so aligned */
+      header_set *hs = (header_set *)(void *)(m->given + nvalues);
+      copy_headers(hs, h, nh, p);
+      m->hs = hs;
+    } else {
+      m->hs = plain;
+    }
   }
-  p[w.n] = '\0';
-  m->body = p;
-  m->body_len = w.n;
+  if (body != small) free(body);
   return m;
 }
 
@@ -413,16 +518,16 @@ void mpns_msg_unref(mpns_msg *m) {
   if (m && --m->refs == 0) free(m);
 }
 
-mpns_kind mpns_msg_kind(const mpns_msg *m) { return m->kind; }
-mpns_os mpns_msg_os(const mpns_msg *m) { return m->os; }
-const char *const *mpns_msg_header_lines(const mpns_msg *m) { return m->line; }
+mpns_kind mpns_msg_kind(const mpns_msg *m) { return (mpns_kind)m->kind; }
+mpns_os mpns_msg_os(const mpns_msg *m) { return (mpns_os)m->os; }
+const char *const *mpns_msg_header_lines(const mpns_msg *m) { return m->hs->line; }
 
 const char *mpns_msg_body(const mpns_msg *m, size_t *len) {
   if (len) *len = m->body_len;
-  return m->body;
+  return (const char *)m + m->body_off;
 }
 
 int mpns_msg_headers(const mpns_msg *m, const mpns_header **out) {
-  *out = m->header;
-  return m->nheaders;
+  *out = m->hs->header;
+  return m->hs->n;
 }

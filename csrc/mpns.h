@@ -117,7 +117,8 @@ const char *mpns_msg_body(const mpns_msg *m, size_t *len);
 int mpns_msg_headers(const mpns_msg *m, const mpns_header **out);
 /* "Name: value" lines ready for curl_slist, NULL-terminated. */
 const char *const *mpns_msg_header_lines(const mpns_msg *m);
-/* What the message was constructed from; values point into the message. */
+/* What the message was constructed from; values point into the message
+ * and are not NUL-terminated (often they are the body's own bytes). */
 void mpns_msg_given(const mpns_msg *m, mpns_spec *out);
 
 /* ---- escaping and checks (exposed for tests and other transports) ------ */

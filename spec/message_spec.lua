@@ -255,6 +255,28 @@ end
 
 TestDowngrade = {}
 
+-- A message keeps what it was given once: values its body holds verbatim
+-- are read back from the body, the rest (escaped text, delay, message_id)
+-- from copies. Every one must come back exact, whichever way it was kept.
+function TestDowngrade:test_given_values_survive_any_round_trip()
+  local function check(msg)
+    local back = msg:for_os("7.0"):for_os("8.0")
+    lu.assertEquals(back:body(), msg:body())
+    lu.assertEquals(back:headers(), msg:headers())
+    lu.assertEquals(tostring(back), tostring(msg))
+  end
+  local toast = mpns.toast{ text1 = "Tom & Jerry <3", text2 = "plain", param = "/P.xaml?a=1&b=2",
+    sound = "/s.wav", silent = false, delay = 450, message_id = UUID }
+  check(toast)
+  lu.assertStrContains(tostring(toast:for_os("7.1")), 'text1="Tom & Jerry <3" text2="plain"')
+  lu.assertEquals(toast:for_os("7.0"):headers()["X-MessageID"], UUID)
+  check(mpns.flip_tile{ id = "/T.xaml?x=1&y=2", title = "same", back_title = "same",
+    count = mpns.CLEAR, wide_back_content = "a\tb", background_image = "/b.png", delay = 900 })
+  check(mpns.cycle_tile{ cycle_images = { "/1.png", "/2 & 3.png" }, title = "t" })
+  check(mpns.raw{ data = "<a>&</a>", content_type = "application/xml", message_id = UUID })
+end
+
+
 function TestDowngrade:test_toast_for_each_os()
   local toast = mpns.toast{ text1 = "a", text2 = "b", param = "/P.xaml", sound = "/s.wav" }
   local function names(os) return xml.names(xml.parse(toast:for_os(os):body()).children[1]) end
