@@ -258,7 +258,36 @@ function TestImages:test_custom_image_points_each_channel_at_its_url()
     Title = "Art", Count = "4" })
   lu.assertEquals(got(b)[1].fields.BackgroundImage, "http://127.0.0.1:9/tiles/" .. b .. ".png")
   lu.assertEquals(s.counts, { received = 2 })
-  lu.assertEquals(c:image(a), "\137PNG fake")
+  os.remove(file)
+end
+
+local PNG_SIG = "\137PNG\r\n\26\n"
+local has_image = pcall(require, "mpns.image")
+
+-- With the renderer built, image() draws the tile (never the file); the
+-- `tile` option is the renderer's spec and image(id) still works with it.
+function TestImages:test_custom_image_renders_with_the_tile_renderer()
+  local file = tmpfile("\137PNG fake")
+  local c = mpns.patterns.custom_image.new { registry = reg, sender = sender, file = file,
+    url = "http://127.0.0.1:9/tiles/{id}.png", title = "Art" }
+  local s = mpns.patterns.custom_image.new { registry = reg, sender = sender, file = file,
+    url = "http://127.0.0.1:9/tiles/{id}.png", tile = { size = "small", title = "Sized", count = 3 } }
+  if has_image then
+    local png = assert(c:image("x"))
+    lu.assertEquals(png:sub(1, 8), PNG_SIG)
+    lu.assertNotEquals(png, "\137PNG fake")
+    local small = assert(s:image("x"))
+    lu.assertEquals(small:sub(1, 8), PNG_SIG)
+    lu.assertEquals(small:byte(17) * 2^24 + small:byte(18) * 2^16 + small:byte(19) * 256 + small:byte(20), 159)
+    local bad = mpns.patterns.custom_image.new { registry = reg, sender = sender, file = file,
+      url = "http://x/{id}.png", tile = { titel = "x" } }
+    local none, why = bad:image("x")
+    lu.assertNil(none)
+    lu.assertStrContains(why, "titel")
+  else
+    lu.assertEquals(c:image("x"), "\137PNG fake")
+    lu.assertEquals(s:image("x"), "\137PNG fake")
+  end
   os.remove(file)
 end
 
@@ -269,11 +298,14 @@ function TestImages:test_schedule_test_now_and_serve()
     url = "http://127.0.0.1:9/tiles/schedule.png" }
   p:test_now { user = "oz" }
   lu.assertEquals(got(ch)[1].fields, { BackgroundImage = "http://127.0.0.1:9/tiles/schedule.png" })
-  lu.assertEquals(p:image(), "\137PNG sched")
   os.remove(file)
-  local none = mpns.patterns.schedule.new { registry = reg, sender = sender, url = "http://x/s.png" }
-  if not pcall(require, "mpns.image") then
-    local png, why = none:image()
+  local none = mpns.patterns.schedule.new { registry = reg, sender = sender, url = "http://x/s.png",
+    tile = { title = "Later", size = "wp7" } }
+  local png, why = none:image()
+  if has_image then
+    lu.assertEquals(png:sub(1, 8), PNG_SIG)
+    lu.assertEquals(png:byte(19) * 256 + png:byte(20), 173)  -- the tile option's size
+  else
     lu.assertNil(png)
     lu.assertStrContains(why, "no renderer")
   end

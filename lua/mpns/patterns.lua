@@ -125,14 +125,16 @@ local function read_file(path)
 end
 
 --- PNG bytes for an image URL the phone fetches: the pattern's render(key)
--- if given, else mpns.image.tile(self.image) when the renderer is built,
--- else the file self.file. Returns bytes, or nil and why.
+-- if given, else mpns.image.tile(self.tile or { title = self.title }) when
+-- the renderer is built, else the file self.file. Returns bytes, or nil and
+-- why. (The option is `tile`, not `image`: `image` is the patterns' method.)
 function P.image_bytes(self, key)
   if self.render then return self.render(key) end
   local ok, image = pcall(require, "mpns.image")
   if ok and type(image) == "table" and image.tile then
-    local done, png = pcall(image.tile, self.image or { title = self.title })
-    if done and type(png) == "string" then return png end
+    local done, png = pcall(image.tile, self.tile or { title = self.title })
+    if done then return png end
+    return nil, tostring(png)  -- a bad tile spec is the caller's to see, not hidden by `file`
   end
   if not self.file then return nil, "no renderer (mpns.image) and no file option" end
   return read_file(self.file)
