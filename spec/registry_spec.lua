@@ -486,6 +486,99 @@ function TestSqlite:test_a_locked_database_is_nil_and_a_reason()
   reg:close()
 end
 
+-- Runs fn while a second connection holds the database's write lock.
+local function while_locked(path, fn)
+  local other = assert(require("mpns.store.sqlite").new{ path = path })
+  local res = { pcall(other.batch, other, function()
+    other:subscribe({ uri = LIVE .. "lock-holder" }, 1)
+    return { fn() }  -- a table: fn's trailing nils survive
+  end) }
+  other:close()
+  assert(res[1], res[2])
+  return (table.unpack or unpack)(res[2], 1, 2)
+end
+
+-- BEGIN failing under the lock must fail the batch, not look like success.
+function TestSqlite:test_a_batch_that_cannot_begin_raises()
+  local st = assert(require("mpns.store.sqlite").new{ path = self.path, busy_timeout = 10 })
+  local ran = false
+  local ok, err = while_locked(self.path, function()
+    return pcall(st.batch, st, function() ran = true end)
+  end)
+  lu.assertFalse(ok)
+  lu.assertStrContains(tostring(err), "locked")
+  lu.assertFalse(ran)
+  lu.assertEquals(st:batch(function() return 7 end), 7, "usable once the lock is gone")
+  st:close()
+end
+
+function TestSqlite:test_subscribe_many_under_a_lock_reports_the_failure()
+  local reg = assert(mpns.registry.open{ path = self.path, busy_timeout = 10 })
+  local added, err = while_locked(self.path, function()
+    return reg:subscribe_many{ { uri = LIVE .. "a" }, { uri = LIVE .. "b" } }
+  end)
+  lu.assertNil(added)
+  lu.assertStrContains(tostring(err), "locked")
+  lu.assertEquals(reg:subscribe_many{ { uri = LIVE .. "a" } }, 1)
+  reg:close()
+end
+
+-- A flush that fails keeps the outcomes for the next one; the lookups and
+-- writes that flush first say so rather than run ahead of them.
+function TestSqlite:test_a_failed_flush_keeps_the_outcomes()
+  local reg = assert(mpns.registry.open{ path = self.path, busy_timeout = 10, flush_every = 1000,
+    flush_interval = 1e9 })
+  reg:subscribe{ uri = LIVE .. "a" }
+  reg:record(LIVE .. "a", RECEIVED, "tile")
+  local results = while_locked(self.path, function()
+    local r = {}
+    r.flush = { reg:flush() }
+    r.bump = { reg:bump_counter(LIVE .. "a") }
+    r.tile = { reg:set_tile(LIVE .. "a", { kind = "tile", title = "T" }) }
+    r.unsub = { reg:unsubscribe(LIVE .. "a") }
+    r.sub = { reg:subscribe{ uri = LIVE .. "b" } }
+    r.count = { reg:count() }
+    return r
+  end)
+  for name, r in pairs(results) do
+    lu.assertNil(r[1], name)
+    lu.assertStrContains(tostring(r[2]), "locked", name)
+  end
+  local rec = reg:get(LIVE .. "a")
+  lu.assertEquals({ rec.last_outcome, rec.pinned, rec.counter }, { "received", true, 0 })
+  reg:close()
+end
+
+-- MPNS said the channel is gone but the store cannot forget it: an error,
+-- and on_expired is not told of a channel that is still there.
+function TestSqlite:test_expire_that_cannot_delete_is_an_error()
+  local told = 0
+  local reg = assert(mpns.registry.open{ path = self.path, busy_timeout = 10,
+    on_expired = function() told = told + 1 end })
+  reg:subscribe{ uri = LIVE .. "a" }
+  local changes, err = while_locked(self.path, function() return reg:record(LIVE .. "a", EXPIRED, "toast") end)
+  lu.assertNil(changes)
+  lu.assertStrContains(tostring(err), "locked")
+  lu.assertEquals(told, 0)
+  lu.assertNotNil(reg:get(LIVE .. "a"))
+  local _, expired = reg:record(LIVE .. "a", EXPIRED, "toast")
+  lu.assertEquals(expired.uri, LIVE .. "a")
+  lu.assertEquals(told, 1)
+  reg:close()
+end
+
+function TestSqlite:test_expire_when_the_read_fails_is_an_error()
+  local told = 0
+  local st = require("mpns.store.memory").new()
+  local reg = mpns.registry.open{ store = st, on_expired = function() told = told + 1 end }
+  reg:subscribe{ uri = LIVE .. "a" }
+  st.get = function() return nil, "backend down" end
+  local changes, err = reg:record(LIVE .. "a", EXPIRED, "toast")
+  lu.assertNil(changes)
+  lu.assertStrContains(err, "backend down")
+  lu.assertEquals(told, 0)
+end
+
 -- A child process writes; it is killed with SIGKILL in the middle of a big
 -- transaction (after an earlier one committed), then the database is reopened.
 local CHILD = [[

@@ -158,12 +158,14 @@ end
 
 --- Writes what `record` buffered, then closes the store if the registry
 --- opened it (a store object passed to `open` stays the caller's). Idempotent.
+--- When that write fails it returns nil, err and stays open (call it again).
 function Registry:close()
   if not self.store then return true end
   local ok, err = self:flush()
+  if not ok then return nil, err end
   if self.owns_store then self.store:close() end
   self.store = nil
-  return ok, err
+  return true
 end
 
 local function live(self)
@@ -236,7 +238,8 @@ function Registry:subscribe(fields)
   local st = live(self)
   local f, err = subscribe_fields(self, fields, 2)
   if not f then return nil, err end
-  self:flush()
+  local ok, ferr = self:flush()  -- no write runs ahead of outcomes that failed to store
+  if not ok then return nil, ferr end
   local rec, is_new, old = st:subscribe(f, self.clock())
   if not rec then return nil, is_new end
   return channel(rec), is_new, old
@@ -255,7 +258,8 @@ function Registry:subscribe_many(list)
     local f, err = subscribe_fields(self, list[i], 2)
     if f then todo[#todo + 1] = f else refused[#refused + 1] = { index = i, reason = err } end
   end
-  self:flush()
+  local flushed, ferr = self:flush()
+  if not flushed then return nil, ferr end
   local now, added = self.clock(), 0
   local ok, err = pcall(st.batch, st, function()
     for i = 1, #todo do
@@ -272,7 +276,8 @@ end
 function Registry:unsubscribe(uri)
   local st = live(self)
   if type(uri) ~= "string" then raise("unsubscribe expects a channel URI string") end
-  self:flush()
+  local ok, err = self:flush()
+  if not ok then return nil, err end
   return st:delete(uri)
 end
 
@@ -282,8 +287,10 @@ end
 function Registry:get(uri)
   local st = live(self)
   if type(uri) ~= "string" then raise("get expects a channel URI string") end
-  self:flush()
-  local rec, err = st:get(uri)
+  local ok, err = self:flush()
+  if not ok then return nil, err end
+  local rec
+  rec, err = st:get(uri)
   if rec == nil and err then return nil, err end
   return channel(rec)
 end
@@ -317,7 +324,8 @@ function Registry:channels(filter)
   return function()
     while buf[i] == nil do
       if not more then return nil end
-      self:flush()
+      local ok, err = self:flush()
+      if not ok then raise(tostring(err)) end
       local nxt
       buf, nxt = st:scan(f, cursor, page)  -- nxt: the next cursor, or the error
       if not buf then raise(tostring(nxt)) end
@@ -332,7 +340,8 @@ end
 function Registry:count(filter)
   local st = live(self)
   local f = store_filter(self, filter, 3)
-  self:flush()
+  local ok, err = self:flush()
+  if not ok then return nil, err end
   return st:count(f)
 end
 
@@ -368,12 +377,17 @@ local function outcome_changes(res, msg, now)
   return c
 end
 
--- Forgets a channel MPNS said is gone, and tells on_expired.
+-- Forgets a channel MPNS said is gone, and tells on_expired; nil, err when
+-- the store fails (on_expired only once the record is really gone).
 local function expire(self, uri)
-  self:flush()
-  local rec = self.store:get(uri)
-  if not rec then return nil end
-  self.store:delete(uri)
+  local ok, err = self:flush()
+  if not ok then return nil, err end
+  local rec
+  rec, err = self.store:get(uri)
+  if rec == nil and err ~= nil then return nil, PREFIX .. tostring(err) end
+  if not rec then return false end
+  ok, err = self.store:delete(uri)
+  if ok == nil then return nil, PREFIX .. tostring(err) end
   rec = channel(rec)
   if self.on_expired then self.on_expired(rec) end
   return rec
@@ -396,7 +410,11 @@ function Registry:record(uri, res_or_err, msg)
   if type(res_or_err) ~= "table" or (res_or_err.outcome == nil and res_or_err.kind == nil) then
     raise("record expects a send's result or error table")
   end
-  if res_or_err.delete_channel then return {}, expire(self, uri) end
+  if res_or_err.delete_channel then
+    local rec, err = expire(self, uri)
+    if rec == nil then return nil, err end
+    return {}, rec or nil
+  end
   local now = self.clock()
   local c = outcome_changes(res_or_err, msg, now)
   local p = self.pending
@@ -418,11 +436,10 @@ end
 --- Writes the outcomes `record` buffered, in one store batch. Every lookup
 --- and write of the registry flushes first, so reads see every outcome.
 ---@return boolean|nil ok
----@return string|nil err the backend's error (those outcomes are dropped)
+---@return string|nil err the backend's error (the outcomes stay buffered for the next flush)
 function Registry:flush()
   local p = self.pending
   if p.n == 0 then return true end
-  self.pending = { n = 0, uris = {}, changes = {} }
   local st = self.store
   local ok, err = pcall(st.batch, st, function()
     for i = 1, p.n do
@@ -431,6 +448,7 @@ function Registry:flush()
     end
   end)
   if not ok then return nil, PREFIX .. tostring(err) end
+  self.pending = { n = 0, uris = {}, changes = {} }
   return true
 end
 
@@ -446,7 +464,8 @@ function Registry:bump_counter(uri, n)
   local st = live(self)
   check_uri_arg(uri, "bump_counter")
   if n ~= nil and (type(n) ~= "number" or n % 1 ~= 0) then raise("bump_counter: n must be an integer") end
-  self:flush()
+  local ok, err = self:flush()
+  if not ok then return nil, err end
   return st:incr(uri, "counter", n or 1)
 end
 
@@ -454,7 +473,8 @@ end
 function Registry:reset_counter(uri)
   local st = live(self)
   check_uri_arg(uri, "reset_counter")
-  self:flush()
+  local ok, err = self:flush()
+  if not ok then return nil, err end
   return st:update(uri, { counter = 0 })
 end
 
@@ -470,7 +490,8 @@ function Registry:set_tile(uri, tile)
   local fields = store.copy(tile)
   fields.kind = nil
   require("mpns")[tile.kind](fields)  -- raises, naming the field, on a bad tile
-  self:flush()
+  local ok, err = self:flush()
+  if not ok then return nil, err end
   return st:update(uri, { tile = tile })
 end
 
@@ -489,7 +510,8 @@ function Registry:set_callback(uri, callback_uri)
       or not callback_uri:match("^[hH][tT][tT][pP][sS]?://[\33-\126]+$") or #callback_uri > LIMITS.uri) then
     raise("set_callback: callback URI expected an http(s) URL of at most 1,024 bytes")
   end
-  self:flush()
+  local ok, err = self:flush()
+  if not ok then return nil, err end
   return st:update(uri, { callback = callback_uri and { uri = callback_uri, at = self.clock() } or NULL })
 end
 
