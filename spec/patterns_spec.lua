@@ -179,6 +179,22 @@ function TestCounter:test_expired_or_inactive_gets_no_tile()
   lu.assertEquals(got(away), {})
 end
 
+-- A backed-off channel (retry_at ahead) gets no tile now, but its counter
+-- still starts again from 0.
+function TestCounter:test_logon_resets_backed_off_channels_too()
+  local due, due_uri = phone("lb")
+  local held, held_uri = phone("lb")
+  reg:bump_counter(held_uri, 3)
+  reg:record(held_uri, { kind = "connect", retry_after = 3600 })
+  local c = mpns.patterns.counter.new { registry = reg, sender = sender, title = "C" }
+  local s = c:logon("lb")
+  lu.assertEquals(reg:get(held_uri).counter, 0)
+  lu.assertEquals(#got(held), 0, "no tile while it is backed off")
+  lu.assertEquals(s.channels, 1)
+  lu.assertEquals(reg:get(due_uri).tile.count, 0)
+  lu.assertEquals(got(due)[1].fields.Count, "0")
+end
+
 function TestCounter:test_logon_resets_to_zero()
   local ch, uri = phone("jo", { app_running = false })
   local c = counter()
@@ -235,6 +251,53 @@ function TestAskToPin:test_unknown_channel_and_missing_tile_raise()
   lu.assertErrorMsgContains("option 'tile' is required", mpns.patterns.ask_to_pin.new,
     { registry = reg, sender = sender })
   lu.assertErrorMsgContains("no channel http://nowhere/x", ask().subscribed, ask(), "http://nowhere/x")
+end
+
+-- ---- a failing registry or send -------------------------------------------------
+
+TestFailures = { setUp = setup }
+
+-- record raising or returning nil, err: every send still counted and told.
+function TestFailures:test_record_failures_are_counted_not_lost()
+  local a, b = phone("rf"), phone("rf")
+  local calls, seen = 0, 0
+  reg.record = function()
+    calls = calls + 1
+    if calls == 1 then error("store exploded") end
+    return nil, "store busy"
+  end
+  local p = mpns.patterns.one_time.new { registry = reg, sender = sender,
+    on_result = function() seen = seen + 1 end }
+  local s = p:send({ mpns.toast { text1 = "Hi" } }, { user = "rf" })
+  lu.assertEquals(#got(a) + #got(b), 2)
+  lu.assertEquals(s.counts, { received = 2 })
+  lu.assertEquals(seen, 2)
+  lu.assertEquals(s.unrecorded, 2)
+  lu.assertStrContains(s.record_errors[1], "store exploded")
+  lu.assertEquals(s.record_errors[2], "store busy")
+  lu.assertStrContains(tostring(s), "2 not recorded")
+end
+
+-- The last tile is stored once MPNS answered, never for a send that failed.
+function TestFailures:test_a_tile_is_stored_only_when_it_was_answered()
+  local ok_ch, ok_uri = phone("ts")
+  local dead = "http://127.0.0.1:9/nobody-listens"
+  assert(reg:subscribe { uri = dead, user = "ts", os = "8.0" })
+  local stored_before_answer
+  local orig = sender.send
+  sender.send = function(snd, msg, uri, done)
+    return orig(snd, msg, uri, function(res, err)
+      stored_before_answer = stored_before_answer or reg:get(uri).tile ~= nil
+      done(res, err)
+    end)
+  end
+  local c = mpns.patterns.counter.new { registry = reg, sender = sender, title = "C" }
+  c:logon("ts")
+  sender.send = orig
+  lu.assertFalse(stored_before_answer)
+  lu.assertEquals(reg:get(ok_uri).tile, { kind = "tile", title = "C", count = 0 })
+  lu.assertNil(reg:get(dead).tile)
+  lu.assertEquals(#got(ok_ch), 1)
 end
 
 -- ---- custom image and schedule --------------------------------------------------

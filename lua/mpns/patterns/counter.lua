@@ -49,16 +49,20 @@ function M:bump(filter)
   return run:finish()
 end
 
---- The user logged on: every channel of theirs gets counter 0 and a tile
--- with count 0. Returns the summary.
+--- The user logged on: every channel of theirs gets counter 0 (backed-off
+-- ones too, so their next bump starts from 1) and the due ones a tile with
+-- count 0. Returns the summary.
 ---@param user string
 function M:logon(user)
   if type(user) ~= "string" then error("mpns.patterns.counter: logon expects a user name", 2) end
   local run = P.run(self, "counter.logon")
-  run:each({ user = user }, function(ch)
-    self.registry:reset_counter(ch.uri)
-    run:send_tile(ch, tile_spec(self, ch, 0))
-  end)
+  for ch in self.registry:channels({ user = user, all = true }) do
+    if (ch.counter or 0) ~= 0 then
+      local ok, err = self.registry:reset_counter(ch.uri)
+      if ok == nil then run:unrecorded(err) end
+    end
+  end
+  run:each({ user = user }, function(ch) run:send_tile(ch, tile_spec(self, ch, 0)) end)
   return run:finish()
 end
 
