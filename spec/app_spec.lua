@@ -247,6 +247,11 @@ function TestRestySender:test_interface_in_a_worker()
   lu.assertStrContains(r.nested, "wait() from a done callback would wait for itself")
   lu.assertTrue(r.wait_n.pending <= 2 and r.wait_n.done >= 4, cjson.encode(r.wait_n))
   lu.assertEquals(r.wait_all, 6)
+  lu.assertTrue(r.raising_waited, "wait() hung after the transport raised")
+  lu.assertEquals(r.raising.kind, "internal")
+  lu.assertStrContains(r.raising.message, "transport boom")
+  lu.assertTrue(r.premature_waited, "wait() hung after a premature timer")
+  lu.assertNil(r.premature_ran)
 end
 
 -- examples/openresty/push.lua, once an open relay, checks hosts too.
