@@ -13,7 +13,7 @@ local function id(tag) n = n + 1; return (tag or "p") .. "-" .. n end
 local reg, sender
 
 local function setup()
-  reg = mpns.registry.open { store = "memory", allowed_hosts = { "127.0.0.1" } }
+  reg = mpns.registry.open { store = "memory", allowed_hosts = { "127.0.0.1:*" } }
   sender = mpns.sender.new("client", { max_connections = 8, retry = { max_attempts = 1 } })
 end
 
@@ -380,7 +380,7 @@ TestOverSqlite = {}
 
 function TestOverSqlite:setUp()
   self.path = os.tmpname()
-  reg = assert(mpns.registry.open { store = "sqlite", path = self.path, allowed_hosts = { "127.0.0.1" } })
+  reg = assert(mpns.registry.open { store = "sqlite", path = self.path, allowed_hosts = { "127.0.0.1:*" } })
   sender = mpns.sender.new("client", { max_connections = 8, retry = { max_attempts = 1 } })
 end
 

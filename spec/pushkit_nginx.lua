@@ -25,7 +25,7 @@ end
 local function config(port, prefix, e, opts)
   local conf = assert(proc.read_file(K.ROOT .. "/examples/pushkit/nginx.conf"))
   conf = conf:gsub("@ROOT@", K.ROOT):gsub("@PORT@", port):gsub("@PREFIX@", prefix)
-    :gsub("@ALLOWED@", '{ "127.0.0.1" }')
+    :gsub("@ALLOWED@", ('{ "127.0.0.1:%d", "127.0.0.1:%d" }'):format(e.port, e.tls_port))
   if sh("id -u"):match("^0") then conf = "user root;\n" .. conf end
   conf = swap(conf, "/etc/ssl/certs/ca-certificates.crt", abs(e.ca))
   conf = swap(conf, "transport = { timeout = 15 },", ("transport = { timeout = 15, cert = %q, key = %q },")

@@ -41,7 +41,7 @@ local function registry_tests(open)
 
   function T:setUp()
     self.now = 1000
-    self.reg = assert(open{ allowed_hosts = { "127.0.0.1" }, clock = function() return self.now end })
+    self.reg = assert(open{ allowed_hosts = { "127.0.0.1:*" }, clock = function() return self.now end })
   end
 
   function T:tearDown() self.reg:close() end
@@ -262,26 +262,43 @@ end
 TestHostCheck = {}
 
 function TestHostCheck:setUp()
-  self.reg = mpns.registry.open{ store = "memory", allowed_hosts = { "127.0.0.1", "*.push.example" } }
+  self.reg = mpns.registry.open{ store = "memory",
+    allowed_hosts = { "127.0.0.1:8080", "*.push.example", "LocalHost:*", "10.0.0.1" } }
 end
 
 function TestHostCheck:test_allowed()
   for _, uri in ipairs({ LIVE .. "a", "https://DB3.Notify.Live.Net/unthrottledthirdparty/01.00/x",
-      "http://s.notify.live.net/u/1/sin/HmQAAA", EMU .. "x", "http://127.0.0.1/x", "http://a.b.push.example:80/x" }) do
+      "http://s.notify.live.net/u/1/sin/HmQAAA", EMU .. "x", "http://a.b.push.example:80/x",
+      "https://a.push.example/x", "https://a.push.example:443/x", "http://10.0.0.1/x",
+      "http://localhost:6379/x", "http://LOCALHOST:1/x", "http://127.0.0.1:8080/x",
+      -- the host is 127.0.0.1 whatever follows '?': what libcurl connects to
+      "http://127.0.0.1:8080?@evil.com/" }) do
     lu.assertNotNil(self.reg:check_uri(uri), uri)
     lu.assertNotNil(self.reg:subscribe{ uri = uri }, uri)
   end
+  lu.assertEquals(self.reg:check_uri("http://127.0.0.1:8080?@evil.com/"), "127.0.0.1")
 end
 
 function TestHostCheck:test_refused_with_a_reason()
   local long = LIVE .. string.rep("a", 1025 - #LIVE)
   for uri, why in pairs({
-    ["http://evil.example/x"] = "host 'evil.example' is not allowed (allowed: *.notify.live.net, 127.0.0.1, *.push.example)",
+    ["http://evil.example/x"] = "host 'evil.example' is not allowed (allowed: *.notify.live.net, 127.0.0.1:8080, *.push.example, localhost:*, 10.0.0.1)",
     ["http://notify.live.net/x"] = "host 'notify.live.net' is not allowed",
     ["http://evilnotify.live.net/x"] = "host 'evilnotify.live.net' is not allowed",
     ["http://sn1.notify.live.net.evil.example/x"] = "is not allowed",
     ["http://push.example/x"] = "host 'push.example' is not allowed",
-    ["http://127.0.0.2/x"] = "host '127.0.0.2' is not allowed",
+    ["http://127.0.0.2:8080/x"] = "host '127.0.0.2:8080' is not allowed",
+    ["http://127.0.0.1.evil.com:8080/"] = "host '127.0.0.1.evil.com:8080' is not allowed",
+    ["http://evil.com#@127.0.0.1:8080/"] = "host 'evil.com' is not allowed",
+    -- ports: a plain entry allows the scheme's own port only
+    ["http://127.0.0.1/x"] = "host '127.0.0.1' is not allowed",
+    ["http://127.0.0.1:6379/x"] = "host '127.0.0.1:6379' is not allowed",
+    ["http://10.0.0.1:6379/x"] = "host '10.0.0.1:6379' is not allowed",
+    ["http://10.0.0.1:443/x"] = "host '10.0.0.1:443' is not allowed",
+    ["http://sn1.notify.live.net:6379/x"] = "host 'sn1.notify.live.net:6379' is not allowed",
+    ["http://a.push.example:8080/x"] = "is not allowed",
+    ["http://sn1.notify.live.net./x"] = "is not a host name",
+    ["http://127.0.0.1.:8080/x"] = "is not a host name",
     ["ftp://sn1.notify.live.net/x"] = "must start with http:// or https://",
     ["file:///etc/passwd"] = "must start with http:// or https://",
     ["sn1.notify.live.net/x"] = "must start with http:// or https://",
@@ -290,8 +307,12 @@ function TestHostCheck:test_refused_with_a_reason()
     ["http:///x"] = "has no host",
     ["http://:80/x"] = "has no host",
     ["http://sn1.notify.live.net:99999999/x"] = "bad port",
+    ["http://sn1.notify.live.net:99999/x"] = "bad port",
+    ["http://sn1.notify.live.net:0/x"] = "bad port",
+    ["http://sn1.notify.live.net:/x"] = "bad port",
     ["http://sn1.notify.live.net:x/x"] = "bad port",
     ["http://sn1.notify.live%2enet/x"] = "is not a host name",
+    ["http://sn1..notify.live.net/x"] = "is not a host name",
     ["http://sn1.notify.live.net/a b"] = "space, control or non-ASCII byte",
     ["http://sn1.notify.live.net/\n"] = "space, control or non-ASCII byte",
     [long] = "over 1,024 bytes (1025)",
@@ -306,10 +327,17 @@ function TestHostCheck:test_refused_with_a_reason()
 end
 
 function TestHostCheck:test_bad_allowed_hosts_raise()
-  lu.assertErrorMsgContains("allowed_hosts: expected host names or *.suffix patterns, got http://x/",
-    mpns.registry.open, { store = "memory", allowed_hosts = { "http://x/" } })
-  lu.assertErrorMsgContains("'*' only as '*.suffix', got *a.b",
-    mpns.registry.open, { store = "memory", allowed_hosts = { "*a.b" } })
+  for entry, why in pairs({
+    ["http://x/"] = "expected host, host:port, host:* or *.suffix[:port] entries, got http://x/",
+    ["*a.b"] = "'*' only as '*.suffix', got *a.b",
+    ["a.b:"] = "bad port", ["a.b:0"] = "bad port", ["a.b:65536"] = "bad port", ["a.b:x"] = "bad port",
+    ["a.b."] = "can never match", ["*."] = "'*' only as '*.suffix'", ["a..b"] = "can never match",
+    [".a.b"] = "can never match", ["*.a."] = "can never match", [""] = "can never match",
+    ["a_b"] = "can never match",
+  }) do
+    lu.assertErrorMsgContains(why, mpns.registry.open, { store = "memory", allowed_hosts = { entry } })
+  end
+  lu.assertErrorMsgContains("got 5", mpns.registry.open, { store = "memory", allowed_hosts = { 5 } })
 end
 
 TestValidation = {}

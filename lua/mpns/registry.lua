@@ -52,26 +52,57 @@ local function channel(rec) return rec and setmetatable(rec, Channel) end
 
 ------------------------------------------------------------------ host check
 
--- The allowed-host list as exact names and ".suffix" endings (lower case).
-local function compile_hosts(list)
-  local exact, suffixes, shown = {}, {}, {}
-  for _, h in ipairs(list) do
-    if type(h) ~= "string" or not h:match("^%*?[%w%.%-%[%]:]+$") then
-      raise("allowed_hosts: expected host names or *.suffix patterns, got " .. tostring(h), 4)
-    end
-    h = h:lower()
-    if h:sub(1, 2) == "*." then suffixes[#suffixes + 1] = h:sub(2)
-    elseif h:find("*", 1, true) then raise("allowed_hosts: '*' only as '*.suffix', got " .. h, 4)
-    else exact[h] = true end
-    shown[#shown + 1] = h
-  end
-  return { exact = exact, suffixes = suffixes, shown = table.concat(shown, ", ") }
+-- allowed_hosts entries: "host", "host:port", "host:*", each host a name,
+-- an IPv4 address, "[IPv6]" or "*.suffix". Without a port an entry allows
+-- only the scheme's own (80, 443): a phone must not aim the sender at
+-- another service on an allowed host (Redis on 127.0.0.1:6379, say).
+local DEFAULT_PORT = { http = 80, https = 443 }
+
+local function bad_entry(h, why)
+  raise("allowed_hosts: expected host, host:port, host:* or *.suffix[:port] entries, got "
+    .. tostring(h) .. (why and " (" .. why .. ")" or ""), 5)
 end
 
-local function host_allowed(hosts, host)
-  if hosts.exact[host] then return true end
-  for _, s in ipairs(hosts.suffixes) do
-    if #host > #s and host:sub(-#s) == s then return true end
+-- A DNS name or IPv4 address (letters, digits, '-', non-empty dot-separated labels).
+local function is_name(h)
+  return h:match("^[%w.-]+$") ~= nil and not h:find("..", 1, true)
+    and h:sub(1, 1) ~= "." and h:sub(-1) ~= "."
+end
+
+-- One entry as { host =, suffix =, port = number | "*" | nil } (lower case).
+local function parse_entry(h)
+  if type(h) ~= "string" then bad_entry(h) end
+  local e = h:lower()
+  local host, port = e:match("^(%[[%x:.]+%])(.*)$")
+  if not host then host, port = e:match("^([^:]*)(.*)$") end
+  if port ~= "" then
+    port = port:match("^:(%*)$") or tonumber(port:match("^:(%d%d?%d?%d?%d?)$"))
+    if not port or (port ~= "*" and (port < 1 or port > 65535)) then bad_entry(h, "bad port") end
+  else port = nil end
+  local suffix = host:match("^%*(%..+)$")
+  if host:find("*", 1, true) and not suffix then raise("allowed_hosts: '*' only as '*.suffix', got " .. h, 4) end
+  local name = suffix and suffix:sub(2) or host
+  if not is_name(name) and not (not suffix and host:match("^%[[%x:.]+%]$")) then
+    bad_entry(h, "can never match a channel URI's host")
+  end
+  return { host = not suffix and host or nil, suffix = suffix, port = port, shown = e }
+end
+
+local function compile_hosts(list)
+  local rules, shown = {}, {}
+  for i, h in ipairs(list) do
+    rules[i] = parse_entry(h)
+    shown[i] = rules[i].shown
+  end
+  return { rules = rules, shown = table.concat(shown, ", ") }
+end
+
+local function host_allowed(hosts, host, port, scheme)
+  local default = DEFAULT_PORT[scheme]
+  for _, r in ipairs(hosts.rules) do
+    local name_ok = r.host == host or (r.suffix and #host > #r.suffix and host:sub(-#r.suffix) == r.suffix)
+    local port_ok = r.port == "*" or port == (r.port or default)
+    if name_ok and port_ok then return true end
   end
   return false
 end
@@ -91,16 +122,18 @@ local function check_uri(hosts, uri)
   if authority:find("@", 1, true) then return nil, "channel URI must not carry a user name or password" end
   local host, port = authority:match("^(%[[%x:.]+%])(.*)$")
   if not host then host, port = authority:match("^([^:]*)(.*)$") end
-  if port ~= "" and not port:match("^:%d%d?%d?%d?%d?$") then
+  local number = tonumber(port:match("^:(%d%d?%d?%d?%d?)$"))
+  if port ~= "" and not (number and number >= 1 and number <= 65535) then
     return nil, "channel URI has a bad port '" .. port:sub(2) .. "'"
   end
   host = host:lower()
   if host == "" then return nil, "channel URI has no host" end
-  if not host:match("^[%w.-]+$") and not host:match("^%[[%x:.]+%]$") then
+  if not is_name(host) and not host:match("^%[[%x:.]+%]$") then
     return nil, "channel URI host '" .. host .. "' is not a host name"
   end
-  if not host_allowed(hosts, host) then
-    return nil, "channel URI host '" .. host .. "' is not allowed (allowed: " .. hosts.shown .. ")"
+  if not host_allowed(hosts, host, number or DEFAULT_PORT[scheme], scheme) then
+    return nil, "channel URI host '" .. host .. (number and ":" .. number or "")
+      .. "' is not allowed (allowed: " .. hosts.shown .. ")"
   end
   return host
 end
