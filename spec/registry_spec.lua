@@ -58,10 +58,14 @@ local function registry_tests(open)
     self.reg:subscribe{ uri = EMU .. "old", device = "phone-1", user = "alice" }
     self.reg:bump_counter(EMU .. "old", 2)
     self.now = 1010
-    local rec, is_new, replaced = self.reg:subscribe{ uri = EMU .. "new", device = "phone-1" }
+    local rec, is_new, replaced = self.reg:subscribe{ uri = EMU .. "new", device = "phone-1", user = "alice" }
     lu.assertEquals({ is_new, replaced, rec.counter, rec.user }, { false, EMU .. "old", 2, "alice" })
     lu.assertNil(self.reg:get(EMU .. "old"))
     lu.assertEquals(self.reg:count(), 1)
+    -- naming alice's device without being alice takes nothing over
+    rec, is_new, replaced = self.reg:subscribe{ uri = EMU .. "evil", device = "phone-1" }
+    lu.assertEquals({ is_new, replaced, rec.device, rec.counter }, { true, nil, nil, 0 })
+    lu.assertEquals(self.reg:get(EMU .. "new").device, "phone-1")
   end
 
   function T:test_tags_are_sorted_and_deduplicated()

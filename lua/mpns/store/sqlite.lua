@@ -273,6 +273,15 @@ local function upsert(self, f, now)
     other, err = one(self, SELECT .. "WHERE device = ?", f.device)
     if other == nil then return nil, err end
   end
+  if other and (f.user or (row and row[COL.user]) or nil) ~= other[COL.user] then
+    -- another user's device: no takeover (doc/push-kit.md); stored without it
+    f, other = store.copy(f), nil
+    f.device = nil
+    if not row then
+      local rec, e = insert(self, f, now)
+      return rec, e or true
+    end
+  end
   if row then  -- the same channel again; a device it takes over leaves its old channel
     if other then
       local ok, e = delete_row(self, other)
