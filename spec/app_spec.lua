@@ -101,13 +101,59 @@ function TestSubscribe:test_subscribe_asks_an_unpinned_phone_to_pin()
   lu.assertEquals(kinds(unpinned), { "raw" })
 end
 
+-- A phone aiming the service at another port of an allowed host (Redis).
+function TestSubscribe:test_other_ports_of_an_allowed_host_are_400()
+  local status, r = subscribe { uri = "http://127.0.0.1:6379/x" }
+  lu.assertEquals(status, 400)
+  lu.assertStrContains(r.error, "host '127.0.0.1:6379' is not allowed")
+end
+
+-- Another writer holding the SQLite lock: 503 after the short busy_timeout,
+-- not a worker blocked for SQLite's default seconds.
+function TestSubscribe:test_a_locked_registry_is_a_quick_503()
+  if (os.getenv("PUSHKIT_STORE") or "sqlite") ~= "sqlite" then return end
+  local other = assert(require("mpns.store.sqlite").new { path = app.prefix .. "/push.db" })
+  local status, r, took
+  local ok, err = pcall(other.batch, other, function()
+    other:subscribe({ uri = e.http_prefix .. id("holder") }, 1)   -- holds the write lock
+    local t0 = os.time()
+    status, r = subscribe { user = "lk", uri = e.http_prefix .. id("locked") }
+    took = os.time() - t0
+  end)
+  other:close()
+  assert(ok, err)
+  lu.assertEquals(status, 503, cjson.encode(r))
+  lu.assertStrContains(r.error, "locked")
+  lu.assertTrue(took <= 2, "the subscribe waited " .. took .. " s for the lock")
+  lu.assertEquals((subscribe { user = "lk", uri = e.http_prefix .. id("after") }), 200)
+end
+
+-- A registry that cannot open: 503 naming why, on /subscribe and admin.
+function TestSubscribe:test_an_unopenable_registry_is_503_with_the_reason()
+  local bad = assert(pushkit.start(e, { secret = SECRET, store = "sqlite", path = "/nonexistent/dir/push.db" }))
+  local ok, err = pcall(function()
+    local status, r = call("POST", bad.url .. "/subscribe", { uri = e.http_prefix .. id("nodb") })
+    lu.assertEquals(status, 503, cjson.encode(r))
+    lu.assertStrContains(r.error, "registry unavailable")
+    lu.assertStrContains(r.error, "mpns.store.sqlite")
+    status, r = admin("counter_bump", {}, nil, bad.url)
+    lu.assertEquals(status, 503, cjson.encode(r))
+    lu.assertStrContains(r.error, "registry unavailable")
+  end)
+  bad:stop()
+  if not ok then error(err, 0) end
+end
+
 TestAdminGuard = {}
 
 function TestAdminGuard:test_secret_and_loopback_are_both_required()
-  local status, r = admin("counter_bump", {}, "wrong")
-  lu.assertEquals(status, 403)
-  lu.assertStrContains(r.error, "X-Admin-Secret")
-  status = call("POST", app.url .. "/admin/counter_bump", "{}")
+  for _, wrong in ipairs({ "wrong", SECRET .. "x", SECRET:sub(1, -2), SECRET:upper() }) do
+    local status, r = admin("counter_bump", {}, wrong)
+    lu.assertEquals(status, 403, wrong)
+    lu.assertStrContains(r.error, "X-Admin-Secret")
+  end
+  lu.assertEquals((admin("counter_bump", { filter = { user = "nobody-here" } })), 200)
+  local status = call("POST", app.url .. "/admin/counter_bump", "{}")
   lu.assertEquals(status, 403)
   -- The right secret from another address (127.0.0.2): nginx denies it.
   local f = assert(io.popen(("curl -s -o /dev/null -w '%%{http_code}' --interface 127.0.0.2 -X POST "

@@ -33,6 +33,9 @@ local function config(port, prefix, e, opts)
   if opts.store and opts.store ~= "sqlite" then   -- no path for other stores
     conf = swap(conf, 'store = "sqlite", path = "' .. prefix .. '/push.db",', ('store = %q,'):format(opts.store))
   end
+  if opts.path then   -- where the SQLite registry lives (a bad one: 503s)
+    conf = swap(conf, 'path = "' .. prefix .. '/push.db"', ('path = %q'):format(opts.path))
+  end
   if opts.lua_path then conf = swap(conf, 'lua_package_path "', 'lua_package_path "' .. opts.lua_path .. ";") end
   -- spec/sender_handler.lua: the resty sender tested on its own, in this worker.
   conf = swap(conf, 'lua_package_path "', 'lua_package_path "' .. K.ROOT .. "/spec/?.lua;")
@@ -60,7 +63,7 @@ local function try_start(e, port, opts)
 end
 
 --- Starts the service next to emulator `e`; opts: secret (the admin
--- secret), store ("sqlite" or "memory"), lua_path (prepended). Returns it or nil, log.
+-- secret), store ("sqlite" or "memory"), path (the SQLite file), lua_path (prepended). Returns it or nil, log.
 function K.start(e, opts)
   opts = opts or {}
   local log
