@@ -21,7 +21,7 @@ local worker = assert(hostile.children(ngx_.pid)[1], "no nginx worker")
 
 local TIMEOUT = 2          -- each sender's timeout, seconds
 local SLACK = 8            -- a loaded machine; < 10 s still proves the deadline: the
-                           -- drip's answer alone would take minutes at a byte a second
+                           -- drip's 70-byte answer would take over a minute at a byte a second
 local MEMORY_KB = 32 * 1024 -- peak growth allowed for one send
 
 local mktemp = assert(io.popen("mktemp -d /tmp/mpns-hostile-certs.XXXXXX"))
