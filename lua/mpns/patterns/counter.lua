@@ -34,8 +34,9 @@ end
 -- Active + Received) -> nothing, the app shows it; otherwise counter + 1.
 local function on_probe(self, run, ch, res)
   if not P.not_shown(res) or res.device_connection_status == "TempDisconnected" then return end
-  local n = self.registry:bump_counter(ch.uri, 1)
-  if n then run:send_tile(ch, tile_spec(self, ch, n)) end
+  local n, err = self.registry:bump_counter(ch.uri, 1)
+  if n then run:send_tile(ch, tile_spec(self, ch, n))
+  elseif err then run:unrecorded(err) end
 end
 
 --- Probes every channel matching filter; bumps the tile of those whose app
