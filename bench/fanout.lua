@@ -34,7 +34,7 @@ end
 
 -- (b): the registry holds the channels; the one-time pattern sends.
 local function registry_mode(n, db)
-  local reg = assert(mpns.registry.open { store = "sqlite", path = db, allowed_hosts = { "127.0.0.1" } })
+  local reg = assert(mpns.registry.open { store = "sqlite", path = db, allowed_hosts = { "127.0.0.1:*" } })
   local p = mpns.patterns.one_time.new { registry = reg, sender = mpns.sender.new("client", client()),
     batch = tonumber(os.getenv("FANOUT_BATCH")) }
   local t0 = now()
@@ -72,7 +72,7 @@ end
 
 -- The registry, filled once: N channels on the emulator.
 do
-  local reg = assert(mpns.registry.open { store = "sqlite", path = db, allowed_hosts = { "127.0.0.1" } })
+  local reg = assert(mpns.registry.open { store = "sqlite", path = db, allowed_hosts = { "127.0.0.1:*" } })
   local list = {}
   for i = 1, N do list[i] = { uri = e.http_prefix .. "fan-" .. i, user = "u" .. i % 1000, os = "8.0" } end
   local t0 = now()

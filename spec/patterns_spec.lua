@@ -13,7 +13,7 @@ local function id(tag) n = n + 1; return (tag or "p") .. "-" .. n end
 local reg, sender
 
 local function setup()
-  reg = mpns.registry.open { store = "memory", allowed_hosts = { "127.0.0.1" } }
+  reg = mpns.registry.open { store = "memory", allowed_hosts = { "127.0.0.1:*" } }
   sender = mpns.sender.new("client", { max_connections = 8, retry = { max_attempts = 1 } })
 end
 
@@ -179,6 +179,22 @@ function TestCounter:test_expired_or_inactive_gets_no_tile()
   lu.assertEquals(got(away), {})
 end
 
+-- A backed-off channel (retry_at ahead) gets no tile now, but its counter
+-- still starts again from 0.
+function TestCounter:test_logon_resets_backed_off_channels_too()
+  local due, due_uri = phone("lb")
+  local held, held_uri = phone("lb")
+  reg:bump_counter(held_uri, 3)
+  reg:record(held_uri, { kind = "connect", retry_after = 3600 })
+  local c = mpns.patterns.counter.new { registry = reg, sender = sender, title = "C" }
+  local s = c:logon("lb")
+  lu.assertEquals(reg:get(held_uri).counter, 0)
+  lu.assertEquals(#got(held), 0, "no tile while it is backed off")
+  lu.assertEquals(s.channels, 1)
+  lu.assertEquals(reg:get(due_uri).tile.count, 0)
+  lu.assertEquals(got(due)[1].fields.Count, "0")
+end
+
 function TestCounter:test_logon_resets_to_zero()
   local ch, uri = phone("jo", { app_running = false })
   local c = counter()
@@ -237,6 +253,53 @@ function TestAskToPin:test_unknown_channel_and_missing_tile_raise()
   lu.assertErrorMsgContains("no channel http://nowhere/x", ask().subscribed, ask(), "http://nowhere/x")
 end
 
+-- ---- a failing registry or send -------------------------------------------------
+
+TestFailures = { setUp = setup }
+
+-- record raising or returning nil, err: every send still counted and told.
+function TestFailures:test_record_failures_are_counted_not_lost()
+  local a, b = phone("rf"), phone("rf")
+  local calls, seen = 0, 0
+  reg.record = function()
+    calls = calls + 1
+    if calls == 1 then error("store exploded") end
+    return nil, "store busy"
+  end
+  local p = mpns.patterns.one_time.new { registry = reg, sender = sender,
+    on_result = function() seen = seen + 1 end }
+  local s = p:send({ mpns.toast { text1 = "Hi" } }, { user = "rf" })
+  lu.assertEquals(#got(a) + #got(b), 2)
+  lu.assertEquals(s.counts, { received = 2 })
+  lu.assertEquals(seen, 2)
+  lu.assertEquals(s.unrecorded, 2)
+  lu.assertStrContains(s.record_errors[1], "store exploded")
+  lu.assertEquals(s.record_errors[2], "store busy")
+  lu.assertStrContains(tostring(s), "2 not recorded")
+end
+
+-- The last tile is stored once MPNS answered, never for a send that failed.
+function TestFailures:test_a_tile_is_stored_only_when_it_was_answered()
+  local ok_ch, ok_uri = phone("ts")
+  local dead = "http://127.0.0.1:9/nobody-listens"
+  assert(reg:subscribe { uri = dead, user = "ts", os = "8.0" })
+  local stored_before_answer
+  local orig = sender.send
+  sender.send = function(snd, msg, uri, done)
+    return orig(snd, msg, uri, function(res, err)
+      stored_before_answer = stored_before_answer or reg:get(uri).tile ~= nil
+      done(res, err)
+    end)
+  end
+  local c = mpns.patterns.counter.new { registry = reg, sender = sender, title = "C" }
+  c:logon("ts")
+  sender.send = orig
+  lu.assertFalse(stored_before_answer)
+  lu.assertEquals(reg:get(ok_uri).tile, { kind = "tile", title = "C", count = 0 })
+  lu.assertNil(reg:get(dead).tile)
+  lu.assertEquals(#got(ok_ch), 1)
+end
+
 -- ---- custom image and schedule --------------------------------------------------
 
 TestImages = { setUp = setup }
@@ -258,7 +321,36 @@ function TestImages:test_custom_image_points_each_channel_at_its_url()
     Title = "Art", Count = "4" })
   lu.assertEquals(got(b)[1].fields.BackgroundImage, "http://127.0.0.1:9/tiles/" .. b .. ".png")
   lu.assertEquals(s.counts, { received = 2 })
-  lu.assertEquals(c:image(a), "\137PNG fake")
+  os.remove(file)
+end
+
+local PNG_SIG = "\137PNG\r\n\26\n"
+local has_image = pcall(require, "mpns.image")
+
+-- With the renderer built, image() draws the tile (never the file); the
+-- `tile` option is the renderer's spec and image(id) still works with it.
+function TestImages:test_custom_image_renders_with_the_tile_renderer()
+  local file = tmpfile("\137PNG fake")
+  local c = mpns.patterns.custom_image.new { registry = reg, sender = sender, file = file,
+    url = "http://127.0.0.1:9/tiles/{id}.png", title = "Art" }
+  local s = mpns.patterns.custom_image.new { registry = reg, sender = sender, file = file,
+    url = "http://127.0.0.1:9/tiles/{id}.png", tile = { size = "small", title = "Sized", count = 3 } }
+  if has_image then
+    local png = assert(c:image("x"))
+    lu.assertEquals(png:sub(1, 8), PNG_SIG)
+    lu.assertNotEquals(png, "\137PNG fake")
+    local small = assert(s:image("x"))
+    lu.assertEquals(small:sub(1, 8), PNG_SIG)
+    lu.assertEquals(small:byte(17) * 2^24 + small:byte(18) * 2^16 + small:byte(19) * 256 + small:byte(20), 159)
+    local bad = mpns.patterns.custom_image.new { registry = reg, sender = sender, file = file,
+      url = "http://x/{id}.png", tile = { titel = "x" } }
+    local none, why = bad:image("x")
+    lu.assertNil(none)
+    lu.assertStrContains(why, "titel")
+  else
+    lu.assertEquals(c:image("x"), "\137PNG fake")
+    lu.assertEquals(s:image("x"), "\137PNG fake")
+  end
   os.remove(file)
 end
 
@@ -269,11 +361,14 @@ function TestImages:test_schedule_test_now_and_serve()
     url = "http://127.0.0.1:9/tiles/schedule.png" }
   p:test_now { user = "oz" }
   lu.assertEquals(got(ch)[1].fields, { BackgroundImage = "http://127.0.0.1:9/tiles/schedule.png" })
-  lu.assertEquals(p:image(), "\137PNG sched")
   os.remove(file)
-  local none = mpns.patterns.schedule.new { registry = reg, sender = sender, url = "http://x/s.png" }
-  if not pcall(require, "mpns.image") then
-    local png, why = none:image()
+  local none = mpns.patterns.schedule.new { registry = reg, sender = sender, url = "http://x/s.png",
+    tile = { title = "Later", size = "wp7" } }
+  local png, why = none:image()
+  if has_image then
+    lu.assertEquals(png:sub(1, 8), PNG_SIG)
+    lu.assertEquals(png:byte(19) * 256 + png:byte(20), 173)  -- the tile option's size
+  else
     lu.assertNil(png)
     lu.assertStrContains(why, "no renderer")
   end
@@ -285,7 +380,7 @@ TestOverSqlite = {}
 
 function TestOverSqlite:setUp()
   self.path = os.tmpname()
-  reg = assert(mpns.registry.open { store = "sqlite", path = self.path, allowed_hosts = { "127.0.0.1" } })
+  reg = assert(mpns.registry.open { store = "sqlite", path = self.path, allowed_hosts = { "127.0.0.1:*" } })
   sender = mpns.sender.new("client", { max_connections = 8, retry = { max_attempts = 1 } })
 end
 

@@ -25,13 +25,16 @@ end
 local function config(port, prefix, e, opts)
   local conf = assert(proc.read_file(K.ROOT .. "/examples/pushkit/nginx.conf"))
   conf = conf:gsub("@ROOT@", K.ROOT):gsub("@PORT@", port):gsub("@PREFIX@", prefix)
-    :gsub("@ALLOWED@", '{ "127.0.0.1" }')
+    :gsub("@ALLOWED@", ('{ "127.0.0.1:%d", "127.0.0.1:%d" }'):format(e.port, e.tls_port))
   if sh("id -u"):match("^0") then conf = "user root;\n" .. conf end
   conf = swap(conf, "/etc/ssl/certs/ca-certificates.crt", abs(e.ca))
   conf = swap(conf, "transport = { timeout = 15 },", ("transport = { timeout = 15, cert = %q, key = %q },")
     :format(abs(e.client_cert), abs(e.client_key)))
   if opts.store and opts.store ~= "sqlite" then   -- no path for other stores
     conf = swap(conf, 'store = "sqlite", path = "' .. prefix .. '/push.db",', ('store = %q,'):format(opts.store))
+  end
+  if opts.path then   -- where the SQLite registry lives (a bad one: 503s)
+    conf = swap(conf, 'path = "' .. prefix .. '/push.db"', ('path = %q'):format(opts.path))
   end
   if opts.lua_path then conf = swap(conf, 'lua_package_path "', 'lua_package_path "' .. opts.lua_path .. ";") end
   -- spec/sender_handler.lua: the resty sender tested on its own, in this worker.
@@ -60,7 +63,7 @@ local function try_start(e, port, opts)
 end
 
 --- Starts the service next to emulator `e`; opts: secret (the admin
--- secret), store ("sqlite" or "memory"), lua_path (prepended). Returns it or nil, log.
+-- secret), store ("sqlite" or "memory"), path (the SQLite file), lua_path (prepended). Returns it or nil, log.
 function K.start(e, opts)
   opts = opts or {}
   local log

@@ -60,7 +60,8 @@ local e = assert(emu.start { daily_limit = 500 })
 
 local function localize(code)
   return (code:gsub("http://127%.0%.0%.1:8080", "http://127.0.0.1:" .. e.port)
-    :gsub("https://127%.0%.0%.1:8443", "https://127.0.0.1:" .. e.tls_port))
+    :gsub("https://127%.0%.0%.1:8443", "https://127.0.0.1:" .. e.tls_port)
+    :gsub('"127%.0%.0%.1:8080"', '"127.0.0.1:' .. e.port .. '"'))  -- allowed_hosts entries
 end
 
 -- Every expected line, in order, in `out`; a run of blanks in the README

@@ -41,7 +41,7 @@ local function registry_tests(open)
 
   function T:setUp()
     self.now = 1000
-    self.reg = assert(open{ allowed_hosts = { "127.0.0.1" }, clock = function() return self.now end })
+    self.reg = assert(open{ allowed_hosts = { "127.0.0.1:*" }, clock = function() return self.now end })
   end
 
   function T:tearDown() self.reg:close() end
@@ -58,10 +58,14 @@ local function registry_tests(open)
     self.reg:subscribe{ uri = EMU .. "old", device = "phone-1", user = "alice" }
     self.reg:bump_counter(EMU .. "old", 2)
     self.now = 1010
-    local rec, is_new, replaced = self.reg:subscribe{ uri = EMU .. "new", device = "phone-1" }
+    local rec, is_new, replaced = self.reg:subscribe{ uri = EMU .. "new", device = "phone-1", user = "alice" }
     lu.assertEquals({ is_new, replaced, rec.counter, rec.user }, { false, EMU .. "old", 2, "alice" })
     lu.assertNil(self.reg:get(EMU .. "old"))
     lu.assertEquals(self.reg:count(), 1)
+    -- naming alice's device without being alice takes nothing over
+    rec, is_new, replaced = self.reg:subscribe{ uri = EMU .. "evil", device = "phone-1" }
+    lu.assertEquals({ is_new, replaced, rec.device, rec.counter }, { true, nil, nil, 0 })
+    lu.assertEquals(self.reg:get(EMU .. "new").device, "phone-1")
   end
 
   function T:test_tags_are_sorted_and_deduplicated()
@@ -262,26 +266,43 @@ end
 TestHostCheck = {}
 
 function TestHostCheck:setUp()
-  self.reg = mpns.registry.open{ store = "memory", allowed_hosts = { "127.0.0.1", "*.push.example" } }
+  self.reg = mpns.registry.open{ store = "memory",
+    allowed_hosts = { "127.0.0.1:8080", "*.push.example", "LocalHost:*", "10.0.0.1" } }
 end
 
 function TestHostCheck:test_allowed()
   for _, uri in ipairs({ LIVE .. "a", "https://DB3.Notify.Live.Net/unthrottledthirdparty/01.00/x",
-      "http://s.notify.live.net/u/1/sin/HmQAAA", EMU .. "x", "http://127.0.0.1/x", "http://a.b.push.example:80/x" }) do
+      "http://s.notify.live.net/u/1/sin/HmQAAA", EMU .. "x", "http://a.b.push.example:80/x",
+      "https://a.push.example/x", "https://a.push.example:443/x", "http://10.0.0.1/x",
+      "http://localhost:6379/x", "http://LOCALHOST:1/x", "http://127.0.0.1:8080/x",
+      -- the host is 127.0.0.1 whatever follows '?': what libcurl connects to
+      "http://127.0.0.1:8080?@evil.com/" }) do
     lu.assertNotNil(self.reg:check_uri(uri), uri)
     lu.assertNotNil(self.reg:subscribe{ uri = uri }, uri)
   end
+  lu.assertEquals(self.reg:check_uri("http://127.0.0.1:8080?@evil.com/"), "127.0.0.1")
 end
 
 function TestHostCheck:test_refused_with_a_reason()
   local long = LIVE .. string.rep("a", 1025 - #LIVE)
   for uri, why in pairs({
-    ["http://evil.example/x"] = "host 'evil.example' is not allowed (allowed: *.notify.live.net, 127.0.0.1, *.push.example)",
+    ["http://evil.example/x"] = "host 'evil.example' is not allowed (allowed: *.notify.live.net, 127.0.0.1:8080, *.push.example, localhost:*, 10.0.0.1)",
     ["http://notify.live.net/x"] = "host 'notify.live.net' is not allowed",
     ["http://evilnotify.live.net/x"] = "host 'evilnotify.live.net' is not allowed",
     ["http://sn1.notify.live.net.evil.example/x"] = "is not allowed",
     ["http://push.example/x"] = "host 'push.example' is not allowed",
-    ["http://127.0.0.2/x"] = "host '127.0.0.2' is not allowed",
+    ["http://127.0.0.2:8080/x"] = "host '127.0.0.2:8080' is not allowed",
+    ["http://127.0.0.1.evil.com:8080/"] = "host '127.0.0.1.evil.com:8080' is not allowed",
+    ["http://evil.com#@127.0.0.1:8080/"] = "host 'evil.com' is not allowed",
+    -- ports: a plain entry allows the scheme's own port only
+    ["http://127.0.0.1/x"] = "host '127.0.0.1' is not allowed",
+    ["http://127.0.0.1:6379/x"] = "host '127.0.0.1:6379' is not allowed",
+    ["http://10.0.0.1:6379/x"] = "host '10.0.0.1:6379' is not allowed",
+    ["http://10.0.0.1:443/x"] = "host '10.0.0.1:443' is not allowed",
+    ["http://sn1.notify.live.net:6379/x"] = "host 'sn1.notify.live.net:6379' is not allowed",
+    ["http://a.push.example:8080/x"] = "is not allowed",
+    ["http://sn1.notify.live.net./x"] = "is not a host name",
+    ["http://127.0.0.1.:8080/x"] = "is not a host name",
     ["ftp://sn1.notify.live.net/x"] = "must start with http:// or https://",
     ["file:///etc/passwd"] = "must start with http:// or https://",
     ["sn1.notify.live.net/x"] = "must start with http:// or https://",
@@ -290,8 +311,12 @@ function TestHostCheck:test_refused_with_a_reason()
     ["http:///x"] = "has no host",
     ["http://:80/x"] = "has no host",
     ["http://sn1.notify.live.net:99999999/x"] = "bad port",
+    ["http://sn1.notify.live.net:99999/x"] = "bad port",
+    ["http://sn1.notify.live.net:0/x"] = "bad port",
+    ["http://sn1.notify.live.net:/x"] = "bad port",
     ["http://sn1.notify.live.net:x/x"] = "bad port",
     ["http://sn1.notify.live%2enet/x"] = "is not a host name",
+    ["http://sn1..notify.live.net/x"] = "is not a host name",
     ["http://sn1.notify.live.net/a b"] = "space, control or non-ASCII byte",
     ["http://sn1.notify.live.net/\n"] = "space, control or non-ASCII byte",
     [long] = "over 1,024 bytes (1025)",
@@ -306,10 +331,17 @@ function TestHostCheck:test_refused_with_a_reason()
 end
 
 function TestHostCheck:test_bad_allowed_hosts_raise()
-  lu.assertErrorMsgContains("allowed_hosts: expected host names or *.suffix patterns, got http://x/",
-    mpns.registry.open, { store = "memory", allowed_hosts = { "http://x/" } })
-  lu.assertErrorMsgContains("'*' only as '*.suffix', got *a.b",
-    mpns.registry.open, { store = "memory", allowed_hosts = { "*a.b" } })
+  for entry, why in pairs({
+    ["http://x/"] = "expected host, host:port, host:* or *.suffix[:port] entries, got http://x/",
+    ["*a.b"] = "'*' only as '*.suffix', got *a.b",
+    ["a.b:"] = "bad port", ["a.b:0"] = "bad port", ["a.b:65536"] = "bad port", ["a.b:x"] = "bad port",
+    ["a.b."] = "can never match", ["*."] = "'*' only as '*.suffix'", ["a..b"] = "can never match",
+    [".a.b"] = "can never match", ["*.a."] = "can never match", [""] = "can never match",
+    ["a_b"] = "can never match",
+  }) do
+    lu.assertErrorMsgContains(why, mpns.registry.open, { store = "memory", allowed_hosts = { entry } })
+  end
+  lu.assertErrorMsgContains("got 5", mpns.registry.open, { store = "memory", allowed_hosts = { 5 } })
 end
 
 TestValidation = {}
@@ -484,6 +516,99 @@ function TestSqlite:test_a_locked_database_is_nil_and_a_reason()
   lu.assertEquals(reg:count(), 3)
   other:close()
   reg:close()
+end
+
+-- Runs fn while a second connection holds the database's write lock.
+local function while_locked(path, fn)
+  local other = assert(require("mpns.store.sqlite").new{ path = path })
+  local res = { pcall(other.batch, other, function()
+    other:subscribe({ uri = LIVE .. "lock-holder" }, 1)
+    return { fn() }  -- a table: fn's trailing nils survive
+  end) }
+  other:close()
+  assert(res[1], res[2])
+  return (table.unpack or unpack)(res[2], 1, 2)
+end
+
+-- BEGIN failing under the lock must fail the batch, not look like success.
+function TestSqlite:test_a_batch_that_cannot_begin_raises()
+  local st = assert(require("mpns.store.sqlite").new{ path = self.path, busy_timeout = 10 })
+  local ran = false
+  local ok, err = while_locked(self.path, function()
+    return pcall(st.batch, st, function() ran = true end)
+  end)
+  lu.assertFalse(ok)
+  lu.assertStrContains(tostring(err), "locked")
+  lu.assertFalse(ran)
+  lu.assertEquals(st:batch(function() return 7 end), 7, "usable once the lock is gone")
+  st:close()
+end
+
+function TestSqlite:test_subscribe_many_under_a_lock_reports_the_failure()
+  local reg = assert(mpns.registry.open{ path = self.path, busy_timeout = 10 })
+  local added, err = while_locked(self.path, function()
+    return reg:subscribe_many{ { uri = LIVE .. "a" }, { uri = LIVE .. "b" } }
+  end)
+  lu.assertNil(added)
+  lu.assertStrContains(tostring(err), "locked")
+  lu.assertEquals(reg:subscribe_many{ { uri = LIVE .. "a" } }, 1)
+  reg:close()
+end
+
+-- A flush that fails keeps the outcomes for the next one; the lookups and
+-- writes that flush first say so rather than run ahead of them.
+function TestSqlite:test_a_failed_flush_keeps_the_outcomes()
+  local reg = assert(mpns.registry.open{ path = self.path, busy_timeout = 10, flush_every = 1000,
+    flush_interval = 1e9 })
+  reg:subscribe{ uri = LIVE .. "a" }
+  reg:record(LIVE .. "a", RECEIVED, "tile")
+  local results = while_locked(self.path, function()
+    local r = {}
+    r.flush = { reg:flush() }
+    r.bump = { reg:bump_counter(LIVE .. "a") }
+    r.tile = { reg:set_tile(LIVE .. "a", { kind = "tile", title = "T" }) }
+    r.unsub = { reg:unsubscribe(LIVE .. "a") }
+    r.sub = { reg:subscribe{ uri = LIVE .. "b" } }
+    r.count = { reg:count() }
+    return r
+  end)
+  for name, r in pairs(results) do
+    lu.assertNil(r[1], name)
+    lu.assertStrContains(tostring(r[2]), "locked", name)
+  end
+  local rec = reg:get(LIVE .. "a")
+  lu.assertEquals({ rec.last_outcome, rec.pinned, rec.counter }, { "received", true, 0 })
+  reg:close()
+end
+
+-- MPNS said the channel is gone but the store cannot forget it: an error,
+-- and on_expired is not told of a channel that is still there.
+function TestSqlite:test_expire_that_cannot_delete_is_an_error()
+  local told = 0
+  local reg = assert(mpns.registry.open{ path = self.path, busy_timeout = 10,
+    on_expired = function() told = told + 1 end })
+  reg:subscribe{ uri = LIVE .. "a" }
+  local changes, err = while_locked(self.path, function() return reg:record(LIVE .. "a", EXPIRED, "toast") end)
+  lu.assertNil(changes)
+  lu.assertStrContains(tostring(err), "locked")
+  lu.assertEquals(told, 0)
+  lu.assertNotNil(reg:get(LIVE .. "a"))
+  local _, expired = reg:record(LIVE .. "a", EXPIRED, "toast")
+  lu.assertEquals(expired.uri, LIVE .. "a")
+  lu.assertEquals(told, 1)
+  reg:close()
+end
+
+function TestSqlite:test_expire_when_the_read_fails_is_an_error()
+  local told = 0
+  local st = require("mpns.store.memory").new()
+  local reg = mpns.registry.open{ store = st, on_expired = function() told = told + 1 end }
+  reg:subscribe{ uri = LIVE .. "a" }
+  st.get = function() return nil, "backend down" end
+  local changes, err = reg:record(LIVE .. "a", EXPIRED, "toast")
+  lu.assertNil(changes)
+  lu.assertStrContains(err, "backend down")
+  lu.assertEquals(told, 0)
 end
 
 -- A child process writes; it is killed with SIGKILL in the middle of a big

@@ -5,6 +5,26 @@
 local mpns, cjson = require "mpns", require "cjson.safe"
 local transport = require("mpns.resty").new { timeout = 5 }
 
+-- true if fn() returned within `seconds`, false if it was still blocked.
+local function within(seconds, fn)
+  local work = ngx.thread.spawn(function() fn(); return "done" end)
+  local clock = ngx.thread.spawn(function() ngx.sleep(seconds); return "late" end)
+  local _, what = ngx.thread.wait(work, clock)
+  ngx.thread.kill(work); ngx.thread.kill(clock)
+  return what == "done"
+end
+
+-- A fresh mpns.sender.resty whose timers all fire premature (as on reload).
+local function premature_sender()
+  local real, saved = ngx.timer.at, package.loaded["mpns.sender.resty"]
+  ngx.timer.at = function(_, fn) return real(0, function() fn(true) end) end
+  package.loaded["mpns.sender.resty"] = nil
+  local ok, R = pcall(require, "mpns.sender.resty")
+  ngx.timer.at, package.loaded["mpns.sender.resty"] = real, saved
+  assert(ok, R)
+  return R.new(transport)
+end
+
 return function()
   local prefix = ngx.req.get_uri_args().prefix
   local toast = mpns.toast { text1 = "sender" }
@@ -51,6 +71,18 @@ return function()
   out.wait_n = { done = done, pending = w.pending }
   w:wait()
   out.wait_all = done
+
+  -- A transport that raises: the send still gets its one outcome, wait() returns.
+  local r = mpns.sender.new("resty", transport)
+  r.transport = { send = function() error("transport boom") end }
+  r:send(toast, prefix .. "rs-raise", function(res, err2) out.raising = { res = res, kind = err2 and err2.kind,
+    message = err2 and err2.message } end)
+  out.raising_waited = within(3, function() r:wait() end)
+
+  -- A premature timer (worker exiting) still wakes wait().
+  local pm = premature_sender()
+  pm:after(0.01, function() out.premature_ran = true end)
+  out.premature_waited = within(3, function() pm:wait() end)
 
   ngx.header.content_type = "application/json"
   ngx.say(cjson.encode(out))

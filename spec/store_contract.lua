@@ -47,7 +47,7 @@ return function(open, cleanup)
     sub(self.s, { uri = U .. "old", device = "d1", user = "al" })
     lu.assertTrue(self.s:update(U .. "old", { tile = { kind = "tile", title = "T" }, pinned = true }))
     self.s:incr(U .. "old", "counter", 4)
-    local rec, is_new, old = sub(self.s, { uri = U .. "new", device = "d1" }, 150)
+    local rec, is_new, old = sub(self.s, { uri = U .. "new", device = "d1", user = "al" }, 150)
     lu.assertFalse(is_new)
     lu.assertEquals(old, U .. "old")
     lu.assertNil(self.s:get(U .. "old"))
@@ -65,6 +65,31 @@ return function(open, cleanup)
     lu.assertEquals({ rec.device, is_new, old }, { "d1", false, U .. "a" })
     lu.assertNil(self.s:get(U .. "a"))
     lu.assertEquals(self.s:scan({ device = "d1" }, nil, 10)[1].uri, U .. "b")
+  end
+
+  -- A device changes hands only within one user (both absent counts):
+  -- naming someone's device takes over nothing; the subscribe is stored
+  -- as its own channel without the device.
+  function T:test_another_users_device_is_not_taken_over()
+    sub(self.s, { uri = U .. "old", device = "d1", user = "al" })
+    self.s:incr(U .. "old", "counter", 4)
+    for i, f in ipairs({ { user = "eve" }, {} }) do
+      f.uri, f.device = U .. "new" .. i, "d1"
+      local rec, is_new, old = sub(self.s, f, 150)
+      lu.assertEquals({ rec.uri, rec.device, rec.user, is_new, old }, { U .. "new" .. i, nil, f.user, true, nil })
+    end
+    local rec = self.s:get(U .. "old")
+    lu.assertEquals({ rec.device, rec.user, rec.counter }, { "d1", "al", 4 })
+    lu.assertEquals(self.s:count({}), 3)
+    lu.assertEquals(self.s:scan({ device = "d1" }, nil, 10)[1].uri, U .. "old")
+    -- a known URI of another user does not take the device either
+    sub(self.s, { uri = U .. "b", user = "eve" })
+    local rec2, is_new, old = sub(self.s, { uri = U .. "b", device = "d1" })
+    lu.assertEquals({ rec2.device, rec2.user, is_new, old }, { nil, "eve", false, nil })
+    lu.assertEquals(self.s:get(U .. "old").device, "d1")
+    -- the same user's new channel does take it
+    local rec3, is_new3, old3 = sub(self.s, { uri = U .. "c", device = "d1", user = "al" })
+    lu.assertEquals({ rec3.counter, is_new3, old3 }, { 4, false, U .. "old" })
   end
 
   function T:test_get_returns_a_fresh_copy()

@@ -6,6 +6,7 @@
 --   POST /admin/<action>       trigger a pattern (loopback AND X-Admin-Secret)
 -- Nothing here POSTs to a URI the registry's host check did not accept:
 -- admin actions take filters (user, tag, os, device), never URIs.
+local bit = require "bit"
 local mpns = require "mpns"
 local cjson = require "cjson.safe"
 local resty = require "mpns.resty"
@@ -18,7 +19,12 @@ local cfg, transport, registry
 
 local CONFIG = { store = "string", path = "string", allowed_hosts = "table", admin_secret = "string",
   public_url = "string", tile_file = "string", ask_tile = "table", on_subscribe = "string",
-  transport = "table", concurrency = "number", counter_title = "string" }
+  transport = "table", concurrency = "number", counter_title = "string", busy_timeout = "number" }
+
+-- SQLite waits this long (ms) for another writer's lock before answering
+-- "database is locked": short, since the wait blocks the whole worker;
+-- /subscribe then answers 503 and the phone retries.
+local BUSY_TIMEOUT = 50
 
 --- Called once from init_by_lua: the service's settings (see nginx.conf).
 function M.configure(c)
@@ -32,13 +38,24 @@ function M.configure(c)
   transport = resty.new(c.transport or { timeout = 15 })   -- connection pools, shared per worker
 end
 
--- The registry, opened once per worker (a SQLite handle must not cross fork).
-local function reg()
+-- The registry, opened once per worker (a SQLite handle must not cross fork),
+-- or nil, err (tried again on the next request).
+local function open_reg()
   if not registry then
-    registry = mpns.registry.open { store = cfg.store or "memory", path = cfg.path,
-      allowed_hosts = cfg.allowed_hosts }
+    local store = cfg.store or "memory"
+    local r, err = mpns.registry.open { store = store, path = cfg.path, allowed_hosts = cfg.allowed_hosts,
+      busy_timeout = store == "sqlite" and (cfg.busy_timeout or BUSY_TIMEOUT) or nil }
+    if not r then return nil, err end
+    registry = r
   end
   return registry
+end
+
+-- The registry, or raises { unavailable = why } (answered 503).
+local function reg()
+  local r, err = open_reg()
+  if not r then error({ unavailable = "registry unavailable: " .. tostring(err) }, 0) end
+  return r
 end
 
 -- A sender per request or timer: its light threads belong to whoever spawned them.
@@ -106,11 +123,14 @@ function M.subscribe()
   local t, why = json_body()
   why = why or check_subscription(t)
   if why then return reply(400, { error = why }) end
-  local ok, rec, new = pcall(reg().subscribe, reg(), t)
+  local r, oerr = open_reg()
+  if not r then return reply(503, { error = "registry unavailable: " .. tostring(oerr) }) end
+  local ok, rec, new = pcall(r.subscribe, r, t)
   if not ok then return reply(400, { error = reason(rec) }) end
-  if not rec then   -- refused input names the registry; anything else is the backend
-    local refused = tostring(new):find("^mpns%.registry: ")
-    return reply(refused and 400 or 503, { error = tostring(new) })
+  if not rec then   -- refused input names the URI or a field; anything else is the backend
+    local m = tostring(new)
+    local refused = m:find("^mpns%.registry: channel URI ") or m:find("^mpns%.registry: field '")
+    return reply(refused and 400 or 503, { error = m })
   end
   if cfg.on_subscribe then ngx.timer.at(0, after_subscribe, rec.uri) end
   return reply(200, { new = new, uri = rec.uri, user = rec.user, os = rec.os })
@@ -168,12 +188,24 @@ local ADMIN = {
   end,
 }
 
--- Loopback (nginx allows only 127.0.0.1 too) and the shared secret.
+-- a == b in time independent of where they differ (and of b's length):
+-- both are HMACed with a per-worker key, then every byte is compared.
+local KEY = ngx.sha1_bin(tostring(ngx.now()) .. tostring({}) .. tostring(math.random()))
+local function same_secret(a, b)
+  if type(a) ~= "string" or type(b) ~= "string" then return false end
+  local x, y = ngx.hmac_sha1(KEY, a), ngx.hmac_sha1(KEY, b)
+  local diff = 0
+  for i = 1, #x do diff = bit.bor(diff, bit.bxor(x:byte(i), y:byte(i))) end
+  return diff == 0
+end
+
+-- Loopback (nginx allows only 127.0.0.1 too) and the shared secret. The
+-- loopback check means nothing behind a reverse proxy on the same host.
 local function admin_refusal()
   local addr = ngx.var.remote_addr
   if addr ~= "127.0.0.1" and addr ~= "::1" then return "admin is loopback only" end
   if not cfg.admin_secret or cfg.admin_secret == "" then return "admin is off: no admin_secret configured" end
-  if ngx.var.http_x_admin_secret ~= cfg.admin_secret then return "wrong or missing X-Admin-Secret" end
+  if not same_secret(ngx.var.http_x_admin_secret, cfg.admin_secret) then return "wrong or missing X-Admin-Secret" end
 end
 
 function M.admin()
@@ -185,6 +217,7 @@ function M.admin()
   local b, why = json_body()
   if not b then return reply(400, { error = why }) end
   local ok, s, err = pcall(run, b)
+  if not ok and type(s) == "table" and s.unavailable then return reply(503, { error = s.unavailable }) end
   if not ok then return reply(400, { error = reason(s) }) end
   if not s then return reply(400, { error = err }) end
   if getmetatable(s) == mpns.patterns.summary_mt then

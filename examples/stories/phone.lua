@@ -33,7 +33,7 @@ function M.kit()
   local store = os.getenv("STORE") or "sqlite"
   local path = store == "sqlite" and os.tmpname() or nil
   local reg = assert(mpns.registry.open { store = store, path = path,
-    allowed_hosts = { M.base:match("^https?://([^:/]+)") } })
+    allowed_hosts = { M.base:match("^https?://([^/]+)") } })  -- host:port
   local sender = mpns.sender.new("client", { max_connections = 16, retry = { max_attempts = 1 } })
   return { registry = reg, sender = sender, path = path }
 end

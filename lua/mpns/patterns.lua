@@ -125,14 +125,16 @@ local function read_file(path)
 end
 
 --- PNG bytes for an image URL the phone fetches: the pattern's render(key)
--- if given, else mpns.image.tile(self.image) when the renderer is built,
--- else the file self.file. Returns bytes, or nil and why.
+-- if given, else mpns.image.tile(self.tile or { title = self.title }) when
+-- the renderer is built, else the file self.file. Returns bytes, or nil and
+-- why. (The option is `tile`, not `image`: `image` is the patterns' method.)
 function P.image_bytes(self, key)
   if self.render then return self.render(key) end
   local ok, image = pcall(require, "mpns.image")
   if ok and type(image) == "table" and image.tile then
-    local done, png = pcall(image.tile, self.image or { title = self.title })
-    if done and type(png) == "string" then return png end
+    local done, png = pcall(image.tile, self.tile or { title = self.title })
+    if done then return png end
+    return nil, tostring(png)  -- a bad tile spec is the caller's to see, not hidden by `file`
   end
   if not self.file then return nil, "no renderer (mpns.image) and no file option" end
   return read_file(self.file)
@@ -157,12 +159,16 @@ summary_mt.__tostring = function(s)
     sort(why)
     out = out .. format(", %d skipped (%s)", s.skipped, concat(why, "; "))
   end
+  if s.unrecorded > 0 then
+    out = out .. format(", %d not recorded (%s)", s.unrecorded, s.record_errors[1])
+  end
+  if s.flush_error then out = out .. ", outcomes not yet written (" .. s.flush_error .. ")" end
   return out
 end
 
 local function new_summary(name)
   return setmetatable({ name = name, channels = 0, sent = 0, skipped = 0, counts = {},
-    reasons = {} }, summary_mt)
+    reasons = {}, unrecorded = 0, record_errors = {} }, summary_mt)
 end
 
 -- ---- one call of a pattern: sends, records, counts ---------------------------
@@ -177,23 +183,38 @@ function P.run(self, name)
     by_os = setmetatable({}, { __mode = "k" }) }, Run)
 end
 
+local RECORD_ERRORS = 10  -- record_errors keeps the first few; unrecorded counts all
+
+-- Counts an outcome the registry could not store (its error kept).
+local function unrecorded(s, err)
+  s.unrecorded = s.unrecorded + 1
+  if #s.record_errors < RECORD_ERRORS then s.record_errors[#s.record_errors + 1] = tostring(err) end
+end
+
 local function count(s, res, err)
   local k = res and res.outcome or (err and err.kind) or "unknown"
   s.counts[k] = (s.counts[k] or 0) + 1
 end
 
 --- Sends msg to the channel, records the outcome in the registry, counts
--- it, calls on_result, then after(res, err) if given.
+-- it, calls on_result, then after(res, err) if given. A registry that fails
+-- (returns nil, err or raises) is counted in summary.unrecorded: the send
+-- still counts and on_result still runs.
 function Run:send(ch, msg, after)
   self.summary.sent = self.summary.sent + 1
   local run = self
   self.sender:send(msg, ch.uri, function(res, err)
-    run.registry:record(ch.uri, res or err, msg)
+    local ok, changes, rerr = pcall(run.registry.record, run.registry, ch.uri, res or err, msg)
+    if not ok then unrecorded(run.summary, changes)
+    elseif changes == nil then unrecorded(run.summary, rerr) end
     count(run.summary, res, err)
     if run.on_result then run.on_result(ch, res, err) end
     if after then after(res, err) end
   end)
 end
+
+--- Counts a registry write that failed (summary.unrecorded, record_errors).
+function Run:unrecorded(err) unrecorded(self.summary, err) end
 
 --- Counts a channel that gets nothing, with why.
 function Run:skip(ch, reason)
@@ -249,20 +270,28 @@ function Run:one(channel, fn)
   fn(ch)
 end
 
---- Sends a tile built from `spec` (stored as the channel's last tile:
--- what ask-to-pin re-sends so the tile does not change for nothing).
+--- Sends a tile built from `spec`; once MPNS answered (a result, not an
+-- error) it is stored as the channel's last tile: what ask-to-pin re-sends
+-- so the tile does not change for nothing.
 function Run:send_tile(ch, spec, after)
   spec = P.merge(spec, { kind = spec.kind or "tile" })
-  self.registry:set_tile(ch.uri, spec)
-  self:send_for_os(ch, P.tile_message(spec), after)
+  local run = self
+  self:send_for_os(ch, P.tile_message(spec), function(res, err)
+    if res and not res.delete_channel then
+      local ok, stored, serr = pcall(run.registry.set_tile, run.registry, ch.uri, spec)
+      if not ok or stored == nil then unrecorded(run.summary, ok and serr or stored) end
+    end
+    if after then after(res, err) end
+  end)
 end
 
 --- Waits for every outcome and writes what the registry buffered; returns
--- the summary.
+-- the summary. A flush that fails is in summary.flush_error (the registry
+-- keeps those outcomes for its next flush).
 function Run:finish()
   self.sender:wait()
   local ok, err = self.registry:flush()
-  if not ok then error("mpns.patterns: recording outcomes failed: " .. tostring(err), 2) end
+  if not ok then self.summary.flush_error = tostring(err) end
   return self.summary
 end
 

@@ -52,26 +52,57 @@ local function channel(rec) return rec and setmetatable(rec, Channel) end
 
 ------------------------------------------------------------------ host check
 
--- The allowed-host list as exact names and ".suffix" endings (lower case).
-local function compile_hosts(list)
-  local exact, suffixes, shown = {}, {}, {}
-  for _, h in ipairs(list) do
-    if type(h) ~= "string" or not h:match("^%*?[%w%.%-%[%]:]+$") then
-      raise("allowed_hosts: expected host names or *.suffix patterns, got " .. tostring(h), 4)
-    end
-    h = h:lower()
-    if h:sub(1, 2) == "*." then suffixes[#suffixes + 1] = h:sub(2)
-    elseif h:find("*", 1, true) then raise("allowed_hosts: '*' only as '*.suffix', got " .. h, 4)
-    else exact[h] = true end
-    shown[#shown + 1] = h
-  end
-  return { exact = exact, suffixes = suffixes, shown = table.concat(shown, ", ") }
+-- allowed_hosts entries: "host", "host:port", "host:*", each host a name,
+-- an IPv4 address, "[IPv6]" or "*.suffix". Without a port an entry allows
+-- only the scheme's own (80, 443): a phone must not aim the sender at
+-- another service on an allowed host (Redis on 127.0.0.1:6379, say).
+local DEFAULT_PORT = { http = 80, https = 443 }
+
+local function bad_entry(h, why)
+  raise("allowed_hosts: expected host, host:port, host:* or *.suffix[:port] entries, got "
+    .. tostring(h) .. (why and " (" .. why .. ")" or ""), 5)
 end
 
-local function host_allowed(hosts, host)
-  if hosts.exact[host] then return true end
-  for _, s in ipairs(hosts.suffixes) do
-    if #host > #s and host:sub(-#s) == s then return true end
+-- A DNS name or IPv4 address (letters, digits, '-', non-empty dot-separated labels).
+local function is_name(h)
+  return h:match("^[%w.-]+$") ~= nil and not h:find("..", 1, true)
+    and h:sub(1, 1) ~= "." and h:sub(-1) ~= "."
+end
+
+-- One entry as { host =, suffix =, port = number | "*" | nil } (lower case).
+local function parse_entry(h)
+  if type(h) ~= "string" then bad_entry(h) end
+  local e = h:lower()
+  local host, port = e:match("^(%[[%x:.]+%])(.*)$")
+  if not host then host, port = e:match("^([^:]*)(.*)$") end
+  if port ~= "" then
+    port = port:match("^:(%*)$") or tonumber(port:match("^:(%d%d?%d?%d?%d?)$"))
+    if not port or (port ~= "*" and (port < 1 or port > 65535)) then bad_entry(h, "bad port") end
+  else port = nil end
+  local suffix = host:match("^%*(%..+)$")
+  if host:find("*", 1, true) and not suffix then raise("allowed_hosts: '*' only as '*.suffix', got " .. h, 4) end
+  local name = suffix and suffix:sub(2) or host
+  if not is_name(name) and not (not suffix and host:match("^%[[%x:.]+%]$")) then
+    bad_entry(h, "can never match a channel URI's host")
+  end
+  return { host = not suffix and host or nil, suffix = suffix, port = port, shown = e }
+end
+
+local function compile_hosts(list)
+  local rules, shown = {}, {}
+  for i, h in ipairs(list) do
+    rules[i] = parse_entry(h)
+    shown[i] = rules[i].shown
+  end
+  return { rules = rules, shown = table.concat(shown, ", ") }
+end
+
+local function host_allowed(hosts, host, port, scheme)
+  local default = DEFAULT_PORT[scheme]
+  for _, r in ipairs(hosts.rules) do
+    local name_ok = r.host == host or (r.suffix and #host > #r.suffix and host:sub(-#r.suffix) == r.suffix)
+    local port_ok = r.port == "*" or port == (r.port or default)
+    if name_ok and port_ok then return true end
   end
   return false
 end
@@ -91,16 +122,18 @@ local function check_uri(hosts, uri)
   if authority:find("@", 1, true) then return nil, "channel URI must not carry a user name or password" end
   local host, port = authority:match("^(%[[%x:.]+%])(.*)$")
   if not host then host, port = authority:match("^([^:]*)(.*)$") end
-  if port ~= "" and not port:match("^:%d%d?%d?%d?%d?$") then
+  local number = tonumber(port:match("^:(%d%d?%d?%d?%d?)$"))
+  if port ~= "" and not (number and number >= 1 and number <= 65535) then
     return nil, "channel URI has a bad port '" .. port:sub(2) .. "'"
   end
   host = host:lower()
   if host == "" then return nil, "channel URI has no host" end
-  if not host:match("^[%w.-]+$") and not host:match("^%[[%x:.]+%]$") then
+  if not is_name(host) and not host:match("^%[[%x:.]+%]$") then
     return nil, "channel URI host '" .. host .. "' is not a host name"
   end
-  if not host_allowed(hosts, host) then
-    return nil, "channel URI host '" .. host .. "' is not allowed (allowed: " .. hosts.shown .. ")"
+  if not host_allowed(hosts, host, number or DEFAULT_PORT[scheme], scheme) then
+    return nil, "channel URI host '" .. host .. (number and ":" .. number or "")
+      .. "' is not allowed (allowed: " .. hosts.shown .. ")"
   end
   return host
 end
@@ -158,12 +191,14 @@ end
 
 --- Writes what `record` buffered, then closes the store if the registry
 --- opened it (a store object passed to `open` stays the caller's). Idempotent.
+--- When that write fails it returns nil, err and stays open (call it again).
 function Registry:close()
   if not self.store then return true end
   local ok, err = self:flush()
+  if not ok then return nil, err end
   if self.owns_store then self.store:close() end
   self.store = nil
-  return ok, err
+  return true
 end
 
 local function live(self)
@@ -236,7 +271,8 @@ function Registry:subscribe(fields)
   local st = live(self)
   local f, err = subscribe_fields(self, fields, 2)
   if not f then return nil, err end
-  self:flush()
+  local ok, ferr = self:flush()  -- no write runs ahead of outcomes that failed to store
+  if not ok then return nil, ferr end
   local rec, is_new, old = st:subscribe(f, self.clock())
   if not rec then return nil, is_new end
   return channel(rec), is_new, old
@@ -255,7 +291,8 @@ function Registry:subscribe_many(list)
     local f, err = subscribe_fields(self, list[i], 2)
     if f then todo[#todo + 1] = f else refused[#refused + 1] = { index = i, reason = err } end
   end
-  self:flush()
+  local flushed, ferr = self:flush()
+  if not flushed then return nil, ferr end
   local now, added = self.clock(), 0
   local ok, err = pcall(st.batch, st, function()
     for i = 1, #todo do
@@ -272,7 +309,8 @@ end
 function Registry:unsubscribe(uri)
   local st = live(self)
   if type(uri) ~= "string" then raise("unsubscribe expects a channel URI string") end
-  self:flush()
+  local ok, err = self:flush()
+  if not ok then return nil, err end
   return st:delete(uri)
 end
 
@@ -282,8 +320,10 @@ end
 function Registry:get(uri)
   local st = live(self)
   if type(uri) ~= "string" then raise("get expects a channel URI string") end
-  self:flush()
-  local rec, err = st:get(uri)
+  local ok, err = self:flush()
+  if not ok then return nil, err end
+  local rec
+  rec, err = st:get(uri)
   if rec == nil and err then return nil, err end
   return channel(rec)
 end
@@ -317,7 +357,8 @@ function Registry:channels(filter)
   return function()
     while buf[i] == nil do
       if not more then return nil end
-      self:flush()
+      local ok, err = self:flush()
+      if not ok then raise(tostring(err)) end
       local nxt
       buf, nxt = st:scan(f, cursor, page)  -- nxt: the next cursor, or the error
       if not buf then raise(tostring(nxt)) end
@@ -332,7 +373,8 @@ end
 function Registry:count(filter)
   local st = live(self)
   local f = store_filter(self, filter, 3)
-  self:flush()
+  local ok, err = self:flush()
+  if not ok then return nil, err end
   return st:count(f)
 end
 
@@ -368,12 +410,17 @@ local function outcome_changes(res, msg, now)
   return c
 end
 
--- Forgets a channel MPNS said is gone, and tells on_expired.
+-- Forgets a channel MPNS said is gone, and tells on_expired; nil, err when
+-- the store fails (on_expired only once the record is really gone).
 local function expire(self, uri)
-  self:flush()
-  local rec = self.store:get(uri)
-  if not rec then return nil end
-  self.store:delete(uri)
+  local ok, err = self:flush()
+  if not ok then return nil, err end
+  local rec
+  rec, err = self.store:get(uri)
+  if rec == nil and err ~= nil then return nil, PREFIX .. tostring(err) end
+  if not rec then return false end
+  ok, err = self.store:delete(uri)
+  if ok == nil then return nil, PREFIX .. tostring(err) end
   rec = channel(rec)
   if self.on_expired then self.on_expired(rec) end
   return rec
@@ -396,7 +443,11 @@ function Registry:record(uri, res_or_err, msg)
   if type(res_or_err) ~= "table" or (res_or_err.outcome == nil and res_or_err.kind == nil) then
     raise("record expects a send's result or error table")
   end
-  if res_or_err.delete_channel then return {}, expire(self, uri) end
+  if res_or_err.delete_channel then
+    local rec, err = expire(self, uri)
+    if rec == nil then return nil, err end
+    return {}, rec or nil
+  end
   local now = self.clock()
   local c = outcome_changes(res_or_err, msg, now)
   local p = self.pending
@@ -418,11 +469,10 @@ end
 --- Writes the outcomes `record` buffered, in one store batch. Every lookup
 --- and write of the registry flushes first, so reads see every outcome.
 ---@return boolean|nil ok
----@return string|nil err the backend's error (those outcomes are dropped)
+---@return string|nil err the backend's error (the outcomes stay buffered for the next flush)
 function Registry:flush()
   local p = self.pending
   if p.n == 0 then return true end
-  self.pending = { n = 0, uris = {}, changes = {} }
   local st = self.store
   local ok, err = pcall(st.batch, st, function()
     for i = 1, p.n do
@@ -431,6 +481,7 @@ function Registry:flush()
     end
   end)
   if not ok then return nil, PREFIX .. tostring(err) end
+  self.pending = { n = 0, uris = {}, changes = {} }
   return true
 end
 
@@ -446,7 +497,8 @@ function Registry:bump_counter(uri, n)
   local st = live(self)
   check_uri_arg(uri, "bump_counter")
   if n ~= nil and (type(n) ~= "number" or n % 1 ~= 0) then raise("bump_counter: n must be an integer") end
-  self:flush()
+  local ok, err = self:flush()
+  if not ok then return nil, err end
   return st:incr(uri, "counter", n or 1)
 end
 
@@ -454,7 +506,8 @@ end
 function Registry:reset_counter(uri)
   local st = live(self)
   check_uri_arg(uri, "reset_counter")
-  self:flush()
+  local ok, err = self:flush()
+  if not ok then return nil, err end
   return st:update(uri, { counter = 0 })
 end
 
@@ -470,7 +523,8 @@ function Registry:set_tile(uri, tile)
   local fields = store.copy(tile)
   fields.kind = nil
   require("mpns")[tile.kind](fields)  -- raises, naming the field, on a bad tile
-  self:flush()
+  local ok, err = self:flush()
+  if not ok then return nil, err end
   return st:update(uri, { tile = tile })
 end
 
@@ -489,7 +543,8 @@ function Registry:set_callback(uri, callback_uri)
       or not callback_uri:match("^[hH][tT][tT][pP][sS]?://[\33-\126]+$") or #callback_uri > LIMITS.uri) then
     raise("set_callback: callback URI expected an http(s) URL of at most 1,024 bytes")
   end
-  self:flush()
+  local ok, err = self:flush()
+  if not ok then return nil, err end
   return st:update(uri, { callback = callback_uri and { uri = callback_uri, at = self.clock() } or NULL })
 end
 

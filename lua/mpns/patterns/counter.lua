@@ -34,8 +34,9 @@ end
 -- Active + Received) -> nothing, the app shows it; otherwise counter + 1.
 local function on_probe(self, run, ch, res)
   if not P.not_shown(res) or res.device_connection_status == "TempDisconnected" then return end
-  local n = self.registry:bump_counter(ch.uri, 1)
-  if n then run:send_tile(ch, tile_spec(self, ch, n)) end
+  local n, err = self.registry:bump_counter(ch.uri, 1)
+  if n then run:send_tile(ch, tile_spec(self, ch, n))
+  elseif err then run:unrecorded(err) end
 end
 
 --- Probes every channel matching filter; bumps the tile of those whose app
@@ -49,16 +50,20 @@ function M:bump(filter)
   return run:finish()
 end
 
---- The user logged on: every channel of theirs gets counter 0 and a tile
--- with count 0. Returns the summary.
+--- The user logged on: every channel of theirs gets counter 0 (backed-off
+-- ones too, so their next bump starts from 1) and the due ones a tile with
+-- count 0. Returns the summary.
 ---@param user string
 function M:logon(user)
   if type(user) ~= "string" then error("mpns.patterns.counter: logon expects a user name", 2) end
   local run = P.run(self, "counter.logon")
-  run:each({ user = user }, function(ch)
-    self.registry:reset_counter(ch.uri)
-    run:send_tile(ch, tile_spec(self, ch, 0))
-  end)
+  for ch in self.registry:channels({ user = user, all = true }) do
+    if (ch.counter or 0) ~= 0 then
+      local ok, err = self.registry:reset_counter(ch.uri)
+      if ok == nil then run:unrecorded(err) end
+    end
+  end
+  run:each({ user = user }, function(ch) run:send_tile(ch, tile_spec(self, ch, 0)) end)
   return run:finish()
 end
 

@@ -13,11 +13,11 @@ local M = {}
 local mt = { __index = M }
 
 local KNOWN = { url = "string", title = "string", count = "number", file = "string",
-  render = "function", image = "table" }
+  render = "function", tile = "table" }
 
 --- options: registry, sender, on_result, batch; url (required: a template
 -- with {id}, {user} or {device}); title, count; how the image is made:
--- render(id) -> PNG bytes, else mpns.image.tile(image) when built, else file.
+-- render(id) -> PNG bytes, else mpns.image.tile(tile) when built, else file.
 function M.new(opts)
   local self = P.object(mt, P.check_options("mpns.patterns.custom_image.new", opts, KNOWN))
   if not self.url then error("mpns.patterns.custom_image.new: option 'url' is required", 2) end

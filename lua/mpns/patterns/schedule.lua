@@ -12,10 +12,10 @@ local M = {}
 local mt = { __index = M }
 
 local KNOWN = { url = "string", title = "string", file = "string", render = "function",
-  image = "table" }
+  tile = "table" }
 
 --- options: registry, sender, on_result, batch; url (required: what the
--- phone polls, the same for every channel); title; render() / image / file
+-- phone polls, the same for every channel); title; render() / tile / file
 -- as in custom_image.
 function M.new(opts)
   local self = P.object(mt, P.check_options("mpns.patterns.schedule.new", opts, KNOWN))

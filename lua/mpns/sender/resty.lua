@@ -38,6 +38,12 @@ function _M.new(transport, opts)
     in_done = setmetatable({}, { __mode = "k" }) }, mt)
 end
 
+-- One outcome fewer pending: wakes wait() once it has what it waits for.
+local function settle(self)
+  self.pending = self.pending - 1
+  if self.pending <= self.wake_at and self.waiters > 0 then self.sema:post(self.waiters) end
+end
+
 -- One outcome delivered: run done under pcall (remembering which thread is
 -- inside one, so a wait() there fails instead of waiting for itself), then
 -- wake wait().
@@ -51,8 +57,7 @@ local function finish(self, done, res, err)
     elseif self.error == nil then self.error = cerr
     else log(ERR, "mpns.sender.resty: another callback error: ", tostring(cerr)) end
   end
-  self.pending = self.pending - 1
-  if self.pending <= self.wake_at and self.waiters > 0 then self.sema:post(self.waiters) end
+  settle(self)
 end
 
 local function pop(self)
@@ -69,7 +74,13 @@ local function worker(self)
   while true do
     local job = pop(self)
     if not job then break end
-    local res, err = self.transport:send(job[1], job[2])
+    -- a transport that raises must still give the send its one outcome,
+    -- or this thread dies and wait() never returns
+    local ok, res, err = pcall(self.transport.send, self.transport, job[1], job[2])
+    if not ok then
+      res, err = nil, { kind = "internal", message = "mpns.sender.resty: the transport raised: "
+        .. tostring(res), uri = job[2] }
+    end
     finish(self, job[3], res, err)
   end
   self.running = self.running - 1
@@ -121,7 +132,7 @@ end
 --- fn() in an ngx.timer, seconds from now; counted by wait().
 function _M:after(seconds, fn)
   local ok, err = timer_at(seconds, function(premature)
-    if premature then self.pending = self.pending - 1; return end
+    if premature then return settle(self) end
     finish(self, fn)
   end)
   if not ok then error("mpns.sender.resty: cannot start a timer: " .. tostring(err), 2) end

@@ -54,10 +54,24 @@ local function claim(self, rec, device)
   return other
 end
 
+-- A device changes hands only between subscribes of the same user (both
+-- absent counts): an unauthenticated caller naming someone's device must
+-- not take over their record. Otherwise the subscribe keeps no device.
+local function may_take(self, f, rec)
+  local holder = self.recs[self.bydev[f.device]]
+  local user = f.user
+  if user == nil and rec then user = rec.user end
+  return holder == nil or holder == rec or holder.user == user
+end
+
 --- The atomic upsert (doc/push-kit.md, "Store interface").
 function M:subscribe(f, now)
   live(self)
   local rec, old = self.recs[f.uri], nil
+  if f.device and not may_take(self, f, rec) then
+    f = copy(f)
+    f.device = nil
+  end
   if rec then
     local changed = f.device ~= nil and f.device ~= rec.device
     if changed then old = claim(self, rec, f.device) end

@@ -273,6 +273,15 @@ local function upsert(self, f, now)
     other, err = one(self, SELECT .. "WHERE device = ?", f.device)
     if other == nil then return nil, err end
   end
+  if other and (f.user or (row and row[COL.user]) or nil) ~= other[COL.user] then
+    -- another user's device: no takeover (doc/push-kit.md); stored without it
+    f, other = store.copy(f), nil
+    f.device = nil
+    if not row then
+      local rec, e = insert(self, f, now)
+      return rec, e or true
+    end
+  end
   if row then  -- the same channel again; a device it takes over leaves its old channel
     if other then
       local ok, e = delete_row(self, other)
@@ -405,16 +414,25 @@ function M:count(filter)
   return to_number(row[1])
 end
 
---- Runs fn() inside one transaction; an error in fn rolls it back and re-raises.
+--- Runs fn() inside one transaction; an error in fn rolls it back and
+--- re-raises. A BEGIN or COMMIT that fails (a lock held too long) raises
+--- too: callers pcall batch, and `nil, err` would read as fn's own values.
 function M:batch(fn)
   local ok, err = begin(self)
-  if not ok then return nil, err end
+  if not ok then error(err, 0) end
   local res = pack(pcall(fn))
   if not res[1] then
     finish(self, false)
     error(res[2], 0)
   end
-  return finish(self, true, unpack(res, 2, res.n))
+  if self.depth > 1 then return finish(self, true, unpack(res, 2, res.n)) end
+  self.depth = self.depth - 1
+  local done, e = run(self, "COMMIT")
+  if not done then
+    run(self, "ROLLBACK")
+    error(e, 0)
+  end
+  return unpack(res, 2, res.n)
 end
 
 function M:close()
