@@ -226,6 +226,7 @@ install: build
 	install -m 644 $(IMGJIT) $(DESTDIR)$(CMODJIT)/mpns/image.so
 	for d in $(DESTDIR)$(LMOD54) $(DESTDIR)$(LMODJIT); do \
 	  for f in $(LUA_FILES:lua/%=%); do install -D -m 644 lua/$$f $$d/$$f || exit 1; done; done
+	install -D -m 755 bin/mpns-worker $(DESTDIR)$(PREFIX)/bin/mpns-worker
 
 # Removes exactly what install put there, then the folders left empty.
 uninstall:
@@ -234,6 +235,7 @@ uninstall:
 	  [ ! -d $$d/mpns ] || find $$d/mpns -depth -type d -empty -delete; done
 	rm -f $(DESTDIR)$(CMOD54)/mpns/core.so $(DESTDIR)$(CMODJIT)/mpns/core.so \
 	  $(DESTDIR)$(CMOD54)/mpns/image.so $(DESTDIR)$(CMODJIT)/mpns/image.so
+	rm -f $(DESTDIR)$(PREFIX)/bin/mpns-worker
 	-rmdir $(DESTDIR)$(CMOD54)/mpns $(DESTDIR)$(CMODJIT)/mpns 2>/dev/null
 
 # eval "$$(make -s env)": builds, then prints the exports that let lua5.4

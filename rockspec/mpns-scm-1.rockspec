@@ -31,10 +31,33 @@ external_dependencies = {
 }
 build = {
   type = "builtin",
+  install = { bin = { ["mpns-worker"] = "bin/mpns-worker" } },
   modules = {
     mpns = "lua/mpns.lua",
     ["mpns.client"] = "lua/mpns/client.lua",
+    ["mpns.metrics"] = "lua/mpns/metrics.lua",
+    ["mpns.patterns"] = "lua/mpns/patterns.lua",
+    ["mpns.patterns.ask_to_pin"] = "lua/mpns/patterns/ask_to_pin.lua",
+    ["mpns.patterns.counter"] = "lua/mpns/patterns/counter.lua",
+    ["mpns.patterns.custom_image"] = "lua/mpns/patterns/custom_image.lua",
+    ["mpns.patterns.one_time"] = "lua/mpns/patterns/one_time.lua",
+    ["mpns.patterns.schedule"] = "lua/mpns/patterns/schedule.lua",
+    ["mpns.queue"] = "lua/mpns/queue.lua",
+    ["mpns.registry"] = "lua/mpns/registry.lua",
     ["mpns.resty"] = "lua/mpns/resty.lua",
+    ["mpns.sender"] = "lua/mpns/sender.lua",
+    ["mpns.sender.client"] = "lua/mpns/sender/client.lua",
+    ["mpns.sender.resty"] = "lua/mpns/sender/resty.lua",
+    ["mpns.store"] = "lua/mpns/store.lua",
+    ["mpns.store.memory"] = "lua/mpns/store/memory.lua",
+    ["mpns.store.redis"] = "lua/mpns/store/redis.lua",
+    ["mpns.store.redis.conn"] = "lua/mpns/store/redis/conn.lua",
+    ["mpns.store.redis.scripts"] = "lua/mpns/store/redis/scripts.lua",
+    ["mpns.store.sqlite"] = "lua/mpns/store/sqlite.lua",
+    ["mpns.worker"] = "lua/mpns/worker.lua",
+    ["mpns.worker.cli"] = "lua/mpns/worker/cli.lua",
+    ["mpns.worker.scripts"] = "lua/mpns/worker/scripts.lua",
+    ["mpns.worker.status"] = "lua/mpns/worker/status.lua",
     ["mpns.core"] = {
       sources = {
         "csrc/check.c", "csrc/client.c", "csrc/escape.c", "csrc/failure.c",

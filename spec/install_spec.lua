@@ -153,9 +153,9 @@ function TestRockspec:test_the_readmes_luarocks_make_into_a_temp_tree()
   lu.assertNotNil(cmd, "README.md shows no luarocks make --lua-version " .. V)
   lu.assertStrContains(cmd, "rockspec/" .. RELEASE)
   local work, tree = tmpdir(), tmpdir()
-  local ok, out = sh(("cp -r '%s/csrc' '%s/lua' '%s/rockspec' '%s/.gitignore' '%s/' && cd '%s' && "
+  local ok, out = sh(("cp -r '%s/csrc' '%s/lua' '%s/bin' '%s/rockspec' '%s/.gitignore' '%s/' && cd '%s' && "
     .. "git init -q && git add -A && git -c user.name=t -c user.email=t@t commit -qm t && "
-    .. "%s --tree '%s' --deps-mode none"):format(REPO, REPO, REPO, REPO, work, work,
+    .. "%s --tree '%s' --deps-mode none"):format(REPO, REPO, REPO, REPO, REPO, work, work,
     cmd, tree))
   lu.assertTrue(ok, out)
   local _, status = sh("cd '" .. work .. "' && git status --porcelain")
