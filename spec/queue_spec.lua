@@ -21,7 +21,7 @@ end
 
 local function run_worker(prefix, opts)
   local o = { port = server.port, prefix = prefix, allowed_hosts = { "127.0.0.1" },
-    status = "none", idle_exit = 0.5, visibility = 5 }
+    status = "none", idle_exit = 0.2, visibility = 5 }
   for k, v in pairs(opts or {}) do o[k] = v end
   local w = assert(worker.new(o))
   w:run()

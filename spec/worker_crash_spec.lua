@@ -11,7 +11,7 @@ local proc = require "proc"
 local queue = require "mpns.queue"
 local check = require "queue_check"
 
-local N = tonumber(os.getenv("CRASH_N")) or 3000
+local N = tonumber(os.getenv("CRASH_N")) or 2000
 local CONCURRENCY = 16
 local LUA = arg and arg[-1] or "lua5.4"
 local e = assert(emu.start())

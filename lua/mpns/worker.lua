@@ -119,7 +119,7 @@ function W:claim()
   local cmd = { "XREADGROUP", "GROUP", self.group, self.consumer, "COUNT", 1,
     "STREAMS", self.k.stream, ">" }
   if self.inflight == 0 and #self.ready == 0 then  -- idle: wait for work in Redis
-    table.insert(cmd, 7, "BLOCK"); table.insert(cmd, 8, 500)
+    table.insert(cmd, 7, "BLOCK"); table.insert(cmd, 8, math.floor(math.min(0.5, self.idle_exit or 1) * 1000))
   end
   res, err = self.c:call((table.unpack or unpack)(cmd))
   if err then return nil, err end
