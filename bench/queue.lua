@@ -20,8 +20,18 @@ local N, CRASH_N = tonumber(arg[1]) or 20000, tonumber(arg[2]) or 100000
 local CONC, BATCH = 50, 500
 local now = proc.uptime
 
+local started = {}   -- emulators and Redis servers, stopped at the end even after an error
 local e = assert(emu.start { keep = 4 })
+started[1] = e
 local logs = proc.capture("mktemp -d /tmp/mpns-qbench.XXXXXX"):gsub("%s+$", "")
+
+-- A worker process for `started`: stopped only while its PID still runs mpns-worker.
+local function worker(pid)
+  started[#started + 1] = { stop = function()
+    if (proc.read_file("/proc/" .. pid .. "/cmdline") or ""):find("mpns-worker", 1, true) then proc.stop(pid) end
+  end }
+  return pid
+end
 
 -- (a): send_async to every URI of a list, one client, one run.
 local function baseline(tag)
@@ -59,6 +69,7 @@ end
 -- (b) + (c): one job of N channels through `workers` worker processes.
 local function queued(tag, workers)
   local server = assert(rs.start())
+  started[#started + 1] = server
   local q = assert(queue.open { port = server.port, batch_size = BATCH, allowed_hosts = { "127.0.0.1" } })
   local t0 = now()
   local id = assert(q:push { message = { kind = "toast", text1 = "Fan-out", text2 = "one toast to every channel" },
@@ -69,8 +80,8 @@ local function queued(tag, workers)
   local pids = {}
   t0 = now()
   for w = 1, workers do
-    pids[w] = check.start_worker(server, tag .. w, "mpns:", { concurrency = CONC, visibility = 30,
-      log = logs .. "/" .. tag .. w .. ".log" })
+    pids[w] = worker(check.start_worker(server, tag .. w, "mpns:", { concurrency = CONC, visibility = 30,
+      log = logs .. "/" .. tag .. w .. ".log" }))
   end
   local done = check.wait_done(server, q, id, function(d) return d >= N end, 600, { poll = 0.2 })
   local secs = now() - t0
@@ -87,27 +98,35 @@ local function queued(tag, workers)
   return secs, push_s, sent / N, ran / N, cpu, rcpu
 end
 
--- (d): the crash run, on an emulator of its own (room for every channel's list).
+-- (d): the crash run, half the channels on each of two emulators of its
+-- own (one emulator keeps the state of about 87,000 channels: emulator/run's
+-- 32 MB state dictionary).
 local function crash()
-  local e = assert(emu.start { keep = 4, notes_size = "1024m" })
+  local parts, list = {}, {}
+  for i = 1, 2 do
+    local em = assert(emu.start { keep = 4 })
+    started[#started + 1] = em
+    parts[i] = { e = em, tag = "crash", n = math.floor(CRASH_N / 2) }
+    for _, uri in ipairs(check.uris(em, "crash", parts[i].n)) do list[#list + 1] = uri end
+  end
   local server = assert(rs.start())
+  started[#started + 1] = server
   local q = assert(queue.open { port = server.port, batch_size = BATCH, allowed_hosts = { "127.0.0.1" } })
-  local list = check.uris(e, "crash", CRASH_N)
   local id = assert(q:push { message = { kind = "toast", text1 = "crash" }, audience = { uris = list } })
   local pids = {}
   for w = 1, 3 do
-    pids[w] = check.start_worker(server, "crash" .. w, "mpns:", { concurrency = CONC, visibility = 5,
-      log = logs .. "/crash" .. w .. ".log" })
+    pids[w] = worker(check.start_worker(server, "crash" .. w, "mpns:", { concurrency = CONC, visibility = 5,
+      log = logs .. "/crash" .. w .. ".log" }))
   end
-  local at = check.wait_done(server, q, id, function(d) return d >= CRASH_N / 4 end, 600)
+  local at = check.wait_done(server, q, id, function(d) return d >= #list / 4 end, 600)
   os.execute("kill -KILL " .. pids[1])
-  local done = check.wait_done(server, q, id, function(d) return d >= CRASH_N end, 900, { poll = 0.2 })
+  local done = check.wait_done(server, q, id, function(d) return d >= #list end, 900, { poll = 0.2 })
   for w = 2, 3 do proc.stop(pids[w]) end
-  local r = check.delivery(q, e, id, list, "crash")
+  local r = check.delivery(q, id, parts)
   q:close()
   server:stop()
-  e:stop()
-  return at, done, r
+  for _, part in ipairs(parts) do part.e:stop() end
+  return at, done, r, #list
 end
 
 local function median(t)
@@ -136,16 +155,22 @@ local function throughput()
   end
 end
 
-if N > 0 then throughput() end
-if CRASH_N > 0 then
-  local at, done, r = crash()
+-- (d), printed.
+local function report_crash()
+  local at, done, r, n = crash()
   print(("  (d) kill -9 of 1 of 3 workers at %d/%d: %d with an outcome (outcome counts sum %d), "
     .. "%d received nothing, %d twins (bound: %d in flight), %d resent after the reclaim, "
-    .. "%d notifications with a wrong X-MessageID"):format(at, CRASH_N, done, r.counted, r.missing,
+    .. "%d notifications with a wrong X-MessageID"):format(at, n, done, r.counted, r.missing,
     r.twins, CONC, r.summary.resent, r.wrong_ids))
   local o = {}
   for k, v in pairs(r.summary.outcomes) do o[#o + 1] = k .. "=" .. v end
   print("      outcomes: " .. table.concat(o, " "))
 end
-e:stop()
+
+local ok, err = pcall(function()
+  if N > 0 then throughput() end
+  if CRASH_N > 0 then report_crash() end
+end)
+for _, x in ipairs(started) do x:stop() end
 os.execute("rm -rf " .. logs)
+if not ok then error(err, 0) end

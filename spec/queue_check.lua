@@ -56,21 +56,25 @@ function C.wait_done(server, q, id, pred, secs, opts)
   return tonumber(server:cli("HLEN", q.k.out(id)))
 end
 
---- The guarantee, measured: done (channels with an outcome), counted (sum
---- of outcome counts), missing (channels that received nothing), twins
---- (received more than once), wrong_ids (a notification whose X-MessageID is
---- not the job's for that channel), and the job's summary.
-function C.delivery(q, e, id, list, tag)
+--- The guarantee, measured, for a job whose URIs are `parts` one after
+--- the other ({ e = emulator, tag =, n = } each: tag-1 .. tag-n there):
+--- done (channels with an outcome), counted (sum of outcome counts),
+--- missing (channels that received nothing), twins (received more than
+--- once), wrong_ids (a notification whose X-MessageID is not the job's for
+--- that channel), and the job's summary.
+function C.delivery(q, id, parts)
   local s = q:summary(id)
   local r = { done = s.done, counted = 0, missing = 0, twins = 0, wrong_ids = 0, summary = s }
   for _, v in pairs(s.outcomes) do r.counted = r.counted + v end
-  local got = C.received(e, tag, #list)
-  for i = 1, #list do
-    local ids = got[tag .. "-" .. i] or {}
-    if #ids == 0 then r.missing = r.missing + 1 end
-    if #ids > 1 then r.twins = r.twins + 1 end
-    for _, mid in ipairs(ids) do
-      if mid ~= queue.message_id(id, list[i]) then r.wrong_ids = r.wrong_ids + 1 end
+  for _, part in ipairs(parts) do
+    local got, list = C.received(part.e, part.tag, part.n), C.uris(part.e, part.tag, part.n)
+    for i = 1, part.n do
+      local ids = got[part.tag .. "-" .. i] or {}
+      if #ids == 0 then r.missing = r.missing + 1 end
+      if #ids > 1 then r.twins = r.twins + 1 end
+      for _, mid in ipairs(ids) do
+        if mid ~= queue.message_id(id, list[i]) then r.wrong_ids = r.wrong_ids + 1 end
+      end
     end
   end
   return r

@@ -21,7 +21,7 @@ end
 
 local function run_worker(prefix, opts)
   local o = { port = server.port, prefix = prefix, allowed_hosts = { "127.0.0.1" },
-    status = "none", idle_exit = 0.5, visibility = 5 }
+    status = "none", idle_exit = 0.2, visibility = 5 }
   for k, v in pairs(opts or {}) do o[k] = v end
   local w = assert(worker.new(o))
   w:run()
@@ -182,6 +182,29 @@ local function start_nginx(prefix)
     os.execute("sleep 0.05")
   end
   return { pid = pid, url = url, dir = dir, stop = function(n) proc.stop(n.pid); os.execute("rm -rf " .. n.dir) end }
+end
+
+function TestWorker:test_a_batch_taken_over_while_stalled_is_dropped()
+  local q, prefix = open_queue { batch_size = 10 }
+  local id = assert(q:push { message = { kind = "toast", text1 = "s" }, audience = { uris = uris("st", 10) } })
+  local w = assert(worker.new { port = server.port, prefix = prefix, allowed_hosts = { "127.0.0.1" },
+    status = "none", visibility = 5 })
+  server:cli("XGROUP", "CREATE", q.k.stream, "mpns", "0", "MKSTREAM")
+  assert(w:refill())
+  local batch = next(w.batches)
+  lu.assertNotNil(batch)
+  lu.assertEquals(#w.ready, 10)
+  -- another worker took it over while this one was stalled
+  server:cli("XCLAIM", q.k.stream, "mpns", "other", 0, batch, "JUSTID")
+  w.next_beat = 0
+  w:heartbeat()
+  lu.assertNil(next(w.batches), "no longer ours")
+  w:start()
+  lu.assertEquals(w.inflight, 0, "its channels are the other worker's to send")
+  lu.assertEquals(server:cli("XPENDING", q.k.stream, "mpns", "-", "+", 10, "other"):match("^(%S+)"), batch)
+  lu.assertEquals(q:summary(id).done, 0)
+  w:close()
+  q:close()
 end
 
 TestNginx = {}

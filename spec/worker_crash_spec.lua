@@ -11,7 +11,7 @@ local proc = require "proc"
 local queue = require "mpns.queue"
 local check = require "queue_check"
 
-local N = tonumber(os.getenv("CRASH_N")) or 3000
+local N = tonumber(os.getenv("CRASH_N")) or 2000
 local CONCURRENCY = 16
 local LUA = arg and arg[-1] or "lua5.4"
 local e = assert(emu.start())
@@ -28,7 +28,7 @@ local wait_done = check.wait_done
 
 -- The guarantee, checked against Redis and the emulator; returns the twins.
 local function check_delivery(q, id, list, tag, max_twins)
-  local r = check.delivery(q, e, id, list, tag)
+  local r = check.delivery(q, id, { { e = e, tag = tag, n = #list } })
   lu.assertEquals(r.done, N, "one recorded outcome per channel")
   lu.assertEquals(r.counted, N, "each outcome counted once")
   lu.assertEquals(r.missing, 0, "channels that received nothing")

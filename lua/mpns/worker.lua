@@ -119,7 +119,7 @@ function W:claim()
   local cmd = { "XREADGROUP", "GROUP", self.group, self.consumer, "COUNT", 1,
     "STREAMS", self.k.stream, ">" }
   if self.inflight == 0 and #self.ready == 0 then  -- idle: wait for work in Redis
-    table.insert(cmd, 7, "BLOCK"); table.insert(cmd, 8, 500)
+    table.insert(cmd, 7, "BLOCK"); table.insert(cmd, 8, math.floor(math.min(0.5, self.idle_exit or 1) * 1000))
   end
   res, err = self.c:call((table.unpack or unpack)(cmd))
   if err then return nil, err end
@@ -164,6 +164,8 @@ end
 function W:start()
   while self.inflight < self.concurrency and #self.ready > 0 do
     local s = table.remove(self.ready)
+    while s and s.b.lost do s = table.remove(self.ready) end
+    if not s then break end
     local j = s.b.job
     local msg, why = queue.build(j.kind, j.fields, j.id, s.uri, s.os)
     self.inflight, self.sends = self.inflight + 1, self.sends + 1
@@ -237,17 +239,22 @@ end
 
 ------------------------------------------------------------------ loop
 
--- Renews the claim on our batches (XCLAIM resets their idle time) and
--- announces the worker (q:workers, for metrics).
+-- Renews the claim on our batches (their idle time restarts) and announces
+-- the worker (q:workers, for metrics). A batch another worker took over
+-- while this one was stalled is dropped: its unsent channels are theirs.
 function W:heartbeat()
   local t = now()
   if t < self.next_beat then return end
   self.next_beat = t + math.max(1, self.visibility / 3)
-  local cmds = { { "ZADD", self.k.workers, t, self.consumer } }
-  local ids = { "XCLAIM", self.k.stream, self.group, self.consumer, 0 }
-  for id in pairs(self.batches) do ids[#ids + 1] = id end
-  if #ids > 5 then ids[#ids + 1] = "JUSTID"; cmds[2] = ids end
-  self.c:pipeline(cmds)
+  local args = { self.k.stream, self.group, self.consumer, self.k.workers, t }
+  for id in pairs(self.batches) do args[#args + 1] = id end
+  local keep = self.c:eval(S.renew, 0, (table.unpack or unpack)(args))
+  if not keep then return end
+  local ours = {}
+  for _, id in ipairs(keep) do ours[id] = true end
+  for i = 6, #args do
+    if not ours[args[i]] then self.batches[args[i]].lost = true; self.batches[args[i]] = nil end
+  end
 end
 
 function W:busy() return self.inflight > 0 or #self.ready > 0 or next(self.batches) ~= nil end

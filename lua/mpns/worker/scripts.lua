@@ -45,4 +45,20 @@ for _, m in ipairs(due) do redis.call('ZADD', ARGV[1], ARGV[3], m) end
 return due
 ]]
 
+-- Renews this worker's claim on its batches (resets their idle time) and
+-- announces it. ARGV: stream, group, consumer, workers key, now, then batch
+-- ids. Only ids still pending for this consumer are renewed: a batch another
+-- worker took over stays theirs. Returns the ids still ours.
+M.renew = [==[
+local stream, group, me = ARGV[1], ARGV[2], ARGV[3]
+redis.call('ZADD', ARGV[4], ARGV[5], me)
+if #ARGV < 6 then return {} end
+local mine = {}
+for _, p in ipairs(redis.call('XPENDING', stream, group, '-', '+', 10000, me)) do mine[p[1]] = true end
+local keep = {}
+for i = 6, #ARGV do if mine[ARGV[i]] then keep[#keep + 1] = ARGV[i] end end
+if #keep > 0 then redis.call('XCLAIM', stream, group, me, 0, unpack(keep)); end
+return keep
+]==]
+
 return M
