@@ -70,7 +70,7 @@ end
 local function queued(tag, workers)
   local server = assert(rs.start())
   started[#started + 1] = server
-  local q = assert(queue.open { port = server.port, batch_size = BATCH, allowed_hosts = { "127.0.0.1" } })
+  local q = assert(queue.open { port = server.port, batch_size = BATCH, allowed_hosts = { "127.0.0.1:*" } })
   local t0 = now()
   local id = assert(q:push { message = { kind = "toast", text1 = "Fan-out", text2 = "one toast to every channel" },
     audience = { uris = check.uris(e, tag, N) } })
@@ -111,7 +111,7 @@ local function crash()
   end
   local server = assert(rs.start())
   started[#started + 1] = server
-  local q = assert(queue.open { port = server.port, batch_size = BATCH, allowed_hosts = { "127.0.0.1" } })
+  local q = assert(queue.open { port = server.port, batch_size = BATCH, allowed_hosts = { "127.0.0.1:*" } })
   local id = assert(q:push { message = { kind = "toast", text1 = "crash" }, audience = { uris = list } })
   local pids = {}
   for w = 1, 3 do

@@ -12,7 +12,7 @@ local C = {}
 function C.start_worker(server, name, prefix, opts)
   local cmd = table.concat({ opts.lua or "luajit", "bin/mpns-worker", "--redis", server.url,
     "--group", "g", "--consumer", name, "--concurrency", opts.concurrency or 16,
-    "--visibility", opts.visibility or 2, "--prefix", prefix, "--allow-host", "127.0.0.1",
+    "--visibility", opts.visibility or 2, "--prefix", prefix, "--allow-host", "127.0.0.1:*",
     "--status", "log" }, " ")
   return tonumber(proc.capture(cmd .. " >/dev/null 2>>" .. (opts.log or "/dev/null")
     .. " & echo $!"):match("%d+"))

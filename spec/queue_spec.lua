@@ -14,13 +14,13 @@ local n = 0
 
 local function open_queue(opts)
   n = n + 1
-  local o = { port = server.port, prefix = "q" .. n .. ":", allowed_hosts = { "127.0.0.1" } }
+  local o = { port = server.port, prefix = "q" .. n .. ":", allowed_hosts = { "127.0.0.1:*" } }
   for k, v in pairs(opts or {}) do o[k] = v end
   return assert(queue.open(o)), o.prefix
 end
 
 local function run_worker(prefix, opts)
-  local o = { port = server.port, prefix = prefix, allowed_hosts = { "127.0.0.1" },
+  local o = { port = server.port, prefix = prefix, allowed_hosts = { "127.0.0.1:*" },
     status = "none", idle_exit = 0.2, visibility = 5 }
   for k, v in pairs(opts or {}) do o[k] = v end
   local w = assert(worker.new(o))
@@ -106,7 +106,7 @@ end
 
 function TestWorker:test_tag_audience_records_outcomes_in_the_registry()
   local q, prefix = open_queue()
-  local reg = mpns.registry.open { store = q.store, allowed_hosts = { "127.0.0.1" } }
+  local reg = mpns.registry.open { store = q.store, allowed_hosts = { "127.0.0.1:*" } }
   for i = 1, 5 do
     assert(reg:subscribe { uri = e.http_prefix .. "r-" .. i, tags = { i % 2 == 0 and "even" or "odd" },
       os = i == 1 and "7.0" or nil })
@@ -187,7 +187,7 @@ end
 function TestWorker:test_a_batch_taken_over_while_stalled_is_dropped()
   local q, prefix = open_queue { batch_size = 10 }
   local id = assert(q:push { message = { kind = "toast", text1 = "s" }, audience = { uris = uris("st", 10) } })
-  local w = assert(worker.new { port = server.port, prefix = prefix, allowed_hosts = { "127.0.0.1" },
+  local w = assert(worker.new { port = server.port, prefix = prefix, allowed_hosts = { "127.0.0.1:*" },
     status = "none", visibility = 5 })
   server:cli("XGROUP", "CREATE", q.k.stream, "mpns", "0", "MKSTREAM")
   assert(w:refill())

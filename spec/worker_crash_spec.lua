@@ -45,7 +45,7 @@ local function job(self, prefix, tag, redis_opts)
   local server = assert(rs.start(redis_opts))
   table.insert(self.started, server)
   local q = assert(queue.open { port = server.port, prefix = prefix, batch_size = 100,
-    allowed_hosts = { "127.0.0.1" } })
+    allowed_hosts = { "127.0.0.1:*" } })
   local list = uris(tag)
   local id = assert(q:push { message = { kind = "toast", text1 = tag }, audience = { uris = list } })
   return server, q, list, id

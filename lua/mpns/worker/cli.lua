@@ -11,7 +11,8 @@ Sends the batches of mpns.queue jobs from Redis to MPNS (see README, "Scale-out 
   --concurrency N       sends in flight at once, also libcurl's max_connections (50)
   --visibility S        seconds before another worker takes a silent worker's batches (30)
   --prefix P            the Redis key prefix of the registry and queue (mpns:)
-  --allow-host H        a channel host beside *.notify.live.net (repeatable)
+  --allow-host H        a channel host beside *.notify.live.net: host, *.suffix,
+                        each with :port or :* (repeatable; no port: 80 or 443)
   --timeout S           seconds per send attempt (15)
   --status MODE         auto (status line on a terminal, else log lines), line, log, none
   --idle-exit S         exit after S seconds without work

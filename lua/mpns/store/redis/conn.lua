@@ -153,8 +153,10 @@ local function resty_call(self, cmd)
   if not r then return nil, err end
   local res
   res, err = r[cmd[1]:lower()](r, unpack(cmd, 2, cmd.n or #cmd))
-  if res == nil and err then r:close(); return nil, "mpns.store.redis: " .. err end
+  if res == nil then r:close(); return nil, "mpns.store.redis: " .. tostring(err) end
   r:set_keepalive(60000, 32)
+  -- an error reply (NOSCRIPT after a restart, a script's error) is false, err
+  if res == false and err then return nil, "mpns.store.redis: " .. err end
   return norm(res)
 end
 

@@ -56,6 +56,16 @@ local given = { user = ARGV[3] ~= '' and ARGV[3] or nil, os = ARGV[5] ~= '' and 
   tags = ARGV[6] ~= '' and ARGV[6] or nil }
 local k = key(uri)
 if dev == '' then dev = nil end
+-- A device changes hands only between the same user (or two without one):
+-- otherwise the channel is kept without it, as the other stores do.
+if dev then
+  local holder = redis.call('HGET', P .. 'dev', dev)
+  if holder and holder ~= uri then
+    local u = given.user
+    if not u and redis.call('EXISTS', k) == 1 then u = redis.call('HGET', k, 'user') end
+    if (u or false) ~= (redis.call('HGET', key(holder), 'user') or false) then dev = nil end
+  end
+end
 if redis.call('EXISTS', k) == 1 then
   local c, old, changed = current(uri), false, false
   if dev and dev ~= c.device then
