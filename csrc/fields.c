@@ -9,7 +9,9 @@
 #define KI   (1u << MPNS_ICONIC_TILE)
 #define KC   (1u << MPNS_CYCLE_TILE)
 #define KR   (1u << MPNS_RAW)
+#define KB   (1u << MPNS_CALLBACK)
 #define KALL ((1u << MPNS_KIND_COUNT) - 1)
+#define KPUSH (KALL & ~KB)  /* a callback registration is not delivered: no delay */
 #define OS70 MPNS_OS_70
 #define OS71 MPNS_OS_71
 #define OS80 MPNS_OS_80
@@ -23,7 +25,7 @@ const mpns_field_info mpns_field_table[MPNS_FIELD_COUNT] = {
 };
 
 static const char *const kind_names[MPNS_KIND_COUNT] = {
-  "toast", "tile", "flip_tile", "iconic_tile", "cycle_tile", "raw"
+  "toast", "tile", "flip_tile", "iconic_tile", "cycle_tile", "raw", "callback"
 };
 
 static const char *const os_names[MPNS_OS_COUNT] = { "7.0", "7.1", "8.0" };

@@ -3,7 +3,8 @@
  * and fields.c (the table). The order of the rows is the order of the XML
  * elements: one order fits every kind (see ../shared/mpns-protocol.md).
  *
- * kinds:    KT toast, KP plain tile, KF flip, KI iconic, KC cycle, KR raw
+ * kinds:    KT toast, KP plain tile, KF flip, KI iconic, KC cycle, KR raw,
+ *           KB callback registration, KPUSH every kind but KB
  * first OS: the oldest OS that shows the field; older devices lose it
  * check:    how the value is validated (MPNS_CHECK_*)
  * fallback: where a WP8-only field goes when the tile becomes a 7.x tile
@@ -40,7 +41,8 @@ MPNS_FIELD(BACK_BACKGROUND_IMAGE,   "back_background_image",      "BackBackgroun
 MPNS_FIELD(BACK_TITLE,              "back_title",                 "BackTitle",              KP|KF,          OS71, TEXT,   NONE)
 MPNS_FIELD(BACK_CONTENT,            "back_content",               "BackContent",            KP|KF,          OS71, TEXT,   NONE)
 MPNS_FIELD(BACKGROUND_COLOR,        "background_color",           "BackgroundColor",        KI,             OS80, COLOR,  NONE)
-MPNS_FIELD(DATA,                    "data",                       NULL,                     KR,             OS70, BYTES,  NONE)
+MPNS_FIELD(DATA,                    "data",                       NULL,                     KR|KB,          OS70, BYTES,  NONE)
+MPNS_FIELD(CALLBACK_URI,            "uri",                        NULL,                     KB,             OS70, HEADER, NONE)
 MPNS_FIELD(CONTENT_TYPE,            "content_type",               NULL,                     KR,             OS70, HEADER, NONE)
-MPNS_FIELD(DELAY,                   "delay",                      NULL,                     KALL,           OS70, DELAY,  NONE)
+MPNS_FIELD(DELAY,                   "delay",                      NULL,                     KPUSH,          OS70, DELAY,  NONE)
 MPNS_FIELD(MESSAGE_ID,              "message_id",                 NULL,                     KALL,           OS70, UUID,   NONE)

@@ -2,6 +2,7 @@
  * message.c: validate a message once, downgrade it for a device's OS, and
  * build its body and headers into one immutable, reference-counted block.
  */
+#include <ctype.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,6 +58,12 @@ static const char *const template_name[MPNS_KIND_COUNT] = {
        rest_ &= rest_ - 1)
 #define INFO(f) (&mpns_field_table[f])
 
+/* Raw and callback bodies are the caller's bytes (`data`), not XML. */
+static int is_xml(mpns_kind k) { return k < MPNS_RAW; }
+
+/* A callback registration's caps (protocol: "Authenticated web services"). */
+#define CALLBACK_MAX 1024
+
 static fieldset fields_of(const mpns_spec *s) {
   fieldset set = 0;
   int f;
@@ -110,6 +117,7 @@ static void content_names(mpns_kind k, char *buf, size_t n) {
 static int has_content(const mpns_spec *s, fieldset set) {
   mpns_field f;
   if (s->kind == MPNS_RAW) return (set & BIT(MPNS_F_DATA)) != 0;
+  if (s->kind == MPNS_CALLBACK) return (set & BIT(MPNS_F_CALLBACK_URI)) != 0;
   FOR_EACH(f, set)
     if (INFO(f)->xml) return 1;
   return 0;
@@ -131,6 +139,44 @@ static int no_content(const mpns_spec *s, mpns_error *err) {
   return 0;
 }
 
+/* `v` starts with `lower` in any case. */
+static int starts_nocase(const mpns_value *v, const char *lower) {
+  size_t i, n = strlen(lower);
+  if (v->len < n) return 0;
+  for (i = 0; i < n; i++)
+    if (tolower((unsigned char)v->ptr[i]) != lower[i]) return 0;
+  return 1;
+}
+
+/* "http://" or "https://" (any case) and a host: MPNS calls it back. */
+static int is_http_url(const mpns_value *v) {
+  size_t n = starts_nocase(v, "https://") ? 8 : starts_nocase(v, "http://") ? 7 : 0;
+  return n && v->len > n && v->ptr[n] != '/';
+}
+
+static int over_cap(const mpns_spec *s, mpns_field f, mpns_error *err) {
+  char what[120];
+  snprintf(what, sizeof what, "is %zu bytes; a callback registration allows at most %d",
+           s->field[f].len, CALLBACK_MAX);
+  return fail(err, s, f, what);
+}
+
+/* The uri is required and absolute; uri and data are at most 1 KB each. */
+static int callback_valid(const mpns_spec *s, fieldset set, mpns_error *err) {
+  const mpns_value *uri = &s->field[MPNS_F_CALLBACK_URI];
+  char what[300];
+  if (!(set & BIT(MPNS_F_CALLBACK_URI)))
+    return fail(err, s, MPNS_F_CALLBACK_URI, "is required (the service URL MPNS calls back)");
+  if (!is_http_url(uri)) {
+    describe_bad(what, sizeof what, "an absolute http:// or https:// URL", uri);
+    return fail(err, s, MPNS_F_CALLBACK_URI, what);
+  }
+  if (uri->len > CALLBACK_MAX) return over_cap(s, MPNS_F_CALLBACK_URI, err);
+  if ((set & BIT(MPNS_F_DATA)) && s->field[MPNS_F_DATA].len > CALLBACK_MAX)
+    return over_cap(s, MPNS_F_DATA, err);
+  return 1;
+}
+
 static int spec_valid(const mpns_spec *s, fieldset set, mpns_error *err) {
   mpns_field f;
   FOR_EACH(f, set) {
@@ -149,6 +195,7 @@ static int spec_valid(const mpns_spec *s, fieldset set, mpns_error *err) {
   }
   if ((set & BIT(MPNS_F_SOUND)) && is_true(s, MPNS_F_SILENT))
     return fail(err, s, MPNS_F_SILENT, "cannot be true together with 'sound'");
+  if (s->kind == MPNS_CALLBACK && !callback_valid(s, set, err)) return 0;
   return has_content(s, set) ? 1 : no_content(s, err);
 }
 
@@ -239,7 +286,8 @@ static void put_tile_open(writer *w, const mpns_spec *s, fieldset set) {
 static void put_body(writer *w, const mpns_spec *s, fieldset set) {
   mpns_field f;
   int toast = s->kind == MPNS_TOAST;
-  if (s->kind == MPNS_RAW) {
+  if (!is_xml(s->kind)) {  /* a callback's data is optional */
+    if (!(set & BIT(MPNS_F_DATA))) return;
     put(w, s->field[MPNS_F_DATA].ptr, s->field[MPNS_F_DATA].len);
     note_verbatim(w, &s->field[MPNS_F_DATA], 0);
     return;
@@ -259,8 +307,11 @@ static void put_body(writer *w, const mpns_spec *s, fieldset set) {
 
 /* ---- headers ----------------------------------------------------------- */
 
-/* Header rows by kind: toast, tiles, raw (X-NotificationClass and target). */
-static int header_row(mpns_kind k) { return k == MPNS_TOAST ? 0 : k == MPNS_RAW ? 2 : 1; }
+/* Header rows by kind: toast, tiles, raw (X-NotificationClass and target),
+ * callback (neither: a registration is not a notification). */
+static int header_row(mpns_kind k) {
+  return k == MPNS_TOAST ? 0 : k == MPNS_RAW ? 2 : k == MPNS_CALLBACK ? 3 : 1;
+}
 
 static int delay_col(const mpns_spec *s, fieldset set) {
   const char *d = (set & BIT(MPNS_F_DELAY)) ? s->field[MPNS_F_DELAY].ptr : "i";
@@ -279,15 +330,20 @@ static int delay_col(const mpns_spec *s, fieldset set) {
 #define NO_TARGET(c) { 2, sizeof CT_LINE + sizeof CLASS(c), \
   { H("Content-Type", CT_LINE), H("X-NotificationClass", CLASS(c)) }, \
   { CT_LINE, CLASS(c), NULL } }
-static const header_set plain_headers[3][3] = {
+#define OCTET_LINE "Content-Type: application/octet-stream"
+#define OCTETS { 1, sizeof OCTET_LINE, { H("Content-Type", OCTET_LINE) }, { OCTET_LINE, NULL } }
+static const header_set plain_headers[4][3] = {
   { WITH_TARGET("toast", "2"), WITH_TARGET("toast", "12"), WITH_TARGET("toast", "22") },
   { WITH_TARGET("token", "1"), WITH_TARGET("token", "11"), WITH_TARGET("token", "21") },
-  { NO_TARGET("3"), NO_TARGET("13"), NO_TARGET("23") }
+  { NO_TARGET("3"), NO_TARGET("13"), NO_TARGET("23") },
+  { OCTETS, OCTETS, OCTETS }  /* a callback has no delay: only the first is used */
 };
 
-static int custom_headers(fieldset set) {
-  return (set & (BIT(MPNS_F_CONTENT_TYPE) | BIT(MPNS_F_MESSAGE_ID))) != 0;
-}
+/* The fields that add or replace a header line. */
+#define HEADER_FIELDS \
+  (BIT(MPNS_F_CONTENT_TYPE) | BIT(MPNS_F_MESSAGE_ID) | BIT(MPNS_F_CALLBACK_URI))
+
+static int custom_headers(fieldset set) { return (set & HEADER_FIELDS) != 0; }
 
 typedef struct { const char *name, *value; size_t len; } header_src;
 
@@ -299,15 +355,17 @@ static header_src header_of(const char *name, const char *value, size_t len) {
   return h;
 }
 
-/* The plain headers with the given Content-Type and X-MessageID. */
+/* The plain headers with the given Content-Type, X-CallbackURI and X-MessageID. */
 static int collect_headers(const mpns_spec *s, fieldset set, const header_set *plain,
                            header_src *h) {
   const mpns_value *ct = &s->field[MPNS_F_CONTENT_TYPE], *id = &s->field[MPNS_F_MESSAGE_ID];
+  const mpns_value *cb = &s->field[MPNS_F_CALLBACK_URI];
   int n;
   for (n = 0; n < plain->n; n++)
     h[n] = header_of(plain->header[n].name, plain->header[n].value,
                      strlen(plain->header[n].value));
   if (set & BIT(MPNS_F_CONTENT_TYPE)) h[0] = header_of("Content-Type", ct->ptr, ct->len);
+  if (set & BIT(MPNS_F_CALLBACK_URI)) h[n++] = header_of("X-CallbackURI", cb->ptr, cb->len);
   if (set & BIT(MPNS_F_MESSAGE_ID)) h[n++] = header_of("X-MessageID", id->ptr, id->len);
   return n;
 }
@@ -449,7 +507,9 @@ static mpns_msg *assemble(const mpns_spec *given, fieldset given_set, const mpns
   fixed = sizeof *m + sizeof(given_value) * nvalues + (custom ? sizeof(header_set) : 0);
   total = fixed + w.n + 1 + values_size(&w, given, given_set) + (custom ? hbytes : 0);
   if (w.n > lim->payload) too_big(err, given, "the payload", w.n, lim->payload, "payload");
-  else if (hbytes > lim->headers) too_big(err, given, "the headers", hbytes, lim->headers, "headers");
+  else if (hbytes > lim->headers && eff->kind != MPNS_CALLBACK)  /* MPNS's cap on a
+           notification's headers; a registration's uri has its own (callback_valid) */
+    too_big(err, given, "the headers", hbytes, lim->headers, "headers");
   else if (total > UINT32_MAX) too_big(err, given, "the message", total, UINT32_MAX, "payload");
   else if (!(m = malloc(total))) no_memory(err, given);
   if (m) {

@@ -14,6 +14,7 @@ local core = require "mpns.core"
 ---@field iconic_tile fun(fields: mpns.IconicTileFields): mpns.Message
 ---@field cycle_tile fun(fields: mpns.CycleTileFields): mpns.Message
 ---@field raw fun(fields: mpns.RawFields|string): mpns.Message
+---@field callback fun(fields: mpns.CallbackFields): mpns.Message
 ---@field parse_response fun(status: integer, headers: table<string, string>): mpns.Result
 ---@field set_limits fun(limits: {payload?: integer, headers?: integer}): {payload: integer, headers: integer}
 ---@field client fun(opts?: mpns.ClientOptions): mpns.Client
@@ -34,6 +35,7 @@ local M = {
   iconic_tile = core.iconic_tile,
   cycle_tile = core.cycle_tile,
   raw = core.raw,
+  callback = core.callback,
   parse_response = core.parse_response,
   set_limits = core.set_limits,
 }

@@ -458,4 +458,67 @@ function TestValidation:test_other_rules()
   assert_rejects("tile", { title = "a\1b" }, "'title'", "byte 2")
 end
 
+-- mpns.callback: a registration POSTed to <channel URI>/callback, not a
+-- notification (protocol, "Authenticated web services").
+TestCallback = {}
+
+local CB = "https://service.example/cb?user=1&x=2"
+
+function TestCallback:test_constructor_headers_and_body()
+  local msg = mpns.callback{ uri = CB, data = "opaque \0\1 bytes" }
+  lu.assertEquals(msg.kind, "callback")
+  lu.assertEquals(msg.os, "8.0")
+  lu.assertEquals(msg:body(), "opaque \0\1 bytes")
+  lu.assertEquals(msg:headers(), { ["X-CallbackURI"] = CB, ["Content-Type"] = "application/octet-stream" })
+  lu.assertStrContains(tostring(msg), 'data=<15 bytes> uri="' .. CB .. '"')
+end
+
+function TestCallback:test_data_is_optional_and_message_id_allowed()
+  local msg = mpns.callback{ uri = "http://127.0.0.1:8080/", message_id = UUID }
+  lu.assertEquals(msg:body(), "")
+  lu.assertEquals(msg:headers(), { ["X-CallbackURI"] = "http://127.0.0.1:8080/",
+    ["Content-Type"] = "application/octet-stream", ["X-MessageID"] = UUID })
+end
+
+-- The caps are MPNS's (1 KB each), not the payload and header settings.
+function TestCallback:test_uri_and_data_of_1024_bytes_pass()
+  local uri = "https://h/" .. string.rep("u", 1014)
+  local msg = mpns.callback{ uri = uri, data = string.rep("d", 1024) }
+  lu.assertEquals(#msg:headers()["X-CallbackURI"], 1024)
+  lu.assertEquals(#msg:body(), 1024)
+end
+
+function TestCallback:test_for_os_keeps_it_unchanged()
+  local msg = mpns.callback{ uri = CB, data = "d", message_id = UUID }
+  for _, os in ipairs { "7.0", "7.1", "8.0" } do
+    local d = assert(msg:for_os(os))
+    lu.assertEquals(d.kind, "callback")
+    lu.assertEquals(d.os, os)
+    lu.assertEquals(d:body(), "d")
+    lu.assertEquals(d:headers(), msg:headers())
+  end
+  lu.assertEquals(tostring(msg:for_os("7.0"):for_os("8.0")), tostring(msg))
+end
+
+function TestCallback:test_errors_name_the_field()
+  assert_rejects("callback", {}, "'uri'", "is required")
+  assert_rejects("callback", { data = "x" }, "'uri'", "is required")
+  assert_rejects("callback", { uri = 5 }, "'uri'", "a string")
+  assert_rejects("callback", { uri = "/cb" }, "'uri'", "absolute http:// or https:// URL")
+  assert_rejects("callback", { uri = "ftp://h/cb" }, "'uri'", "absolute http")
+  assert_rejects("callback", { uri = "https://" }, "'uri'", "absolute http")
+  assert_rejects("callback", { uri = "https:///cb" }, "'uri'", "absolute http")
+  assert_rejects("callback", { uri = "http://h/a\r\nX-Evil: 1" }, "'uri'", "byte 11")
+  assert_rejects("callback", { uri = "http://h/\0" }, "'uri'", "byte 10")
+  assert_rejects("callback", { uri = "http://h/" .. string.rep("u", 1016) }, "'uri'", "1025 bytes", "1024")
+  assert_rejects("callback", { uri = CB, data = string.rep("d", 1025) }, "'data'", "1025 bytes")
+  assert_rejects("callback", { uri = CB, data = "" }, "'data'", "non-empty")
+  assert_rejects("callback", { uri = CB, data = 1 }, "'data'", "a string")
+  assert_rejects("callback", { uri = CB, message_id = "x" }, "'message_id'", "UUID")
+  assert_rejects("callback", { uri = CB, delay = 450 }, "unknown field 'delay'")
+  assert_rejects("callback", { uri = CB, content_type = "a/b" }, "unknown field 'content_type'")
+  assert_rejects("toast", { text1 = "a", uri = CB }, "unknown field 'uri'")
+  assert_rejects("raw", { data = "a", uri = CB }, "unknown field 'uri'")
+end
+
 os.exit(lu.LuaUnit.run() == 0)

@@ -200,11 +200,42 @@ static void test_client_options(void) {
   CHECK(mpns_client_new(&o, &err) == NULL && strstr(err.text, "'retry.base_delay'"));
 }
 
+/* A callback registration: X-CallbackURI from a value that is not
+ * NUL-terminated, an octet-stream body that may be empty, no class. */
+static void test_callback(void) {
+  mpns_spec s = spec_of(MPNS_CALLBACK);
+  mpns_error err;
+  mpns_msg *m, *old;
+  const char *const *line;
+  const mpns_header *h;
+  size_t len;
+  s.field[MPNS_F_CALLBACK_URI].state = MPNS_SET;
+  s.field[MPNS_F_CALLBACK_URI].ptr = "http://h/cb\nX-Evil: 1";
+  s.field[MPNS_F_CALLBACK_URI].len = 11;  /* "http://h/cb": the rest is not ours */
+  m = mpns_msg_new(&s, MPNS_OS_80, NULL, &err);
+  CHECK(m != NULL);
+  if (!m) return;
+  line = mpns_msg_header_lines(m);
+  CHECK(strcmp(line[0], "Content-Type: application/octet-stream") == 0);
+  CHECK(strcmp(line[1], "X-CallbackURI: http://h/cb") == 0 && line[2] == NULL);
+  CHECK(mpns_msg_body(m, &len)[0] == '\0' && len == 0);
+  old = mpns_msg_for_os(m, MPNS_OS_70, NULL, &err);
+  CHECK(old && mpns_msg_kind(old) == MPNS_CALLBACK && mpns_msg_headers(old, &h) == 2);
+  mpns_msg_unref(m);
+  mpns_msg_unref(old);
+  s.field[MPNS_F_CALLBACK_URI].state = MPNS_UNSET;
+  set(&s, MPNS_F_DATA, "d");
+  CHECK(mpns_msg_new(&s, MPNS_OS_80, NULL, &err) == NULL && strstr(err.text, "'uri' is required"));
+  set(&s, MPNS_F_CALLBACK_URI, "mailto:x@h");
+  CHECK(mpns_msg_new(&s, MPNS_OS_80, NULL, &err) == NULL && strstr(err.text, "absolute http"));
+}
+
 int main(void) {
   test_toast();
   test_downgrade();
   test_errors_build_nothing();
   test_random_fields();
+  test_callback();
   test_checks_honour_len();
   test_advice();
   test_uri_check();

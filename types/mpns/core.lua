@@ -4,7 +4,7 @@
 -- `Lua.workspace.library`. Nothing here runs; spec/types_spec.lua checks
 -- that every function the module exports is declared here.
 -- @module mpns.core
----@alias mpns.Kind "toast"|"tile"|"flip_tile"|"iconic_tile"|"cycle_tile"|"raw"
+---@alias mpns.Kind "toast"|"tile"|"flip_tile"|"iconic_tile"|"cycle_tile"|"raw"|"callback"
 ---@alias mpns.OS "7.0"|"7.1"|"8.0"
 ---@alias mpns.Delay "immediate"|450|900
 ---@alias mpns.Outcome "received"|"queue_full"|"suppressed"|"dropped"|"bad_request"|"unauthorized"|"forbidden"|"expired"|"method_not_allowed"|"throttled"|"inactive"|"unavailable"|"unexpected"
@@ -70,6 +70,14 @@ local CycleTileFields = {}
 ---@field data string any bytes
 ---@field content_type? string default "text/xml"
 local RawFields = {}
+
+--- A callback registration: send it to the channel URI + "/callback" over
+--- an authenticated (client certificate) connection. No delay.
+---@class mpns.CallbackFields
+---@field uri string absolute http(s) URL MPNS POSTs `data` to, at most 1024 bytes
+---@field data? string opaque bytes, at most 1024 (the body)
+---@field message_id? string a UUID (X-MessageID)
+local CallbackFields = {}
 
 --- A built, validated message; immutable and cheap to send many times.
 ---@class mpns.Message
@@ -247,6 +255,11 @@ function core.cycle_tile(fields) end
 ---@param fields mpns.RawFields|string the fields, or the data alone
 ---@return mpns.Message
 function core.raw(fields) end
+
+--- Registers a callback: send it to `<channel URI>/callback`.
+---@param fields mpns.CallbackFields
+---@return mpns.Message
+function core.callback(fields) end
 
 --- An MPNS answer as advice; header names match case-insensitively.
 ---@param status integer
