@@ -112,7 +112,10 @@ const char *mpns_uri_check(const char *uri, size_t len) {
       return "channel URI contains a control character or space";
   if (!(start = scheme_len(uri, len)))
     return "channel URI must be http:// or https:// with a host";
-  auth = strcspn(uri + start, "/?#");
+  for (auth = 0; start + auth < len; auth++) {   /* strcspn, within len */
+    char ch = uri[start + auth];
+    if (ch == '/' || ch == '?' || ch == '#') break;
+  }
   if (auth == 0) return "channel URI has no host";
   if (memchr(uri + start, '@', auth))
     return "channel URI must not carry credentials (user:password@)";

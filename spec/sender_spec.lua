@@ -86,19 +86,23 @@ function TestSender:test_misuse_raises()
   lu.assertErrorMsgContains("needs a done function", s.send, s, toast, e.http_prefix .. "x")
 end
 
-function TestSender:test_callback_registration_is_checked_and_unsupported_over_libcurl()
+function TestSender:test_callback_registration_is_checked_and_sent_over_libcurl()
   local s, got = new(), nil
   local uri = e.https_prefix .. "cb"
   lu.assertErrorMsgContains("over the 1024-byte limit", s.register_callback, s, uri,
     "http://127.0.0.1/cb", string.rep("x", 1025))
   lu.assertErrorMsgContains("callback URI must be an http(s) URL", s.register_callback, s, uri,
     "http://127.0.0.1/a b")
-  s:register_callback(uri, "http://127.0.0.1/cb", "data", function(res, err) got = { res, err } end)
+  -- an authenticated service: the client carries the emulator's certificate
+  s = mpns.sender.new("client", { ca = e.ca, cert = e.client_cert, key = e.client_key,
+    retry = { max_attempts = 1 } })
+  s:register_callback(uri, e:sink_url("cb"), "data", function(res, err) got = { res, err } end)
   lu.assertNil(got)
   s:wait()
-  lu.assertNil(got[1])
-  lu.assertEquals(got[2].kind, "unsupported")
-  lu.assertStrContains(got[2].message, "X-CallbackURI")
+  lu.assertNil(got[2])
+  lu.assertTrue(got[1].ok, tostring(got[1]) .. " " .. tostring(got[1].status))
+  lu.assertEquals(got[1].outcome, "registered")
+  lu.assertEquals(e:get("cb").callback, { uri = e:sink_url("cb"), body = "data" })
 end
 
 local rc = lu.LuaUnit.run()

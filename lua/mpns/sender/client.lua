@@ -56,14 +56,17 @@ function _M:after(seconds, fn)
   self.client:after(seconds, fn)
 end
 
---- Callback registration needs a header the C core cannot send yet
--- (X-CallbackURI); done gets { kind = "unsupported" } from the loop.
+--- Registers an MPNS callback for a channel (authenticated services: the
+-- client needs its certificate): POST <channel>/callback with X-CallbackURI.
+-- done(res, err); res.ok and outcome "registered" when MPNS answered 200.
+---@param channel_uri string
+---@param callback_uri string
+---@param data string|nil opaque bytes MPNS posts back, at most 1 KB
+---@param done fun(res: table|nil, err: table|nil)
 function _M:register_callback(channel_uri, callback_uri, data, done)
-  common.check_callback(channel_uri, callback_uri, data)
-  self.client:after(0, function()
-    done(nil, { kind = "unsupported", uri = channel_uri, attempts = 0, message =
-      "callback registration needs the X-CallbackURI header, which mpns.client cannot send; use mpns.sender.resty" })
-  end)
+  local url = common.check_callback(channel_uri, callback_uri, data)
+  local msg = mpns.callback { uri = callback_uri, data = data ~= "" and data or nil }
+  self.client:send_async(msg, url, function(res, err) return done(common.callback_result(res), err) end)
 end
 
 return _M
