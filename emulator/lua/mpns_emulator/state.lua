@@ -184,7 +184,7 @@ end
 
 function _M.reset()
   stats.reset()
-  for _, name in ipairs { "mpns_state", "mpns_notes", "mpns_payloads", "mpns_stats" } do
+  for _, name in ipairs { "mpns_state", "mpns_notes", "mpns_stats" } do
     shared[name]:flush_all()
     shared[name]:flush_expired()
   end
