@@ -1,7 +1,9 @@
---- bench/messages.lua: how fast a toast is built from Lua (constructor +
--- body), beside a plain-Lua string.format builder that escapes with gsub,
--- and beside the VM's floor: a C constructor that builds nothing
--- (bench/floor.c). Prints the median of 5 runs of N messages each.
+--- bench/messages.lua: how fast a personalised toast (its own text2 each
+-- time) is built from Lua (constructor + body), beside a plain-Lua
+-- string.format builder that escapes with gsub, and beside the VM's floor: a
+-- C constructor that builds nothing (bench/floor.c), given the same table.
+-- Prints the median of 5 runs of N messages each, and mpns as a ratio to the
+-- floor (issue 10's target: >= 0.6 on both VMs).
 -- Usage: lua5.4 bench/messages.lua [N]   (make bench runs it for both ABIs)
 local mpns = require "mpns"
 
@@ -15,15 +17,17 @@ local FORMAT = '<?xml version="1.0" encoding="utf-8"?><wp:Notification xmlns:wp=
   .. "<wp:Toast><wp:Text1>%s</wp:Text1><wp:Text2>%s</wp:Text2><wp:Param>%s</wp:Param>"
   .. "</wp:Toast></wp:Notification>"
 
+-- Personalised, as real toasts are: every message differs (issue 10).
+local function text2(i) return "Alice, your order " .. i .. " shipped" end
+
 local function plain_lua(i)
-  local t = { text1 = "Score", text2 = "Home 2 – 1 Away", param = "/Match.xaml?id=7&tab=live" }
+  local t = { text1 = "Score", text2 = text2(i), param = "/Match.xaml?id=7&tab=live" }
   return FORMAT:format(esc(t.text1), esc(t.text2), esc(t.param)), i
 end
 
 local toast = mpns.toast
 local function c_core(i)
-  return toast{ text1 = "Score", text2 = "Home 2 – 1 Away",
-    param = "/Match.xaml?id=7&tab=live" }:body(), i
+  return toast{ text1 = "Score", text2 = text2(i), param = "/Match.xaml?id=7&tab=live" }:body(), i
 end
 
 local function rate(fn)
@@ -42,12 +46,12 @@ end
 
 local new_floor = require "floor"
 local function floor(i)
-  return new_floor{ text1 = "Score", text2 = "Home 2 – 1 Away",
-    param = "/Match.xaml?id=7&tab=live" }:body(), i
+  return new_floor{ text1 = "Score", text2 = text2(i), param = "/Match.xaml?id=7&tab=live" }:body(), i
 end
 
 assert(plain_lua(1) == c_core(1), "the two builders must build the same payload")
 local c_rate, lua_rate, floor_rate = median(c_core), median(plain_lua), median(floor)
 print(("%-20s mpns.toast{}:body() %9.0f msg/s | plain Lua %9.0f msg/s (mpns %.2fx) | "
-  .. "VM floor %9.0f msg/s (mpns at %.0f%%)"):format(jit and jit.version or _VERSION,
-  c_rate, lua_rate, c_rate / lua_rate, floor_rate, 100 * c_rate / floor_rate))
+  .. "VM floor %9.0f msg/s (mpns %.2fx the floor; target >= 0.6: %s)"):format(
+  jit and jit.version or _VERSION, c_rate, lua_rate, c_rate / lua_rate, floor_rate,
+  c_rate / floor_rate, c_rate / floor_rate >= 0.6 and "met" or "NOT met"))
