@@ -9,12 +9,7 @@ local proc = require "proc"
 
 local _M = {}
 
-local function sh(cmd)
-  local f = assert(io.popen(cmd))
-  local out = f:read("a")
-  f:close()
-  return out
-end
+local sh = proc.sh
 
 local HEAD = [[
 %sdaemon off;
