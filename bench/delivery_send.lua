@@ -1,15 +1,17 @@
--- The lua-mpns side of bench/delivery: the same toast to N distinct channel
--- URIs PREFIX1..PREFIXN, queued at once, CONCURRENCY connections in flight.
---   lua5.4 bench/delivery_send.lua PREFIX N CONCURRENCY [CERT KEY CA]
+-- The lua-mpns side of bench/delivery: N toasts (bench/toasts.lua, MODE) to
+-- the channel URIs PREFIX1..PREFIXN, queued at once, CONCURRENCY connections
+-- in flight. Runs under Lua 5.4 and LuaJIT.
+--   lua5.4 bench/delivery_send.lua PREFIX N CONCURRENCY MODE [CERT KEY CA]
 -- Prints: ok=<received> bad=<other> seconds=<wall time> connections=<opened>
 local mpns = require "mpns"
-local prefix, n, conc = arg[1], tonumber(arg[2]), tonumber(arg[3])
+local toasts = require "toasts"
+local prefix, n, conc, mode = arg[1], tonumber(arg[2]), tonumber(arg[3]), arg[4]
+assert(toasts.MODES[mode], "unknown MODE " .. tostring(mode))
 
 local opts = { max_connections = conc, retry = { max_attempts = 1 } }
-if arg[4] then opts.cert, opts.key, opts.ca = arg[4], arg[5], arg[6] end
+if arg[5] then opts.cert, opts.key, opts.ca = arg[5], arg[6], arg[7] end
 local client = mpns.client(opts)
-local msg = mpns.toast { text1 = "Benchmark", text2 = "a toast & its text",
-  param = "/Page.xaml?a=1&b=2" }
+local same = mode == "same" and mpns.toast(toasts.fields(mode, 1))
 
 -- Wall time without LuaSocket: monotonic enough for a multi-second run.
 local function now()
@@ -25,7 +27,9 @@ local function on_result(res)
 end
 
 local t0 = now()
-for i = 1, n do client:send_async(msg, prefix .. i, on_result) end
+for i = 1, n do
+  client:send_async(same or mpns.toast(toasts.fields(mode, i)), prefix .. i, on_result)
+end
 client:run()
 print(("ok=%d bad=%d seconds=%.3f connections=%d"):format(ok, bad, now() - t0,
   client:stats().connections))

@@ -1,6 +1,14 @@
 --- spec/proc.lua: the few process helpers the nginx launchers of the specs
--- share (spec/emu.lua, spec/resty_nginx.lua). Lua 5.4 and LuaJIT.
+-- share (spec/emu.lua, spec/resty_nginx.lua, bench/peers.lua). Lua 5.4 and LuaJIT.
 local P = {}
+
+--- A shell command's standard output.
+function P.sh(cmd)
+  local f = assert(io.popen(cmd))
+  local out = f:read("*a")
+  f:close()
+  return out
+end
 
 function P.read_file(path)
   local f = io.open(path, "rb")

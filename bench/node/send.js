@@ -1,19 +1,28 @@
 // Drives the Node.js `mpns` package (2.1.3, the library behind Azure Mobile
-// Services) the way bench/delivery drives lua-mpns: the same toast to N
-// distinct channel URIs PREFIX1..PREFIXN with CONCURRENCY sends in flight.
-//   node send.js PREFIX N CONCURRENCY [CERT KEY CA]
+// Services) the way bench/delivery drives lua-mpns: N toasts to the distinct
+// channel URIs PREFIX1..PREFIXN with CONCURRENCY sends in flight, each toast
+// built as bench/toasts.lua builds it for MODE (same, text1, text2, param).
+//   node send.js PREFIX N CONCURRENCY MODE [CERT KEY CA]
 // Prints: ok=<received> bad=<other> seconds=<wall time of the sends>
 'use strict';
 const fs = require('fs');
 const mpns = require('mpns');
 
-const [prefix, nArg, concArg, cert, key, ca] = process.argv.slice(2);
+const [prefix, nArg, concArg, mode, cert, key, ca] = process.argv.slice(2);
 const n = Number(nArg), conc = Number(concArg);
-const opts = { text1: 'Benchmark', text2: 'a toast & its text', param: '/Page.xaml?a=1&b=2' };
-if (cert) {
-  opts.cert = fs.readFileSync(cert);
-  opts.key = fs.readFileSync(key);
-  opts.ca = fs.readFileSync(ca);
+const tls = cert ? { cert: fs.readFileSync(cert), key: fs.readFileSync(key),
+  ca: fs.readFileSync(ca) } : {};
+const NAMES = ['Alice', 'Bob', 'Chandra', 'Dmitri', 'Eve', 'Fatima', 'Grace'];
+
+// The options of send i: bench/toasts.lua's fields(mode, i).
+function fields(i) {
+  const t = { text1: 'Benchmark', text2: 'a toast & its text', param: '/Page.xaml?a=1&b=2', ...tls };
+  if (mode === 'same') return t;
+  const who = `${NAMES[i % NAMES.length]}, your order ${4000 + i} shipped`;
+  if (mode === 'text1') t.text1 = who;
+  else if (mode === 'text2') t.text2 = who;
+  else t.param = `/Order.xaml?id=${4000 + i}&from=push`;
+  return t;
 }
 
 let started = 0, done = 0, ok = 0, bad = 0;
@@ -29,7 +38,7 @@ function finish() {
 function next() {
   if (started >= n) return;
   started++;
-  mpns.sendToast(prefix + started, opts, (err, res) => {
+  mpns.sendToast(prefix + started, fields(started), (err, res) => {
     if (!err && res && res.notificationStatus === 'Received') ok++; else bad++;
     if (++done === n) finish(); else next();
   });

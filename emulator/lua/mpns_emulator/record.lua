@@ -3,53 +3,28 @@
 -- subject), fields, clear, attributes, xml (toast, tile) or raw (base64),
 -- warnings.
 --
--- Stored compactly as "<payload key>|<tail>": the payload's JSON (fields ...
--- xml) is kept once per judgment in the mpns_payloads dict under its key, and
--- the tail holds what is this request's own. expand() joins them.
---
--- LuaJIT 2.1 hashes a long string from a few sampled bytes (start, end, the
--- middle, a quarter in), so same-length texts that differ elsewhere share one
--- chain of its string table and each new one is compared with all of them.
--- Hence each record ends in what varies most: time and sequence.
+-- Stored as "<body>\n<JSON of this request's own: kind ... seq>": the payload
+-- as sent and no judgment of it, because judging is a function of the kind
+-- and the bytes alone, so expand() judges it again when it is shown (rarely)
+-- instead of every push building fields and JSON (long strings: LuaJIT 2.1
+-- hashes them from a few sampled bytes, so personalised payloads, which
+-- differ in a few bytes, share a chain of its string table and every new one
+-- is compared with all of them). The JSON ends in what varies most, the
+-- sequence number, so the stored strings themselves hash apart.
 local cjson = require "cjson.safe"
-local config = require "mpns_emulator.config"
+local validate = require "mpns_emulator.validate"
 
 local ngx = ngx
-local byte, tostring = string.byte, tostring
+local byte, tostring, ipairs = string.byte, tostring, ipairs
 
 local _M = {}
-local seq, judgments = 0, 0
+local seq = 0
 
--- The key of the judgment's payload JSON (without braces), stored on first
--- use; the worker's pid keeps keys unique across reloads.
-local function payload_key(m, body)
-  if not m.key then
-    judgments = judgments + 1
-    m.key = "j:" .. ngx.worker.pid() .. ":" .. judgments
-    local json = cjson.encode { fields = m.fields, clear = m.clear,
-                                attributes = m.attributes, warnings = m.warnings, xml = body }
-    local ok, err = ngx.shared.mpns_payloads:set(m.key, json:sub(2, -2))
-    if not ok then ngx.log(ngx.WARN, "mpns emulator: payload not kept: ", err) end
-  end
-  return m.key
-end
-
--- Everything in the tail, for raw notifications and records with warnings
--- of their own.
-local function slow(c, rec, body)
-  local m = rec.judged
-  local t = { kind = rec.kind, class = rec.class, message_id = c.msgid, time = ngx.now(),
-              seq = seq, endpoint = c.endpoint, service = c.service, warnings = rec.warnings }
-  if m then
-    t.fields, t.clear, t.attributes, t.xml = m.fields, m.clear, m.attributes, body
-    if m.warnings then
-      t.warnings = t.warnings or {}
-      for _, w in ipairs(m.warnings) do t.warnings[#t.warnings + 1] = w end
-    end
-  else
-    t.raw = ngx.encode_base64(body)
-  end
-  return "|" .. cjson.encode(t):sub(2)
+-- This request's own part as JSON, for records with warnings of their own.
+local function slow(c, rec)
+  return cjson.encode { kind = rec.kind, class = rec.class, message_id = c.msgid,
+    time = ngx.now(), seq = seq, endpoint = c.endpoint, service = c.service,
+    warnings = rec.warnings }
 end
 
 -- A header value as a JSON string: as it is unless it holds a byte JSON
@@ -72,13 +47,13 @@ local function time_text()
 end
 
 -- The stored form. c: the request (msgid, endpoint, service); rec:
--- validate.request's record; body: the payload.
+-- validate.request's record; body: the payload. One concatenation: the only
+-- new long string per push.
 function _M.compact(c, rec, body)
   seq = seq + 1
-  -- Without remembered judgments every payload is new: keep it inline.
-  if rec.warnings or not rec.judged or config.memo == 0 then return slow(c, rec, body) end
-  return payload_key(rec.judged, body) .. '|,"kind":"' .. rec.kind .. '","class":'
-    .. rec.class .. ',"endpoint":"' .. c.endpoint
+  if rec.warnings then return body .. "\n" .. slow(c, rec) end
+  return body .. '\n{"kind":"' .. rec.kind .. '","class":' .. rec.class
+    .. ',"endpoint":"' .. c.endpoint
     .. (c.msgid and '","message_id":' .. quoted(c.msgid) or '"')
     .. (c.service and ',"service":' .. quoted(c.service) or "")
     .. ',"time":' .. time_text() .. ',"seq":' .. seq .. "}"
@@ -88,12 +63,21 @@ end
 -- the notification they belong to by it).
 function _M.seq() return seq end
 
--- The JSON object of a stored record.
+-- The JSON object of a stored record, the payload judged again.
 function _M.expand(stored)
-  local key, tail = stored:match("^([^|]*)|(.*)$")
-  if key == "" then return "{" .. tail end
-  local payload = ngx.shared.mpns_payloads:get(key) or '"payload_evicted":true'
-  return "{" .. payload .. tail
+  local body, own = stored:match("^(.*)\n([^\n]*)$")
+  local t = cjson.decode(own)
+  if t.kind == "raw" then
+    t.raw = ngx.encode_base64(body)
+    return cjson.encode(t)
+  end
+  local m = validate.payload(t.kind, body) or {} -- it was accepted when pushed
+  t.xml, t.fields, t.clear, t.attributes = body, m.fields, m.clear, m.attributes
+  if m.warnings then
+    t.warnings = t.warnings or {}
+    for _, w in ipairs(m.warnings) do t.warnings[#t.warnings + 1] = w end
+  end
+  return cjson.encode(t)
 end
 
 return _M

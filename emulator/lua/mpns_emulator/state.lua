@@ -225,7 +225,7 @@ end
 function _M.reset()
   stats.reset()
   last_image = nil
-  for _, name in ipairs { "mpns_state", "mpns_notes", "mpns_payloads", "mpns_stats", "mpns_images" } do
+  for _, name in ipairs { "mpns_state", "mpns_notes", "mpns_stats", "mpns_images" } do
     shared[name]:flush_all()
     shared[name]:flush_expired()
   end

@@ -6,6 +6,7 @@ local lxp = require "lxp"
 local schema = require "mpns_emulator.schema"
 local config = require "mpns_emulator.config"
 local cache = require "mpns_emulator.cache"
+local layout = require "mpns_emulator.layout"
 
 local type, sub, find, byte = type, string.sub, string.find, string.byte
 local pairs, next = pairs, next
@@ -209,9 +210,10 @@ local function judgment(kind, body)
   return j or { err = err }
 end
 
--- Recent judgments per kind, by exact bytes. Judging is a function of those
--- alone, so the same notification fanned out to many channels is parsed once;
--- config.memo bounds the payloads remembered per kind (0 turns it off).
+-- Recent judgments per kind, by exact bytes, of bodies that are not a
+-- standard layout. Judging is a function of those alone, so the same such
+-- notification fanned out to many channels is parsed once; config.memo
+-- bounds the payloads remembered per kind (0 turns it off).
 local memos = {}
 for _, kind in ipairs { "toast", "tile" } do
   memos[kind] = cache.new(config.memo, function(body) return judgment(kind, body) end)
@@ -222,15 +224,17 @@ local function judge(kind, body)
   return memos[kind]:get(body)
 end
 
--- Forgets every judgment (POST /control/reset empties the payload store
--- that remembered judgments point into).
+-- Forgets every judgment.
 function _M.forget()
   for _, memo in pairs(memos) do memo:clear() end
 end
 
 -- Judges one request: its headers table and its body. Returns the record
--- { kind, class, judged = payload judgment (shared: read-only), warnings =
--- this request's own } or nil and the reason for a 400.
+-- { kind, class, warnings = this request's own (header) warnings } or nil and
+-- the reason for a 400. A standard layout (layout.lua) is proven valid and
+-- warning-free without a parse; the stored notification keeps the body, and
+-- record.expand judges it again when it is shown, so nothing of the judgment
+-- outlives the request.
 function _M.request(h, body)
   local kind, class = _M.headers(h)
   if not kind then return nil, class end
@@ -242,9 +246,11 @@ function _M.request(h, body)
   if type(ct) ~= "string" or find(ct, "text/xml", 1, true) ~= 1 then
     warnings = { "Content-Type should be text/xml, got " .. tostring(ct) }
   end
-  local m = judge(kind, body)
-  if m.err then return nil, m.err end
-  return { kind = kind, class = class, judged = m, warnings = warnings }
+  if not layout.standard(kind, body) then
+    local m = judge(kind, body)
+    if m.err then return nil, m.err end
+  end
+  return { kind = kind, class = class, warnings = warnings }
 end
 
 return _M
