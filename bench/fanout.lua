@@ -61,7 +61,7 @@ local VM = rawget(_G, "jit") and "luajit" or "lua5.4"
 local db = os.tmpname()
 local e = assert(emu.start { keep = 1 })
 
-local sh = proc.capture
+local sh = proc.sh
 
 local function median(t)
   local c = {}

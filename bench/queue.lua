@@ -23,7 +23,7 @@ local now = proc.uptime
 local started = {}   -- emulators and Redis servers, stopped at the end even after an error
 local e = assert(emu.start { keep = 4 })
 started[1] = e
-local logs = proc.capture("mktemp -d /tmp/mpns-qbench.XXXXXX"):gsub("%s+$", "")
+local logs = proc.sh("mktemp -d /tmp/mpns-qbench.XXXXXX"):gsub("%s+$", "")
 
 -- A worker process for `started`: stopped only while its PID still runs mpns-worker.
 local function worker(pid)

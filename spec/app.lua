@@ -7,7 +7,7 @@ local proc = require "proc"
 
 local A = {}
 A.__index = A
-local sh = proc.output
+local sh = proc.sh
 
 local CONF = [[
 %s

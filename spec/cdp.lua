@@ -57,9 +57,9 @@ end
 
 --- Starts headless Chromium on url; returns the page or nil, why.
 function C.open(url, dir)
-  local bin = proc.output("command -v chromium || command -v chromium-browser"):gsub("%s+$", "")
+  local bin = proc.sh("command -v chromium || command -v chromium-browser"):gsub("%s+$", "")
   if bin == "" then return nil, "Chromium is not installed (Debian package chromium)" end
-  local pid = tonumber(proc.output(("HOME=%s %s --headless --no-sandbox --disable-gpu --no-first-run "
+  local pid = tonumber(proc.sh(("HOME=%s %s --headless --no-sandbox --disable-gpu --no-first-run "
     .. "--user-data-dir=%s/cdp-profile --remote-debugging-port=0 '%s' >%s/cdp.log 2>&1 & echo $!")
     :format(dir, bin, dir, url, dir)))
   local b = setmetatable({ pid = pid }, C)

@@ -18,14 +18,6 @@ function P.read_file(path)
   return s
 end
 
---- A shell command's standard output.
-function P.output(cmd)
-  local f = assert(io.popen(cmd))
-  local out = f:read("*a")
-  f:close()
-  return out
-end
-P.capture = P.output  -- the push kit's specs' name for it
 
 --- Seconds since boot (/proc/uptime): wall time for benchmarks, no LuaSocket.
 function P.uptime()

@@ -9,7 +9,7 @@ local proc = require "proc"
 local K = {}
 K.__index = K
 
-local sh = proc.capture
+local sh = proc.sh
 
 K.ROOT = sh("pwd"):gsub("%s+$", "")
 

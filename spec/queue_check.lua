@@ -14,7 +14,7 @@ function C.start_worker(server, name, prefix, opts)
     "--group", "g", "--consumer", name, "--concurrency", opts.concurrency or 16,
     "--visibility", opts.visibility or 2, "--prefix", prefix, "--allow-host", "127.0.0.1:*",
     "--status", "log" }, " ")
-  return tonumber(proc.capture(cmd .. " >/dev/null 2>>" .. (opts.log or "/dev/null")
+  return tonumber(proc.sh(cmd .. " >/dev/null 2>>" .. (opts.log or "/dev/null")
     .. " & echo $!"):match("%d+"))
 end
 
@@ -31,7 +31,7 @@ function C.received(e, tag, n)
   local f = assert(io.open(cfg, "w"))
   for i = 1, n do f:write('url = "', e.control, "channels/", tag, "-", i, '"\n') end
   f:close()
-  local out = proc.capture("curl -s -K " .. cfg .. " -w '\\n'")
+  local out = proc.sh("curl -s -K " .. cfg .. " -w '\\n'")
   os.remove(cfg)
   local got = {}
   for line in out:gmatch("[^\n]+") do

@@ -148,13 +148,13 @@ end
 -- cosockets) on a free port; stopped by PID.
 local proc = require "proc"
 local function start_nginx(prefix)
-  local dir = proc.capture("mktemp -d /tmp/mpns-metrics.XXXXXX"):gsub("%s+$", "")
-  local root = proc.capture("pwd"):gsub("%s+$", "")
+  local dir = proc.sh("mktemp -d /tmp/mpns-metrics.XXXXXX"):gsub("%s+$", "")
+  local root = proc.sh("pwd"):gsub("%s+$", "")
   os.execute("mkdir -p " .. dir .. "/logs")
   local port = math.random(40001, 50000)
   local redis_opts = ("{ port = %d, prefix = %q }"):format(server.port, prefix)
   local conf = table.concat({
-    (proc.capture("id -u"):match("^0") and "user root;" or ""),
+    (proc.sh("id -u"):match("^0") and "user root;" or ""),
     "daemon off; worker_processes 1; pid logs/nginx.pid; error_log logs/error.log warn;",
     "load_module /usr/lib/nginx/modules/ndk_http_module.so;",
     "load_module /usr/lib/nginx/modules/ngx_http_lua_module.so;",
@@ -174,11 +174,11 @@ local function start_nginx(prefix)
     "} }" }, "\n")
   local f = assert(io.open(dir .. "/nginx.conf", "w"))
   f:write(conf); f:close()
-  local pid = tonumber(proc.capture("PATH=$PATH:/usr/sbin nginx -p " .. dir .. " -c nginx.conf -e logs/error.log >"
+  local pid = tonumber(proc.sh("PATH=$PATH:/usr/sbin nginx -p " .. dir .. " -c nginx.conf -e logs/error.log >"
     .. dir .. "/logs/stdout 2>&1 & echo $!"))
   local url = "http://127.0.0.1:" .. port
   for _ = 1, 100 do
-    if proc.capture("curl -s -o /dev/null -w '%{http_code}' " .. url .. "/metrics") == "200" then break end
+    if proc.sh("curl -s -o /dev/null -w '%{http_code}' " .. url .. "/metrics") == "200" then break end
     os.execute("sleep 0.05")
   end
   return { pid = pid, url = url, dir = dir, stop = function(n) proc.stop(n.pid); os.execute("rm -rf " .. n.dir) end }
@@ -215,8 +215,8 @@ function TestNginx:test_metrics_and_the_store_through_cosockets()
   assert(e:set("m-3", { daily_limit = 0 }))
   run_worker(prefix)
   local ng = start_nginx(prefix)
-  local text = proc.capture("curl -s " .. ng.url .. "/metrics")
-  local sub = proc.capture("curl -s '" .. ng.url .. "/sub?uri=" .. e.http_prefix .. "nx-1'")
+  local text = proc.sh("curl -s " .. ng.url .. "/metrics")
+  local sub = proc.sh("curl -s '" .. ng.url .. "/sub?uri=" .. e.http_prefix .. "nx-1'")
   ng:stop()
   lu.assertStrContains(text, "# TYPE mpns_sends_total counter\nmpns_sends_total 12\n")
   lu.assertStrContains(text, 'mpns_outcomes_total{outcome="received"} 11\n')

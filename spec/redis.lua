@@ -23,7 +23,7 @@ end
 function Server:cli(...)
   local args = {}
   for i, a in ipairs({ ... }) do args[i] = quote(a) end
-  return (proc.capture("redis-cli -p " .. self.port .. " " .. table.concat(args, " ")
+  return (proc.sh("redis-cli -p " .. self.port .. " " .. table.concat(args, " ")
     .. " 2>&1"):gsub("\n$", ""))
 end
 
@@ -31,7 +31,7 @@ end
 function Server:launch()
   local persist = self.aof and "--appendonly yes --appendfsync everysec"
     or "--appendonly no"
-  local out = proc.capture("cd " .. quote(self.dir) .. " && redis-server --port " .. self.port
+  local out = proc.sh("cd " .. quote(self.dir) .. " && redis-server --port " .. self.port
     .. " --bind 127.0.0.1 --dir " .. quote(self.dir) .. " --save '' " .. persist
     .. " --logfile redis.log >/dev/null 2>&1 & echo $!")
   self.pid = tonumber(out:match("(%d+)"))
@@ -51,7 +51,7 @@ function redis.start(opts)
   opts = opts or {}
   local err
   for _ = 1, 10 do
-    local dir = proc.capture("mktemp -d /tmp/mpns-redis.XXXXXX"):gsub("%s+$", "")
+    local dir = proc.sh("mktemp -d /tmp/mpns-redis.XXXXXX"):gsub("%s+$", "")
     local s = setmetatable({ host = "127.0.0.1", port = random_port(), dir = dir,
       aof = opts.aof }, Server)
     s.url = s.host .. ":" .. s.port

@@ -8,7 +8,7 @@ local N = {}
 N.__index = N
 
 local proc = require "proc"
-local sh = proc.output
+local sh = proc.sh
 local read, alive = proc.read_file, proc.alive
 
 N.ROOT = sh("pwd"):gsub("%s+$", "")      -- spec/run runs from the repo root

@@ -15,7 +15,7 @@ local N = tonumber(os.getenv("CRASH_N")) or 2000
 local CONCURRENCY = 16
 local LUA = arg and arg[-1] or "lua5.4"
 local e = assert(emu.start())
-local logs = proc.capture("mktemp -d /tmp/mpns-crash.XXXXXX"):gsub("%s+$", "")
+local logs = proc.sh("mktemp -d /tmp/mpns-crash.XXXXXX"):gsub("%s+$", "")
 
 local function sleep(s) os.execute("sleep " .. s) end
 

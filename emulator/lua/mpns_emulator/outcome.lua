@@ -44,7 +44,7 @@ function _M.decide(c, rec, body)
   end
   state.receive(c.id, stored)
   -- Downloads of remote tile images start after the answer (phone.lua).
-  if c.kind == "tile" then phone.tile_received(c.id, rec.judged) end
+  if c.kind == "tile" then phone.tile_received(c.id, body) end
   return RECEIVED
 end
 

@@ -12,16 +12,17 @@ local config = require "mpns_emulator.config"
 local stats = require "mpns_emulator.stats"
 local fetch = require "mpns_emulator.fetch"
 local record = require "mpns_emulator.record"
+local validate = require "mpns_emulator.validate"
+local cache = require "mpns_emulator.cache"
 local cjson = require "cjson.safe"
+local find = string.find
 
 local ngx = ngx
 local _M = {}
 
--- The remote images of a payload judgment, remembered per judgment (shared,
--- read-only tables), so a fan-out of one tile looks at its fields once.
--- Cycle images must be local (validate warns): the phone never fetches them.
+-- The remote images of a payload judgment. Cycle images must be local
+-- (validate warns): the phone never fetches them.
 local NONE = {}
-local remote = setmetatable({}, { __mode = "k" })
 
 local function remote_images(fields)
   local out = NONE
@@ -125,16 +126,21 @@ local function want(id, images, seq)
   end
 end
 
+-- A tile body's remote images, remembered per body (shared, read-only
+-- tables) so a fan-out of one tile is parsed once; the judgment itself is no
+-- longer kept past the request (validate.request), so it is made again here.
+local remote_of = cache.new(1024, function(body)
+  local m = validate.payload("tile", body)
+  return m and m.fields and remote_images(m.fields) or NONE
+end)
+
 ---A tile notification reached the phone (outcome.decide, on the hot path:
----nothing happens unless the tile names a remote image).
+---nothing happens unless the body names an absolute URL).
 ---@param id string channel id
----@param judged table the payload's judgment (validate.request's rec.judged)
-function _M.tile_received(id, judged)
-  local images = remote[judged]
-  if not images then
-    images = remote_images(judged.fields)
-    remote[judged] = images
-  end
+---@param body string the tile's payload
+function _M.tile_received(id, body)
+  if not find(body, "://", 1, true) then return end
+  local images = remote_of:get(body)
   if images ~= NONE then
     last_arrival = ngx.now()
     want(id, images, record.seq())
