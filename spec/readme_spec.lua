@@ -6,13 +6,14 @@
 --               requested instead
 --   ```sh       run by sh -e
 --   ```console  a `make repl` transcript, replayed into make repl
--- against an emulator: README's 127.0.0.1:8080 / :8443 become its ports.
+-- against an emulator and a redis-server: README's 127.0.0.1:8080 / :8443 / 6379 become their ports.
 -- A `--> text` (or `# --> text`) comment is output the run must print, in
 -- order. Indented blocks (commands, output) are not run: every `make X` the
 -- README names must be a Makefile target, and relative links must exist.
 local lu = require "luaunit"
 local cjson = require "cjson"
 local emu = require "emu"
+local redis = require "redis"
 local nginx_lua = require "nginx_lua"
 local proc = require "proc"
 
@@ -57,11 +58,13 @@ local function blocks()
 end
 
 local e = assert(emu.start { daily_limit = 500 })
+local r = assert(redis.start {})  -- for the Redis examples: their 6379 becomes its port
 
 local function localize(code)
   return (code:gsub("http://127%.0%.0%.1:8080", "http://127.0.0.1:" .. e.port)
     :gsub("https://127%.0%.0%.1:8443", "https://127.0.0.1:" .. e.tls_port)
-    :gsub('"127%.0%.0%.1:8080"', '"127.0.0.1:' .. e.port .. '"'))  -- allowed_hosts entries
+    :gsub('"127%.0%.0%.1:8080"', '"127.0.0.1:' .. e.port .. '"')  -- allowed_hosts entries
+    :gsub("port = 6379", "port = " .. r.port):gsub("127%.0%.0%.1:6379", "127.0.0.1:" .. r.port))
 end
 
 -- Every expected line, in order, in `out`; a run of blanks in the README
@@ -127,16 +130,19 @@ local function run_in_nginx(b)
   local dir = os.tmpname()
   os.remove(dir)
   os.execute("mkdir -p " .. dir)
-  write(dir .. "/readme_push.lua", b.code)
+  write(dir .. "/readme_push.lua", localize(b.code))
   local n, why = nginx_lua.start { lua_path = dir .. "/?.lua;",
     server = 'location = /push { content_by_lua_block { require("readme_push")() } }' }
   if not n then os.execute("rm -rf " .. dir) end
   lu.assertNotNil(n, why)
   local status, body = n:get("/push?text1=Hi&text2=there&uri=" .. e.http_prefix .. "readme-resty")
+  -- a host the handler does not allow is refused, and nothing is sent
+  local refused = n:get("/push?text1=Hi&uri=http://127.0.0.2:" .. e.port .. "/throttledthirdparty/01.00/x")
   local log = n:log()
   n:stop()
   os.execute("rm -rf " .. dir)
   lu.assertEquals(status, 200, log)
+  lu.assertEquals(refused, 403, log)
   lu.assertEquals(cjson.decode(body).outcome, "received", body)
   local got = assert(e:get("readme-resty")).notifications
   lu.assertEquals(got[#got].fields, { Text1 = "Hi", Text2 = "there" })
@@ -192,4 +198,5 @@ end
 
 local rc = lu.LuaUnit.run()
 e:stop()
+r:stop()
 os.exit(rc == 0)
