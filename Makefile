@@ -186,7 +186,18 @@ build/asan/core_test: spec/c/core_test.c $(CORE_SRC) $(HEADERS)
 	@mkdir -p $(@D)
 	$(SAN_CC) $(WARN) $(SAN) -Icsrc $(CURL_CFLAGS) -o $@ $< $(CORE_SRC) $(CURL_LIBS)
 
-asan-build: build/asan/mpns/core.so build/asan/lua_asan build/asan/core_test
+# mpns.image too, so the suites that render see the same module as make test.
+ASAN_IMG_OBJ = $(IMAGE_SRC:csrc/%.c=build/asan/img/%.o) build/asan/img/limage.o
+
+build/asan/img/%.o: csrc/%.c $(HEADERS)
+	@mkdir -p $(@D)
+	$(SAN_CC) $(WARN) $(SAN) -fPIC -fvisibility=hidden $(IMAGE_CFLAGS) $(LUA54_CFLAGS) -c $< -o $@
+
+build/asan/mpns/image.so: $(ASAN_IMG_OBJ) build/asan/core/check.o build/asan/core/fields.o
+	@mkdir -p $(@D)
+	$(SAN_CC) $(SAN) -shared -o $@ $^ $(IMAGE_LIBS)
+
+asan-build: build/asan/mpns/core.so build/asan/mpns/image.so build/asan/lua_asan build/asan/core_test
 
 check-asan: deps
 	@$(MAKE) --no-print-directory build asan-build

@@ -242,7 +242,10 @@ local function ten_thousand(e)
   lu.assertEquals(st.http["503"], 250)
   local dropped = (st.http["444"] or 0) + (st.http["499"] or 0)
   lu.assertTrue(dropped >= 500, "444+499: " .. dropped .. " " .. require("cjson").encode(st))
-  lu.assertEquals(st.notification.Received, 10000)
+  -- Each send was received; one whose slow answer the client timed out on
+  -- was received by the server too and sent again (at least once, by design).
+  lu.assertTrue(st.notification.Received >= 10000, "Received " .. st.notification.Received)
+  lu.assertTrue(st.notification.Received <= st.requests - st.http["503"] - dropped)
   lu.assertTrue(c:stats().retries >= 750, "retries " .. c:stats().retries)
   lu.assertTrue(c:stats().connections <= 50 + c:stats().retries)
   c:close()
