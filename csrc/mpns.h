@@ -152,9 +152,6 @@ typedef struct {
  * 412 without X-NotificationStatus). */
 mpns_advice mpns_answer_advise(int status, const char *notification,
                                const char *subscription);
-/* The same without X-SubscriptionStatus: enough to decide retries, but a
- * 404 is then never MPNS_EXPIRED (only that header proves it). */
-mpns_advice mpns_response_advise(int status, const char *notification);
 const char *mpns_outcome_name(mpns_outcome o);
 
 /* ---- client: delivery over libcurl (client.c) -------------------------- */

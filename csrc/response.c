@@ -79,8 +79,4 @@ mpns_advice mpns_answer_advise(int status, const char *notification, const char 
   return a;
 }
 
-mpns_advice mpns_response_advise(int status, const char *notification) {
-  return mpns_answer_advise(status, notification, NULL);
-}
-
 const char *mpns_outcome_name(mpns_outcome o) { return outcome_names[o]; }

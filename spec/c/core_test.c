@@ -133,12 +133,12 @@ static void test_checks_honour_len(void) {
 }
 
 static void test_advice(void) {
-  mpns_advice a = mpns_response_advise(200, "received");
+  mpns_advice a = mpns_answer_advise(200, "received", NULL);
   CHECK(a.outcome == MPNS_RECEIVED && a.ok && a.retry_after == -1);
   a = mpns_answer_advise(404, "Dropped", "expired");
   CHECK(a.delete_channel && strcmp(mpns_outcome_name(a.outcome), "expired") == 0);
   /* Only X-SubscriptionStatus: Expired proves a channel gone. */
-  a = mpns_response_advise(404, "Dropped");
+  a = mpns_answer_advise(404, "Dropped", NULL);
   CHECK(a.outcome == MPNS_NOT_MPNS && !a.delete_channel && a.retry_after == -1);
   a = mpns_answer_advise(404, NULL, "Active");
   CHECK(a.outcome == MPNS_NOT_MPNS && !a.delete_channel);

@@ -44,7 +44,7 @@ static int same(const char *a, const char *b) { return a && strcasecmp(a, b) == 
 
 static void check_advice(int status, const char *n, const char *s) {
   mpns_advice a = mpns_answer_advise(status, n, s);
-  mpns_advice two = mpns_response_advise(status, n);
+  mpns_advice two = mpns_answer_advise(status, n, NULL);
   FUZZ_ASSERT((unsigned)a.outcome < MPNS_OUTCOME_COUNT && mpns_outcome_name(a.outcome));
   FUZZ_ASSERT(a.ok == (status == 200 && same(n, "Received")));
   FUZZ_ASSERT(a.delete_channel == (status == 404 && same(s, "Expired")));
