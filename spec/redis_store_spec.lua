@@ -80,6 +80,74 @@ function TestRedisOnly:test_backend_down_is_nil_err_then_recovers()
   lu.assertNotNil(st:get("a"))
 end
 
+function TestRedisOnly:test_a_batch_larger_than_one_script_call_is_written_whole()
+  -- 1,000 outcomes of 7 fields: more arguments than LuaJIT unpacks at once.
+  local st = open()
+  local reg = assert(require("mpns.registry").open { store = st, flush_every = 1000,
+    allowed_hosts = { "127.0.0.1:*" } })
+  local U = "http://127.0.0.1/throttledthirdparty/01.00/big-"
+  assert(reg:subscribe_many((function()
+    local l = {}
+    for i = 1, 1000 do l[i] = { uri = U .. i } end
+    return l
+  end)()))
+  for i = 1, 1000 do
+    lu.assertNotNil(reg:record(U .. i, { outcome = "received", status = 200,
+      notification_status = "Received", subscription_status = "Active",
+      device_connection_status = "Connected" }, "toast"))
+  end
+  lu.assertTrue(reg:flush())
+  lu.assertEquals(st:count({}), 1000)
+  for _, i in ipairs { 1, 500, 1000 } do lu.assertEquals(st:get(U .. i).last_outcome, "received") end
+end
+
+-- Two light threads of one nginx worker share one store and one registry
+-- (module-level, as an app keeps them) and interleave at cosocket yields
+-- and ngx.sleep(0): neither may see, send or drop the other's writes.
+local LIGHT_THREADS = [[
+local st = assert(require("mpns.store.redis").new { port = @PORT@, prefix = "lt:" })
+local reg = assert(require("mpns.registry").open { store = st, flush_every = 1000,
+  allowed_hosts = { "127.0.0.1:*" } })
+local U = "http://127.0.0.1/throttledthirdparty/01.00/"
+for i = 1, 3 do assert(st:subscribe({ uri = U .. i }, 1)) end
+local out = {}
+-- A: a batch with one deferred write that yields, then fails (its write is dropped).
+local a = ngx.thread.spawn(function()
+  return pcall(st.batch, st, function()
+    st:update(U .. 1, { counter = 5 })
+    ngx.sleep(0)
+    error("A gives up")
+  end)
+end)
+-- B, while A's batch is open: a plain write, answered for itself.
+out[#out + 1] = "b_update=" .. tostring(st:update(U .. 2, { counter = 7 }))
+out[#out + 1] = "b_missing=" .. tostring(st:update(U .. "none", { counter = 1 }))
+ngx.thread.wait(a)
+-- C flushes the registry (yields in its cosocket write) while D records.
+reg:record(U .. 1, { outcome = "received", status = 200 }, "toast")
+local c = ngx.thread.spawn(function() return reg:flush() end)
+reg:record(U .. 3, { outcome = "dropped", status = 404 }, "toast")
+ngx.thread.wait(c)
+assert(reg:flush())
+for i = 1, 3 do
+  local rec = st:get(U .. i)
+  out[#out + 1] = i .. "=" .. tostring(rec.counter) .. "," .. tostring(rec.last_outcome)
+end
+ngx.say(table.concat(out, " "))
+]]
+
+function TestRedisOnly:test_light_threads_in_one_nginx_worker_keep_their_own_batches()
+  local nginx_lua = require "nginx_lua"
+  local ngx_srv = assert(nginx_lua.start { server = "location /t { content_by_lua_block { "
+    .. LIGHT_THREADS:gsub("@PORT@", tostring(server.port)) .. " } }" })
+  local status, body = ngx_srv:get("/t")
+  local log = ngx_srv:log()
+  ngx_srv:stop()
+  lu.assertEquals(status, 200, log)
+  lu.assertEquals(body:gsub("%s+$", ""),
+    "b_update=true b_missing=false 1=0,received 2=7,nil 3=0,dropped")
+end
+
 local rc = lu.LuaUnit.run()
 server:stop()
 os.exit(rc == 0)

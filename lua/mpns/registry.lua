@@ -426,6 +426,18 @@ local function expire(self, uri)
   return rec
 end
 
+-- Adds one channel's changes to a pending buffer (on top of any it holds).
+local function buffer(p, uri, c, now)
+  local old = p.changes[uri]
+  if old then
+    for k, v in pairs(c) do old[k] = v end
+    return
+  end
+  if p.n == 0 then p.since = now end
+  p.n = p.n + 1
+  p.uris[p.n], p.changes[uri] = uri, c
+end
+
 --- Applies a send's outcome to its channel. `res_or_err` is a send's result
 --- (`outcome`, `status`, the three statuses, `retry_after`, `delete_channel`)
 --- or its error (`kind`, `retry_after`); `msg` (a message or its kind) tells
@@ -451,14 +463,7 @@ function Registry:record(uri, res_or_err, msg)
   local now = self.clock()
   local c = outcome_changes(res_or_err, msg, now)
   local p = self.pending
-  local old = p.changes[uri]
-  if old then
-    for k, v in pairs(c) do old[k] = v end
-  else
-    if p.n == 0 then p.since = now end
-    p.n = p.n + 1
-    p.uris[p.n], p.changes[uri] = uri, c
-  end
+  buffer(p, uri, c, now)
   if p.n >= self.flush_every or now - p.since >= self.flush_interval then
     local ok, err = self:flush()
     if not ok then return nil, err end
@@ -473,6 +478,9 @@ end
 function Registry:flush()
   local p = self.pending
   if p.n == 0 then return true end
+  -- A fresh buffer first: the batch may yield (cosockets), and what other
+  -- light threads record meanwhile must be neither lost nor written twice.
+  self.pending = { n = 0, uris = {}, changes = {} }
   local st = self.store
   local ok, err = pcall(st.batch, st, function()
     for i = 1, p.n do
@@ -480,9 +488,11 @@ function Registry:flush()
       if done == nil then error(e, 0) end
     end
   end)
-  if not ok then return nil, PREFIX .. tostring(err) end
-  self.pending = { n = 0, uris = {}, changes = {} }
-  return true
+  if ok then return true end
+  local later = self.pending     -- kept for the next flush, newer changes on top
+  self.pending = p
+  for i = 1, later.n do buffer(p, later.uris[i], later.changes[later.uris[i]], later.since) end
+  return nil, PREFIX .. tostring(err)
 end
 
 ------------------------------------------------------------------ pattern state

@@ -10,6 +10,7 @@ local S = require "mpns.store.redis.scripts"
 
 local NULL, TYPE = store.NULL, store.TYPE
 local fmt, tonumber, tostring, type = string.format, tonumber, tostring, type
+local unpack = table.unpack or unpack
 
 local function pack(...) return { n = select("#", ...), ... } end
 
@@ -33,8 +34,8 @@ function M.new(opts)
       error("mpns.store.redis: option '" .. k .. "' expected a " .. OPTIONS[k] .. ", got " .. type(v), 2)
     end
   end
-  local self = setmetatable({ c = conn.new(opts), p = opts.prefix or "mpns:", depth = 0,
-    queued = {} }, mt)
+  local self = setmetatable({ c = conn.new(opts), p = opts.prefix or "mpns:",
+    open = setmetatable({}, { __mode = "k" }) }, mt)
   local ok, err = self.c:call("PING")
   if not ok then self.c:close(); return nil, err end
   return self
@@ -71,14 +72,40 @@ local function decode(h)
   return rec
 end
 
--- Sends the updates a batch deferred (one script call for all of them).
+-- Arguments per script call: LuaJIT unpacks at most about 8,000 values.
+local MAX_ARGS = 4000
+
+-- Sends update argument lists in as few script calls as MAX_ARGS allows;
+-- the last call's reply, or nil, err.
+local function send_updates(self, list)
+  local args, n, res, err = {}, 0, nil, nil
+  local function send()
+    res, err = self.c:eval(S.update, 0, self.p, unpack(args, 1, n))
+    args, n = {}, 0
+    return res
+  end
+  for _, u in ipairs(list) do
+    if n > 0 and n + #u > MAX_ARGS and not send() then return nil, err end
+    for _, a in ipairs(u) do n = n + 1; args[n] = a end
+  end
+  if n > 0 and not send() then return nil, err end
+  return res or {}
+end
+
+-- The key of the running light thread (a coroutine; LuaJIT's main thread
+-- is nil): a batch belongs to the thread that opened it, so two requests
+-- of one nginx worker that share this store never mix their updates.
+local MAIN = {}
+local function thread() return coroutine.running() or MAIN end
+
+-- Sends the updates the caller's batch deferred (one script call for all
+-- of them, while they fit), so its reads see its writes.
 local function drain(self)
-  local q = self.queued
-  if #q == 0 then return true end
-  self.queued = {}
-  local args = { n = 0 }
-  for _, u in ipairs(q) do for _, a in ipairs(u) do args.n = args.n + 1; args[args.n] = a end end
-  local res, err = self.c:eval(S.update, 0, self.p, (table.unpack or unpack)(args, 1, args.n))
+  local co = thread()
+  local b = self.open[co]
+  if not b or #b == 0 then return true end
+  self.open[co] = {}
+  local res, err = send_updates(self, b)
   if not res then return nil, err end
   return true
 end
@@ -130,13 +157,9 @@ end
 function M:update(uri, changes)
   live(self)
   store.check_changes(changes, "mpns.store.redis")
-  self.queued[#self.queued + 1] = update_args(uri, changes)
-  if self.depth > 0 then return true end
-  local q = self.queued
-  self.queued = {}
-  local args = {}
-  for _, u in ipairs(q) do for _, a in ipairs(u) do args[#args + 1] = a end end
-  local res, err = self.c:eval(S.update, 0, self.p, (table.unpack or unpack)(args))
+  local b = self.open[thread()]
+  if b then b[#b + 1] = update_args(uri, changes); return true end
+  local res, err = send_updates(self, { update_args(uri, changes) })
   if not res then return nil, err end
   return res[#res] == 1
 end
@@ -210,20 +233,19 @@ end
 
 --- Runs fn with updates deferred to its end (one round trip); fn raising
 --- drops the deferred updates and re-raises (writes already made stay).
+--- The batch is the calling thread's (coroutine's): a nested call joins
+--- it, another light thread's writes are not part of it.
 function M:batch(fn)
   live(self)
-  self.depth = self.depth + 1
+  local co = thread()
+  if self.open[co] then return fn() end
+  self.open[co] = {}
   local res = pack(pcall(fn))
-  self.depth = self.depth - 1
-  if not res[1] then
-    if self.depth == 0 then self.queued = {} end
-    error(res[2], 0)
-  end
-  if self.depth == 0 then
-    local ok, err = drain(self)
-    if not ok then error(err, 0) end
-  end
-  return (table.unpack or unpack)(res, 2, res.n)
+  if not res[1] then self.open[co] = nil; error(res[2], 0) end
+  local ok, err = drain(self)
+  self.open[co] = nil
+  if not ok then error(err, 0) end
+  return unpack(res, 2, res.n)
 end
 
 --- The connection this store uses (the queue and worker share it).
