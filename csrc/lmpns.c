@@ -12,5 +12,6 @@ MPNS_EXPORT int luaopen_mpns_core(lua_State *L) {
   mpns_open_message(L);
   mpns_open_response(L);
   mpns_open_client(L);
+  mpns_open_signal(L);
   return 1;
 }

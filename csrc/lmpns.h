@@ -13,6 +13,7 @@
 void mpns_open_message(lua_State *L);   /* lmessage.c: constructors, CLEAR */
 void mpns_open_response(lua_State *L);  /* lresponse.c: parse_response */
 void mpns_open_client(lua_State *L);    /* lclient.c: client objects */
+void mpns_open_signal(lua_State *L);    /* lsignal.c: trap_signals, caught_signal */
 
 /* The built message at `idx`; raises a type error naming argument `idx`. */
 mpns_msg *mpns_checkmsg(lua_State *L, int idx);

@@ -102,8 +102,9 @@ end
 
 function TestCrash:test_sigterm_finishes_claimed_batches_acks_and_exits()
   local server, q, list, id = job(self, "s:", "s")
-  -- LuaJIT (its FFI polls the signal); 4 at a time, so TERM lands mid-job
-  local pid = check.start_worker(server, "s1", "s:", { lua = "luajit", concurrency = 4,
+  -- the worker under this suite's VM (spec/run: Lua 5.4, then LuaJIT);
+  -- 4 at a time, so TERM lands mid-job
+  local pid = check.start_worker(server, "s1", "s:", { lua = LUA, concurrency = 4,
     log = logs .. "/s1.log" })
   table.insert(self.started, pid)
   wait_done(server, q, id, function(d) return d >= N / 4 end, 60)

@@ -277,4 +277,15 @@ function core.set_limits(limits) end
 ---@return mpns.Client
 function core.client(opts) end
 
+--- Installs a handler for SIGTERM and SIGINT that only sets a flag (reset
+--- after one signal: a second ends the process). For programs of one's own
+--- such as bin/mpns-worker; never inside nginx, whose signals they are.
+---@return true|nil ok
+---@return string? err
+function core.trap_signals() end
+
+--- The signal trap_signals caught, if one arrived.
+---@return "TERM"|"INT"|nil
+function core.caught_signal() end
+
 return core

@@ -18,10 +18,10 @@ Sends the batches of mpns.queue jobs from Redis to MPNS (see README, "Scale-out 
   --idle-exit S         exit after S seconds without work
   --help                this text
 
-SIGTERM (or Ctrl-C) stops it gracefully under LuaJIT (the default): it claims
-nothing more, finishes and records the batches it holds, acknowledges them and
-exits 0. Under Lua 5.4 a signal ends it at once; its batches go to another
-worker after --visibility seconds.]]
+SIGTERM (or Ctrl-C) stops it gracefully: it claims nothing more, finishes and
+records the batches it holds, acknowledges them and exits 0. A second signal
+ends it at once; its unfinished batches go to another worker after
+--visibility seconds.]]
 
 local FLAGS = { ["--group"] = "group", ["--consumer"] = "consumer", ["--concurrency"] = "concurrency",
   ["--visibility"] = "visibility", ["--prefix"] = "prefix", ["--status"] = "status",
@@ -52,31 +52,13 @@ local function parse(argv)
   return o
 end
 
--- SIGTERM and SIGINT ask the worker to stop. Under LuaJIT they are blocked
--- (FFI sigprocmask) and polled each round with sigpending: no handler runs
--- asynchronously inside Lua. Elsewhere (Lua 5.4 has no FFI) a signal ends
--- the process at once, which loses nothing either (see the README).
+-- SIGTERM and SIGINT ask the worker to stop: the C core's handler only
+-- sets a flag (no Lua runs inside it), which the worker polls each round;
+-- the same under Lua 5.4 and LuaJIT. A second signal ends it at once.
 local function on_signals(w)
-  local ok, ffi = pcall(require, "ffi")
-  if not ok then return false end
-  pcall(ffi.cdef, [[
-    typedef struct { unsigned long val[16]; } mpns_sigset_t;
-    int sigemptyset(mpns_sigset_t *set);
-    int sigaddset(mpns_sigset_t *set, int signum);
-    int sigismember(const mpns_sigset_t *set, int signum);
-    int sigprocmask(int how, const mpns_sigset_t *set, mpns_sigset_t *old);
-    int sigpending(mpns_sigset_t *set);
-  ]])
-  local C, SIGINT, SIGTERM, SIG_BLOCK = ffi.C, 2, 15, 0
-  local set, pending = ffi.new("mpns_sigset_t"), ffi.new("mpns_sigset_t")
-  C.sigemptyset(set)
-  C.sigaddset(set, SIGTERM)
-  C.sigaddset(set, SIGINT)
-  if C.sigprocmask(SIG_BLOCK, set, nil) ~= 0 then return false end
-  w.check_stop = function()
-    C.sigpending(pending)
-    return C.sigismember(pending, SIGTERM) == 1 or C.sigismember(pending, SIGINT) == 1
-  end
+  local core = require "mpns.core"
+  if not core.trap_signals() then return false end
+  w.check_stop = core.caught_signal
   return true
 end
 
