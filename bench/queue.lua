@@ -1,14 +1,18 @@
--- The send queue's figures (issue 12), against the emulator, LuaJIT:
+-- The send queue's figures (issue 12), against the emulator, under the VM
+-- that runs it (the workers too):
 --   (a) the single-process libcurl client, no Redis: one toast to N channels;
 --   (b) the same fan-out pushed to mpns.queue and sent by 1, then 2
 --       bin/mpns-worker processes: time from the workers' start to the last
---       outcome in Redis, and the ratio to (a);
+--       outcome in Redis, and the ratio to (a); (a), 1 and 2 workers take
+--       turns, 3 rounds, medians (the machine is shared: a ratio from one
+--       round compares like with like);
 --   (c) Redis commands per notification: those the workers sent (their
 --       count at stop) and those Redis executed (INFO commandstats, which
 --       counts the commands inside scripts too);
 --   (d) kill -9 one of three workers a quarter into a CRASH_N fan-out: the
 --       delivery guarantee, checked channel by channel in the emulator.
 --   luajit bench/queue.lua [N] [CRASH_N]      (from the repo root; bench/run)
+--   lua5.4 bench/queue.lua [N] [CRASH_N]
 local mpns = require "mpns"
 local emu = require "emu"
 local rs = require "redis"          -- spec/redis.lua
@@ -18,6 +22,7 @@ local queue = require "mpns.queue"
 
 local N, CRASH_N = tonumber(arg[1]) or 20000, tonumber(arg[2]) or 100000
 local CONC, BATCH = 50, 500
+local LUA = arg[-1] or "luajit"
 local now = proc.uptime
 
 local started = {}   -- emulators and Redis servers, stopped at the end even after an error
@@ -80,7 +85,7 @@ local function queued(tag, workers)
   local pids = {}
   t0 = now()
   for w = 1, workers do
-    pids[w] = worker(check.start_worker(server, tag .. w, "mpns:", { concurrency = CONC, visibility = 30,
+    pids[w] = worker(check.start_worker(server, tag .. w, "mpns:", { lua = LUA, concurrency = CONC, visibility = 30,
       log = logs .. "/" .. tag .. w .. ".log" }))
   end
   local done = check.wait_done(server, q, id, function(d) return d >= N end, 600, { poll = 0.2 })
@@ -115,7 +120,7 @@ local function crash()
   local id = assert(q:push { message = { kind = "toast", text1 = "crash" }, audience = { uris = list } })
   local pids = {}
   for w = 1, 3 do
-    pids[w] = worker(check.start_worker(server, "crash" .. w, "mpns:", { concurrency = CONC, visibility = 5,
+    pids[w] = worker(check.start_worker(server, "crash" .. w, "mpns:", { lua = LUA, concurrency = CONC, visibility = 5,
       log = logs .. "/crash" .. w .. ".log" }))
   end
   local at = check.wait_done(server, q, id, function(d) return d >= #list / 4 end, 600)
@@ -134,25 +139,39 @@ local function median(t)
   return t[math.floor((#t + 1) / 2)]
 end
 
-print(("queue fan-out: %d channels, %d sends in flight per process, batches of %d, %s"):format(
-  N, CONC, BATCH, jit and jit.version or _VERSION))
--- (a), (b) and (c), printed.
+local function load() return (proc.read_file("/proc/loadavg") or ""):match("^(%S+ %S+ %S+)") end
+
+print(("queue fan-out: %d channels, %d sends in flight per process, batches of %d, %s, load %s"):format(
+  N, CONC, BATCH, jit and jit.version or _VERSION, load()))
+-- (a), (b) and (c) in turns, 3 rounds; medians printed.
 local function throughput()
-  local base, bcpu = {}, 0
+  local rows = { base = {}, bcpu = {}, [1] = {}, [2] = {} }
   for r = 1, 3 do
     local secs, cpu = baseline("base" .. r)
-    base[r], bcpu = secs, bcpu + cpu / 3
+    rows.base[r], rows.bcpu[r] = secs, cpu
+    for _, workers in ipairs { 1, 2 } do
+      local res = { queued("r" .. r .. "w" .. workers .. "-", workers) }
+      res.ratio = secs / res[1]
+      rows[workers][r] = res
+      print(("  round %d: client %.2f s, %d worker%s %.2f s: %.2fx"):format(r, secs, workers,
+        workers > 1 and "s" or "", res[1], res.ratio))
+    end
   end
-  local b = median(base)
+  local b = median(rows.base)
   print(("  (a) libcurl client, one process, no Redis: %.2f s, %.0f/s (median of 3), CPU %.0f us/notification"):format(
-    b, N / b, bcpu / N * 1e6))
+    b, N / b, median(rows.bcpu) / N * 1e6))
   for _, workers in ipairs { 1, 2 } do
-    local secs, push_s, sent, ran, cpu, rcpu = queued("w" .. workers .. "-", workers)
-    print(("  (b) %d worker%s: %.2f s, %.0f/s, %.2fx the client (push: %.2f s), worker CPU %.0f us/notification"):format(
-      workers, workers > 1 and "s" or "", secs, N / secs, b / secs, push_s, cpu / N * 1e6))
+    local function m(i) local t = {}; for r = 1, 3 do t[r] = rows[workers][r][i] end; return median(t) end
+    local ratios = {}
+    for r = 1, 3 do ratios[r] = rows[workers][r].ratio end
+    local secs = m(1)
+    print(("  (b) %d worker%s: %.2f s, %.0f/s, %.2fx the client (median of the rounds' ratios; push: %.2f s), "
+      .. "worker CPU %.0f us/notification"):format(workers, workers > 1 and "s" or "", secs, N / secs,
+      median(ratios), m(2), m(5) / N * 1e6))
     print(("  (c) Redis commands per notification: %.4f sent by the workers, %.3f executed by Redis; "
-      .. "Redis CPU %.1f us/notification"):format(sent, ran, rcpu / N * 1e6))
+      .. "Redis CPU %.1f us/notification"):format(m(3), m(4), m(6) / N * 1e6))
   end
+  print("  load after: " .. load())
 end
 
 -- (d), printed.
