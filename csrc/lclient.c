@@ -138,7 +138,7 @@ static void set_int(lua_State *L, const char *k, lua_Integer v) {
 static void push_outcome(lua_State *L, const mpns_result *r) {
   if (r->fail == MPNS_FAIL_NONE) {
     mpns_push_result(L, r->status, r->notification, r->device,
-                     r->subscription, r->message_id);
+                     r->subscription, r->message_id, r->advice);
   } else {
     lua_createtable(L, 0, 5);
     lua_pushstring(L, mpns_fail_name(r->fail));
