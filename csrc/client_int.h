@@ -49,7 +49,9 @@ void mpns_timers_free(mpns_timers *t);
 typedef struct mpns_xfer {
   CURL *easy;
   mpns_entry *entry;          /* NULL while idle */
-  mpns_msg *hdr_msg;          /* the message `headers` was built for */
+  mpns_msg *hdr_msg;          /* a ref: keeps hdr_lines from being reused */
+  const char *const *hdr_lines; /* the lines `headers` was built from */
+  int hdr_expect;             /* ... and whether it has "Expect:" */
   struct curl_slist *headers;
   struct mpns_xfer *next_free;
   int requests;               /* HTTP requests this attempt has begun */

@@ -1,7 +1,7 @@
 /*
  * xfer.c: one pooled easy handle. Configured once (TLS, timeouts, protocols,
- * callbacks); a send then sets only its URL, body and, when the message
- * changed, its header list. Response headers are parsed in place into fixed
+ * callbacks); a send then sets only its URL, body and, when its header
+ * lines differ from the last send's, its header list. Response headers are parsed in place into fixed
  * buffers: no allocation per header.
  */
 #include <string.h>
@@ -136,13 +136,12 @@ int mpns_xfer_init(mpns_xfer *x, const mpns_client_opts *o) {
 /* The message's own lines and "Accept:" (drops a header MPNS never read).
  * "Expect:" stops a 100-continue wait, which libcurl releases before 7.59
  * used for bodies over 1 KB; below that it would only cost a header scan.
- * Built once per message the handle sees in a row. */
-static int set_headers(mpns_xfer *x, mpns_msg *m) {
-  const char *const *line = mpns_msg_header_lines(m);
-  size_t len;
+ * Messages without content_type or message_id share static lines, so a
+ * list is built only when the lines differ from the last send's. */
+static int set_headers(mpns_xfer *x, mpns_msg *m, int expect) {
+  const char *const *lines = mpns_msg_header_lines(m), *const *line = lines;
   struct curl_slist *list = curl_slist_append(NULL, "Accept:"), *t;
-  mpns_msg_body(m, &len);
-  if (list && len > 1024 && (t = curl_slist_append(list, "Expect:"))) list = t;
+  if (list && expect && (t = curl_slist_append(list, "Expect:"))) list = t;
   for (; list && *line; line++) {
     if (!(t = curl_slist_append(list, *line))) break;
     list = t;
@@ -152,13 +151,17 @@ static int set_headers(mpns_xfer *x, mpns_msg *m) {
   if (x->hdr_msg) mpns_msg_unref(x->hdr_msg);
   x->headers = list;
   x->hdr_msg = mpns_msg_ref(m);
+  x->hdr_lines = lines;
+  x->hdr_expect = expect;
   return curl_easy_setopt(x->easy, CURLOPT_HTTPHEADER, list) ? -1 : 0;
 }
 
 int mpns_xfer_start(mpns_xfer *x, mpns_entry *e) {
   size_t len;
   const char *body = mpns_msg_body(e->msg, &len);
-  if (x->hdr_msg != e->msg && set_headers(x, e->msg)) return -1;
+  int expect = len > 1024;
+  if ((x->hdr_lines != mpns_msg_header_lines(e->msg) || x->hdr_expect != expect)
+      && set_headers(x, e->msg, expect)) return -1;
   x->errbuf[0] = '\0';
   x->requests = 0;
   clear_answer(x);
