@@ -115,8 +115,10 @@ static int setup_http(CURL *h, mpns_xfer *x, const mpns_client_opts *o) {
   bad |= curl_easy_setopt(h, CURLOPT_PREREQDATA, x);
 #endif
   /* Only the proxy option counts: "" stops curl reading *_proxy variables
-   * from the environment for every request. */
+   * from the environment for every request, and without a proxy no_proxy
+   * has nothing to exempt (curl would read it twice per request). */
   bad |= curl_easy_setopt(h, CURLOPT_PROXY, o->proxy ? o->proxy : "");
+  if (!o->proxy) bad |= curl_easy_setopt(h, CURLOPT_NOPROXY, "");
   if (o->user_agent) bad |= curl_easy_setopt(h, CURLOPT_USERAGENT, o->user_agent);
   return bad;
 }
