@@ -53,6 +53,8 @@ typedef struct mpns_xfer {
   const char *const *hdr_lines; /* the lines `headers` was built from */
   int hdr_expect;             /* ... and whether it has "Expect:" */
   struct curl_slist *headers;
+  char *body;                 /* the body being sent: frame and own bytes */
+  size_t body_cap;
   struct mpns_xfer *next_free;
   int requests;               /* HTTP requests this attempt has begun */
   char notification[32], device[32], subscription[32], message_id[64];

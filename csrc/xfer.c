@@ -1,9 +1,11 @@
 /*
  * xfer.c: one pooled easy handle. Configured once (TLS, timeouts, protocols,
- * callbacks); a send then sets only its URL, body and, when its header
- * lines differ from the last send's, its header list. Response headers are parsed in place into fixed
- * buffers: no allocation per header.
+ * callbacks); a send then sets only its URL, its body (the message's frame
+ * and own bytes joined in the handle's buffer) and, when its header lines
+ * differ from the last send's, its header list. Response headers are
+ * parsed in place into fixed buffers: no allocation per header.
  */
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include "client_int.h"
@@ -158,10 +160,25 @@ static int set_headers(mpns_xfer *x, mpns_msg *m, int expect) {
   return curl_easy_setopt(x->easy, CURLOPT_HTTPHEADER, list) ? -1 : 0;
 }
 
+/* Joins the message's frame and own bytes in the handle's buffer, so curl
+ * sends the request in one piece; the buffer grows, never shrinks. */
+static const char *join_body(mpns_xfer *x, const mpns_msg *m, size_t *len) {
+  *len = mpns_msg_body_len(m);
+  if (*len >= x->body_cap) {
+    char *p = realloc(x->body, *len + 1);
+    if (!p) return NULL;
+    x->body = p;
+    x->body_cap = *len + 1;
+  }
+  mpns_msg_body_copy(m, x->body);
+  return x->body;
+}
+
 int mpns_xfer_start(mpns_xfer *x, mpns_entry *e) {
   size_t len;
-  const char *body = mpns_msg_body(e->msg, &len);
+  const char *body = join_body(x, e->msg, &len);
   int expect = len > 1024;
+  if (!body) return -1;
   if ((x->hdr_lines != mpns_msg_header_lines(e->msg) || x->hdr_expect != expect)
       && set_headers(x, e->msg, expect)) return -1;
   x->errbuf[0] = '\0';
@@ -178,5 +195,6 @@ void mpns_xfer_cleanup(mpns_xfer *x) {
   if (x->easy) curl_easy_cleanup(x->easy);
   curl_slist_free_all(x->headers);
   if (x->hdr_msg) mpns_msg_unref(x->hdr_msg);
+  free(x->body);
   memset(x, 0, sizeof *x);
 }
