@@ -314,9 +314,9 @@ static long up(double x) {
  * and transport failures other than TLS (a certificate does not heal). */
 static int retryable(mpns_result *r) {
   if (r->fail == MPNS_FAIL_NONE) {
-    mpns_advice a = mpns_answer_advise(r->status, r->notification, r->subscription);
-    r->retry_after = a.retry_after;
-    return a.outcome == MPNS_UNAVAILABLE || a.outcome == MPNS_QUEUE_FULL;
+    r->retry_after = r->advice.retry_after;
+    return r->advice.outcome == MPNS_UNAVAILABLE ||
+           r->advice.outcome == MPNS_QUEUE_FULL;
   }
   return r->fail == MPNS_FAIL_TIMEOUT || r->fail == MPNS_FAIL_CONNECT ||
          r->fail == MPNS_FAIL_DNS || r->fail == MPNS_FAIL_PROTOCOL;

@@ -47,6 +47,8 @@ typedef enum {
 typedef struct {
   int status;               /* HTTP status, or 0 with `fail` set */
   const char *notification, *device, *subscription, *message_id; /* or NULL */
+  mpns_advice advice;       /* what the answer means (mpns_answer_advise),
+                               computed once; unset with `fail` set */
   mpns_fail fail;           /* MPNS_FAIL_NONE when there was an answer */
   const char *message;      /* what went wrong, for a failure */
   int retry_after;          /* seconds for a failure worth retrying, else -1 */

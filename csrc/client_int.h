@@ -49,8 +49,12 @@ void mpns_timers_free(mpns_timers *t);
 typedef struct mpns_xfer {
   CURL *easy;
   mpns_entry *entry;          /* NULL while idle */
-  mpns_msg *hdr_msg;          /* the message `headers` was built for */
+  mpns_msg *hdr_msg;          /* a ref: keeps hdr_lines from being reused */
+  const char *const *hdr_lines; /* the lines `headers` was built from */
+  int hdr_expect;             /* ... and whether it has "Expect:" */
   struct curl_slist *headers;
+  char *body;                 /* the body being sent: frame and own bytes */
+  size_t body_cap;
   struct mpns_xfer *next_free;
   int requests;               /* HTTP requests this attempt has begun */
   char notification[32], device[32], subscription[32], message_id[64];

@@ -74,6 +74,7 @@ void mpns_xfer_result(mpns_xfer *x, CURLcode rc, mpns_result *r) {
   r->device = x->device[0] ? x->device : NULL;
   r->subscription = x->subscription[0] ? x->subscription : NULL;
   r->message_id = x->message_id[0] ? x->message_id : NULL;
+  r->advice = mpns_answer_advise(r->status, r->notification, r->subscription);
 }
 
 /* Length of the scheme and "://" when `uri` is http:// or https://. */

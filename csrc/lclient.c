@@ -138,9 +138,11 @@ static void set_int(lua_State *L, const char *k, lua_Integer v) {
 static void push_outcome(lua_State *L, const mpns_result *r) {
   if (r->fail == MPNS_FAIL_NONE) {
     mpns_push_result(L, r->status, r->notification, r->device,
-                     r->subscription, r->message_id);
+                     r->subscription, r->message_id, r->advice);
   } else {
-    lua_createtable(L, 0, 5);
+    /* kind, message, uri, attempts and maybe retry_after: sized exactly,
+     * a 4-slot hash instead of 8 (a closed client's burst of them) */
+    lua_createtable(L, 0, r->retry_after >= 0 ? 5 : 4);
     lua_pushstring(L, mpns_fail_name(r->fail));
     lua_setfield(L, -2, "kind");
     lua_pushstring(L, r->message ? r->message : mpns_fail_name(r->fail));

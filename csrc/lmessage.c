@@ -200,10 +200,23 @@ mpns_msg *mpns_checkmsg(lua_State *L, int idx) {
   return box->msg;
 }
 
+/* msg:body(): the frame and the message's own bytes as one string; a
+ * usual body is joined on the C stack and pushed with one copy. */
 static int msg_body(lua_State *L) {
-  size_t len;
-  const char *body = mpns_msg_body(mpns_checkmsg(L, 1), &len);
-  lua_pushlstring(L, body, len);
+  char small[1024];
+  mpns_chunk part[3];
+  mpns_msg *m = mpns_checkmsg(L, 1);
+  size_t len = mpns_msg_body_parts(m, part);
+  luaL_Buffer b;
+  int i;
+  if (len < sizeof small) {
+    mpns_msg_body_copy(m, small);
+    lua_pushlstring(L, small, len);
+    return 1;
+  }
+  luaL_buffinit(L, &b);
+  for (i = 0; i < 3; i++) luaL_addlstring(&b, part[i].ptr, part[i].len);
+  luaL_pushresult(&b);
   return 1;
 }
 
@@ -253,9 +266,8 @@ static int msg_tostring(lua_State *L) {
   mpns_msg *m = mpns_checkmsg(L, 1);
   mpns_spec given, *s = &given;
   luaL_Buffer b;
-  size_t len;
+  size_t len = mpns_msg_body_len(m);
   int f;
-  mpns_msg_body(m, &len);
   mpns_msg_given(m, &given);
   luaL_buffinit(L, &b);
   lua_pushfstring(L, "mpns.%s for %s, %d bytes:", mpns_kind_name(mpns_msg_kind(m)),

@@ -17,9 +17,10 @@ void mpns_open_signal(lua_State *L);    /* lsignal.c: trap_signals, caught_signa
 
 /* The built message at `idx`; raises a type error naming argument `idx`. */
 mpns_msg *mpns_checkmsg(lua_State *L, int idx);
-/* Pushes the table parse_response returns for an HTTP answer. */
+/* Pushes the table parse_response returns for an HTTP answer whose
+ * advice `a` the caller has computed (a send's result carries it). */
 void mpns_push_result(lua_State *L, int status, const char *notification,
                       const char *device, const char *subscription,
-                      const char *message_id);
+                      const char *message_id, mpns_advice a);
 
 #endif

@@ -13,8 +13,7 @@ static void set_string(lua_State *L, const char *key, const char *value) {
 
 void mpns_push_result(lua_State *L, int status, const char *notification,
                       const char *device, const char *subscription,
-                      const char *message_id) {
-  mpns_advice a = mpns_answer_advise(status, notification, subscription);
+                      const char *message_id, mpns_advice a) {
   lua_createtable(L, 0, 10);
   luaL_getmetatable(L, RESULT_MT);
   lua_setmetatable(L, -2);
@@ -90,7 +89,8 @@ static int parse_response(lua_State *L) {
       lua_rawseti(L, 3, i + 1);
     }
   }
-  mpns_push_result(L, status, value[0], value[1], value[2], value[3]);
+  mpns_push_result(L, status, value[0], value[1], value[2], value[3],
+                   mpns_answer_advise(status, value[0], value[2]));
   return 1;
 }
 

@@ -30,9 +30,10 @@ typedef struct {
 typedef struct { uint32_t off, len; } given_value;
 
 /* One block, sized exactly: this struct, the given values, the header set
- * if it is not a static one, the body, then the bytes of the given
- * values that the body does not already hold verbatim, then header lines.
- * A toast's text usually needs no escaping, so it is kept once. */
+ * if it is not a static one, the body's own bytes (without the frame its
+ * kind shares, see frames[]), then the bytes of the given values that the
+ * body does not already hold verbatim, then header lines. A toast's text
+ * usually needs no escaping, so it is kept once. */
 struct mpns_msg {
   int refs;
   unsigned char kind;         /* as built: a flip tile sent to 7.x is a tile */
@@ -40,12 +41,27 @@ struct mpns_msg {
   unsigned char given_kind;   /* what the constructor was given, kept so */
   fieldset given_set;         /* that for_os can rebuild for any OS */
   const header_set *hs;
-  uint32_t body_off, body_len;
+  uint32_t body_off, body_len;   /* the body's own bytes, between its frame */
   given_value given[];        /* one per bit of given_set */
 };
 
 #define XML_HEAD "<?xml version=\"1.0\" encoding=\"utf-8\"?>" \
                  "<wp:Notification xmlns:wp=\"WPNotification\""
+
+/* The fixed head and tail every body of a kind starts and ends with
+ * (about 120 of a short toast's 170 bytes): kept here once, not in each
+ * message, so 100,000 queued toasts do not hold 100,000 copies. */
+typedef struct { const char *head, *tail; size_t head_len, tail_len; } frame;
+#define FRAME(h, t) { h, t, sizeof h - 1, sizeof t - 1 }
+#define TILE_TAIL "</wp:Tile></wp:Notification>"
+static const frame frames[MPNS_KIND_COUNT] = {
+  [MPNS_TOAST] = FRAME(XML_HEAD "><wp:Toast>", "</wp:Toast></wp:Notification>"),
+  [MPNS_TILE] = FRAME(XML_HEAD ">", TILE_TAIL),
+  [MPNS_FLIP_TILE] = FRAME(XML_HEAD " Version=\"2.0\">", TILE_TAIL),
+  [MPNS_ICONIC_TILE] = FRAME(XML_HEAD " Version=\"2.0\">", TILE_TAIL),
+  [MPNS_CYCLE_TILE] = FRAME(XML_HEAD " Version=\"2.0\">", TILE_TAIL),
+  [MPNS_RAW] = FRAME("", ""), [MPNS_CALLBACK] = FRAME("", "")
+};
 
 static const char *const template_name[MPNS_KIND_COUNT] = {
   [MPNS_FLIP_TILE] = "FlipTile", [MPNS_ICONIC_TILE] = "IconicTile",
@@ -283,26 +299,20 @@ static void put_tile_open(writer *w, const mpns_spec *s, fieldset set) {
   PUT_LIT(w, ">");
 }
 
-static void put_body(writer *w, const mpns_spec *s, fieldset set) {
+/* The body without its frame (frames[kind]): what a message keeps. */
+static void put_own(writer *w, const mpns_spec *s, fieldset set) {
   mpns_field f;
-  int toast = s->kind == MPNS_TOAST;
   if (!is_xml(s->kind)) {  /* a callback's data is optional */
     if (!(set & BIT(MPNS_F_DATA))) return;
     put(w, s->field[MPNS_F_DATA].ptr, s->field[MPNS_F_DATA].len);
     note_verbatim(w, &s->field[MPNS_F_DATA], 0);
     return;
   }
-  PUT_LIT(w, XML_HEAD);
-  if (template_name[s->kind]) PUT_LIT(w, " Version=\"2.0\"");
-  PUT_LIT(w, ">");
-  if (toast) PUT_LIT(w, "<wp:Toast>");
-  else put_tile_open(w, s, set);
+  if (s->kind != MPNS_TOAST) put_tile_open(w, s, set);
   FOR_EACH(f, set) {
     if (INFO(f)->xml) put_element(w, INFO(f)->xml, INFO(f)->xml_len, &s->field[f]);
     else if (f == MPNS_F_SILENT && is_true(s, f)) PUT_LIT(w, "<wp:Sound Silent=\"true\"/>");
   }
-  if (toast) PUT_LIT(w, "</wp:Toast></wp:Notification>");
-  else PUT_LIT(w, "</wp:Tile></wp:Notification>");
 }
 
 /* ---- headers ----------------------------------------------------------- */
@@ -479,12 +489,12 @@ static char *write_body(writer *w, const mpns_spec *s, fieldset set, char *small
   w->n = 0;
   w->p = NULL;
   if (body_bound(s, set) > cap) {
-    put_body(w, s, set);
+    put_own(w, s, set);
     if (!(small = malloc(w->n + 1))) return NULL;
     w->n = 0;
   }
   w->p = small;
-  put_body(w, s, set);
+  put_own(w, s, set);
   return small;
 }
 
@@ -492,11 +502,13 @@ static char *write_body(writer *w, const mpns_spec *s, fieldset set, char *small
 static mpns_msg *assemble(const mpns_spec *given, fieldset given_set, const mpns_spec *eff,
                           fieldset set, mpns_os os, const mpns_limits *lim, mpns_error *err) {
   char small[2048];  /* most bodies are written here, then copied once */
+  const frame *fr = &frames[eff->kind];
   writer w;
   header_src h[MPNS_MAX_HEADERS];
   const header_set *plain = &plain_headers[header_row(eff->kind)][delay_col(eff, set)];
   int nh = 0, i, custom = custom_headers(set);
   size_t hbytes = plain->bytes, nvalues = (size_t)__builtin_popcountll(given_set), fixed, total;
+  size_t body_len;
   mpns_msg *m = NULL;
   char *body = write_body(&w, eff, set, small, sizeof small), *p;
   if (!body) return no_memory(err, given);
@@ -505,8 +517,9 @@ static mpns_msg *assemble(const mpns_spec *given, fieldset given_set, const mpns
     for (hbytes = 0, i = 0; i < nh; i++) hbytes += strlen(h[i].name) + 2 + h[i].len + 1;
   }
   fixed = sizeof *m + sizeof(given_value) * nvalues + (custom ? sizeof(header_set) : 0);
-  total = fixed + w.n + 1 + values_size(&w, given, given_set) + (custom ? hbytes : 0);
-  if (w.n > lim->payload) too_big(err, given, "the payload", w.n, lim->payload, "payload");
+  total = fixed + w.n + values_size(&w, given, given_set) + (custom ? hbytes : 0);
+  body_len = fr->head_len + w.n + fr->tail_len;
+  if (body_len > lim->payload) too_big(err, given, "the payload", body_len, lim->payload, "payload");
   else if (hbytes > lim->headers && eff->kind != MPNS_CALLBACK)  /* MPNS's cap on a
            notification's headers; a registration's uri has its own (callback_valid) */
     too_big(err, given, "the headers", hbytes, lim->headers, "headers");
@@ -520,8 +533,7 @@ static mpns_msg *assemble(const mpns_spec *given, fieldset given_set, const mpns
     m->body_len = (uint32_t)w.n;
     p = (char *)m + fixed;
     memcpy(p, body, w.n);
-    p[w.n] = '\0';
-    p = keep_values(m, &w, given, given_set, p + w.n + 1);
+    p = keep_values(m, &w, given, given_set, p + w.n);
     if (custom) {  /* after the given values: 8 bytes each, so aligned */
       header_set *hs = (header_set *)(void *)(m->given + nvalues);
       copy_headers(hs, h, nh, p);
@@ -582,9 +594,29 @@ mpns_kind mpns_msg_kind(const mpns_msg *m) { return (mpns_kind)m->kind; }
 mpns_os mpns_msg_os(const mpns_msg *m) { return (mpns_os)m->os; }
 const char *const *mpns_msg_header_lines(const mpns_msg *m) { return m->hs->line; }
 
-const char *mpns_msg_body(const mpns_msg *m, size_t *len) {
-  if (len) *len = m->body_len;
-  return (const char *)m + m->body_off;
+size_t mpns_msg_body_parts(const mpns_msg *m, mpns_chunk part[3]) {
+  const frame *fr = &frames[m->kind];
+  part[0].ptr = fr->head;
+  part[0].len = fr->head_len;
+  part[1].ptr = (const char *)m + m->body_off;
+  part[1].len = m->body_len;
+  part[2].ptr = fr->tail;
+  part[2].len = fr->tail_len;
+  return fr->head_len + m->body_len + fr->tail_len;
+}
+
+size_t mpns_msg_body_len(const mpns_msg *m) {
+  const frame *fr = &frames[m->kind];
+  return fr->head_len + m->body_len + fr->tail_len;
+}
+
+size_t mpns_msg_body_copy(const mpns_msg *m, char *out) {
+  mpns_chunk part[3];
+  size_t len = mpns_msg_body_parts(m, part);
+  int i;
+  for (i = 0; i < 3; out += part[i].len, i++) memcpy(out, part[i].ptr, part[i].len);
+  *out = '\0';
+  return len;
 }
 
 int mpns_msg_headers(const mpns_msg *m, const mpns_header **out) {

@@ -112,7 +112,17 @@ void mpns_msg_unref(mpns_msg *m);
 
 mpns_kind mpns_msg_kind(const mpns_msg *m);
 mpns_os mpns_msg_os(const mpns_msg *m);
-const char *mpns_msg_body(const mpns_msg *m, size_t *len);
+/* The body in three pieces: a head and a tail in static storage that
+ * every message of its kind shares (the XML declaration and the
+ * <wp:Notification> frame; empty for raw and callback), and the message's
+ * own bytes between them, so a queued message does not hold the frame.
+ * Returns the body's length, the sum of the three. */
+typedef struct { const char *ptr; size_t len; } mpns_chunk;
+size_t mpns_msg_body_parts(const mpns_msg *m, mpns_chunk part[3]);
+size_t mpns_msg_body_len(const mpns_msg *m);
+/* Writes the body and a NUL to `out` (mpns_msg_body_len + 1 bytes);
+ * returns the body's length. */
+size_t mpns_msg_body_copy(const mpns_msg *m, char *out);
 /* Header count; `*out` points at the message's own array. */
 int mpns_msg_headers(const mpns_msg *m, const mpns_header **out);
 /* "Name: value" lines ready for curl_slist, NULL-terminated. */

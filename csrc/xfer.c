@@ -1,9 +1,11 @@
 /*
  * xfer.c: one pooled easy handle. Configured once (TLS, timeouts, protocols,
- * callbacks); a send then sets only its URL, body and, when the message
- * changed, its header list. Response headers are parsed in place into fixed
- * buffers: no allocation per header.
+ * callbacks); a send then sets only its URL, its body (the message's frame
+ * and own bytes joined in the handle's buffer) and, when its header lines
+ * differ from the last send's, its header list. Response headers are
+ * parsed in place into fixed buffers: no allocation per header.
  */
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include "client_int.h"
@@ -115,8 +117,10 @@ static int setup_http(CURL *h, mpns_xfer *x, const mpns_client_opts *o) {
   bad |= curl_easy_setopt(h, CURLOPT_PREREQDATA, x);
 #endif
   /* Only the proxy option counts: "" stops curl reading *_proxy variables
-   * from the environment for every request. */
+   * from the environment for every request, and without a proxy no_proxy
+   * has nothing to exempt (curl would read it twice per request). */
   bad |= curl_easy_setopt(h, CURLOPT_PROXY, o->proxy ? o->proxy : "");
+  if (!o->proxy) bad |= curl_easy_setopt(h, CURLOPT_NOPROXY, "");
   if (o->user_agent) bad |= curl_easy_setopt(h, CURLOPT_USERAGENT, o->user_agent);
   return bad;
 }
@@ -136,13 +140,12 @@ int mpns_xfer_init(mpns_xfer *x, const mpns_client_opts *o) {
 /* The message's own lines and "Accept:" (drops a header MPNS never read).
  * "Expect:" stops a 100-continue wait, which libcurl releases before 7.59
  * used for bodies over 1 KB; below that it would only cost a header scan.
- * Built once per message the handle sees in a row. */
-static int set_headers(mpns_xfer *x, mpns_msg *m) {
-  const char *const *line = mpns_msg_header_lines(m);
-  size_t len;
+ * Messages without content_type or message_id share static lines, so a
+ * list is built only when the lines differ from the last send's. */
+static int set_headers(mpns_xfer *x, mpns_msg *m, int expect) {
+  const char *const *lines = mpns_msg_header_lines(m), *const *line = lines;
   struct curl_slist *list = curl_slist_append(NULL, "Accept:"), *t;
-  mpns_msg_body(m, &len);
-  if (list && len > 1024 && (t = curl_slist_append(list, "Expect:"))) list = t;
+  if (list && expect && (t = curl_slist_append(list, "Expect:"))) list = t;
   for (; list && *line; line++) {
     if (!(t = curl_slist_append(list, *line))) break;
     list = t;
@@ -152,13 +155,32 @@ static int set_headers(mpns_xfer *x, mpns_msg *m) {
   if (x->hdr_msg) mpns_msg_unref(x->hdr_msg);
   x->headers = list;
   x->hdr_msg = mpns_msg_ref(m);
+  x->hdr_lines = lines;
+  x->hdr_expect = expect;
   return curl_easy_setopt(x->easy, CURLOPT_HTTPHEADER, list) ? -1 : 0;
+}
+
+/* Joins the message's frame and own bytes in the handle's buffer, so curl
+ * sends the request in one piece; the buffer grows, never shrinks. */
+static const char *join_body(mpns_xfer *x, const mpns_msg *m, size_t *len) {
+  *len = mpns_msg_body_len(m);
+  if (*len >= x->body_cap) {
+    char *p = realloc(x->body, *len + 1);
+    if (!p) return NULL;
+    x->body = p;
+    x->body_cap = *len + 1;
+  }
+  mpns_msg_body_copy(m, x->body);
+  return x->body;
 }
 
 int mpns_xfer_start(mpns_xfer *x, mpns_entry *e) {
   size_t len;
-  const char *body = mpns_msg_body(e->msg, &len);
-  if (x->hdr_msg != e->msg && set_headers(x, e->msg)) return -1;
+  const char *body = join_body(x, e->msg, &len);
+  int expect = len > 1024;
+  if (!body) return -1;
+  if ((x->hdr_lines != mpns_msg_header_lines(e->msg) || x->hdr_expect != expect)
+      && set_headers(x, e->msg, expect)) return -1;
   x->errbuf[0] = '\0';
   x->requests = 0;
   clear_answer(x);
@@ -173,5 +195,6 @@ void mpns_xfer_cleanup(mpns_xfer *x) {
   if (x->easy) curl_easy_cleanup(x->easy);
   curl_slist_free_all(x->headers);
   if (x->hdr_msg) mpns_msg_unref(x->hdr_msg);
+  free(x->body);
   memset(x, 0, sizeof *x);
 }

@@ -21,7 +21,7 @@ static void done(mpns_client *c, const mpns_result *r, void *ud) {
     printf("%.*s: %s: %s\n", (int)r->urilen, r->uri, mpns_fail_name(r->fail), r->message);
     return;
   }
-  if (mpns_answer_advise(r->status, r->notification, r->subscription).ok)
+  if (r->advice.ok)
     (*ok)++;
   else
     printf("%.*s: HTTP %d %s\n", (int)r->urilen, r->uri, r->status,

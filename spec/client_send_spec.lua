@@ -21,6 +21,32 @@ end
 
 TestOutcomes = {}
 
+-- A message keeps only its own bytes and shares its kind's frame, which the
+-- sending handle joins back: the emulator must receive msg:body() exactly,
+-- for every frame (toast, plain tile, template tiles, a 7.x downgrade) and
+-- for a body over 1 KB (sent with "Expect:" removed).
+function TestOutcomes:test_body_on_the_wire_is_msg_body()
+  local flip = mpns.flip_tile { title = "T & t", back_title = "B", count = 3,
+    background_image = "/bg.png" }
+  local msgs = {
+    mpns.toast { text1 = "Alice, your order 4711 shipped", param = "/P.xaml?a=1&b=2" },
+    mpns.tile { title = "Plain", count = 7, id = "/Page.xaml?x=1" },
+    flip, flip:for_os("7.1"),
+    mpns.iconic_tile { title = "Iconic", wide_content1 = "w1" },
+    mpns.cycle_tile { title = "Cycle", cycle_images = { "/1.png", "/2.png" } },
+    mpns.toast { text1 = ("x"):rep(1200) },
+  }
+  local e, c = U.emu(), mpns.client { retry = NO_RETRY }
+  for i, m in ipairs(msgs) do
+    local id = U.id("wire" .. i)
+    local res, err = c:send(m, U.http(id))
+    lu.assertNil(err)
+    lu.assertEquals(res.outcome, "received")
+    lu.assertEquals(e:get(id).notifications[1].xml, m:body(), "message " .. i)
+  end
+  c:close()
+end
+
 function TestOutcomes:test_received()
   local r, id = outcome_of(nil)
   lu.assertEquals(r.outcome, "received")

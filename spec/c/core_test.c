@@ -28,6 +28,45 @@ static mpns_spec spec_of(mpns_kind kind) {
   return s;
 }
 
+/* The whole body, joined in a static buffer (valid until the next call). */
+static const char *body_of(const mpns_msg *m, size_t *len) {
+  static char buf[16384];
+  size_t n = mpns_msg_body_len(m);
+  if (n >= sizeof buf) n = 0, buf[0] = '\0';
+  else mpns_msg_body_copy(m, buf);
+  if (len) *len = n;
+  return buf;
+}
+
+/* Two toasts share their frame: the head and tail are static, and only
+ * the part between them is each message's own. */
+static void test_shared_frame(void) {
+  static const char *const texts[2] = { "Alice", "Bob" };
+  mpns_chunk part[2][3];
+  mpns_msg *m[2];
+  mpns_error err;
+  size_t len;
+  int i;
+  for (i = 0; i < 2; i++) {
+    mpns_spec s = spec_of(MPNS_TOAST);
+    set(&s, MPNS_F_TEXT1, texts[i]);
+    m[i] = mpns_msg_new(&s, MPNS_OS_80, NULL, &err);
+    CHECK(m[i] != NULL);
+    if (!m[i]) return;
+    len = mpns_msg_body_parts(m[i], part[i]);
+    CHECK(len == part[i][0].len + part[i][1].len + part[i][2].len);
+    CHECK(len == mpns_msg_body_len(m[i]));
+  }
+  CHECK(part[0][0].ptr == part[1][0].ptr && part[0][2].ptr == part[1][2].ptr);
+  CHECK(strncmp(part[0][0].ptr, "<?xml", 5) == 0);
+  CHECK(part[0][1].len == strlen("<wp:Text1>Alice</wp:Text1>") &&
+        memcmp(part[0][1].ptr, "<wp:Text1>Alice</wp:Text1>", part[0][1].len) == 0);
+  CHECK(strcmp(body_of(m[1], &len), "<?xml version=\"1.0\" encoding=\"utf-8\"?>"
+               "<wp:Notification xmlns:wp=\"WPNotification\"><wp:Toast>"
+               "<wp:Text1>Bob</wp:Text1></wp:Toast></wp:Notification>") == 0);
+  for (i = 0; i < 2; i++) mpns_msg_unref(m[i]);
+}
+
 static void test_toast(void) {
   mpns_spec s = spec_of(MPNS_TOAST);
   mpns_error err;
@@ -40,8 +79,8 @@ static void test_toast(void) {
   m = mpns_msg_new(&s, MPNS_OS_80, NULL, &err);
   CHECK(m != NULL);
   if (!m) return;
-  CHECK(strstr(mpns_msg_body(m, &len), "<wp:Text1>a&amp;b</wp:Text1>") != NULL);
-  CHECK(len == strlen(mpns_msg_body(m, NULL)));
+  CHECK(strstr(body_of(m, &len), "<wp:Text1>a&amp;b</wp:Text1>") != NULL);
+  CHECK(len == strlen(body_of(m, NULL)));
   n = mpns_msg_headers(m, &h);
   CHECK(n == 3 && strcmp(h[1].name, "X-WindowsPhone-Target") == 0 && strcmp(h[1].value, "toast") == 0);
   CHECK(strcmp(mpns_msg_header_lines(m)[2], "X-NotificationClass: 2") == 0);
@@ -62,9 +101,9 @@ static void test_downgrade(void) {
   if (!m) return;
   old = mpns_msg_for_os(m, MPNS_OS_70, NULL, &err);
   CHECK(old != NULL && mpns_msg_kind(old) == MPNS_TILE && mpns_msg_os(old) == MPNS_OS_70);
-  if (old) CHECK(strstr(mpns_msg_body(old, NULL), "<wp:BackgroundImage>/1.png<") != NULL);
+  if (old) CHECK(strstr(body_of(old, NULL), "<wp:BackgroundImage>/1.png<") != NULL);
   mpns_msg_unref(m);  /* the downgraded copy owns its own bytes */
-  if (old) CHECK(strstr(mpns_msg_body(old, NULL), "Template") == NULL);
+  if (old) CHECK(strstr(body_of(old, NULL), "Template") == NULL);
   mpns_msg_unref(old);
 }
 
@@ -106,8 +145,8 @@ static void test_random_fields(void) {
     }
     if ((m = mpns_msg_new(&s, (mpns_os)(i % MPNS_OS_COUNT), NULL, &err))) {
       size_t len;
-      const char *body = mpns_msg_body(m, &len);
-      built += body[len] == '\0';
+      const char *body = body_of(m, &len);
+      built += body[len] == '\0' && strlen(body) == len;
       mpns_msg_unref(m);
     }
   }
@@ -218,7 +257,7 @@ static void test_callback(void) {
   line = mpns_msg_header_lines(m);
   CHECK(strcmp(line[0], "Content-Type: application/octet-stream") == 0);
   CHECK(strcmp(line[1], "X-CallbackURI: http://h/cb") == 0 && line[2] == NULL);
-  CHECK(mpns_msg_body(m, &len)[0] == '\0' && len == 0);
+  CHECK(body_of(m, &len)[0] == '\0' && len == 0);
   old = mpns_msg_for_os(m, MPNS_OS_70, NULL, &err);
   CHECK(old && mpns_msg_kind(old) == MPNS_CALLBACK && mpns_msg_headers(old, &h) == 2);
   mpns_msg_unref(m);
@@ -232,6 +271,7 @@ static void test_callback(void) {
 
 int main(void) {
   test_toast();
+  test_shared_frame();
   test_downgrade();
   test_errors_build_nothing();
   test_random_fields();
