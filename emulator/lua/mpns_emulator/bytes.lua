@@ -9,8 +9,17 @@ local _M = {}
 
 local ok, ffi = pcall(require, "ffi")
 if ok then
-  local cast, ffi_string = ffi.cast, ffi.string
+  local cast, ffi_string, C = ffi.cast, ffi.string, ffi.C
   local BYTES = ffi.typeof("const uint8_t *")
+  pcall(ffi.cdef, "int memcmp(const void *, const void *, size_t);") -- once per VM
+
+  ---The position after literal s if view p (n bytes) holds it at i, or nil.
+  -- One memcmp: a byte loop per literal would leave LuaJIT a side trace each.
+  function _M.at(p, n, i, s)
+    local m = #s
+    if i + m <= n and C.memcmp(p + i, s, m) == 0 then return i + m end
+    return nil
+  end
 
   ---A string's bytes as a view and its length.
   function _M.view(s) return cast(BYTES, s), #s end
@@ -25,6 +34,12 @@ else
   local VIEW = { __index = function(t, i) return byte(rawget(t, "s"), i + 1) end }
 
   function _M.view(s) return setmetatable({ s = s }, VIEW), #s end
+
+  function _M.at(p, _, i, s)
+    local e = i + #s
+    if sub(rawget(p, "s"), i + 1, e) == s then return e end
+    return nil
+  end
 
   function _M.string(p, n, i)
     i = i or 0

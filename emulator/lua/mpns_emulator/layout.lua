@@ -21,31 +21,13 @@
 local schema = require "mpns_emulator.schema"
 local bytes = require "mpns_emulator.bytes"
 
-local byte, type = string.byte, type
+local type = type
 
 local _M = {}
 
 local LT, GT, AMP, SEMI, HASH, RSQB = 60, 62, 38, 59, 35, 93
 
--- True when every byte is printable ASCII, tab, LF or CR, and no "]]>".
-local function plain_ascii(p, n)
-  for i = 0, n - 1 do
-    local b = p[i]
-    if b > 126 or (b < 32 and b ~= 9 and b ~= 10 and b ~= 13) then return false end
-    if b == GT and i >= 2 and p[i - 1] == RSQB and p[i - 2] == RSQB then return false end
-  end
-  return true
-end
-
--- The position after literal s at i, or nil.
-local function lit(p, n, i, s)
-  local m = #s
-  if i + m > n then return nil end
-  for k = 1, m do
-    if p[i + k - 1] ~= byte(s, k) then return nil end
-  end
-  return i + m
-end
+local lit = bytes.at
 
 -- Skips whitespace from i; returns the next position.
 local function ws(p, n, i)
@@ -81,23 +63,36 @@ local function entity(p, n, i)
   return nil
 end
 
--- The text p[a..b] of property `name` passes what validate.finish_property
--- checks, with no warning.
-local function text_ok(p, n, a, b, name)
-  for i = a, b do
-    if p[i] == AMP then
+-- The text of property `name` from a, up to the next "<": every byte
+-- printable ASCII, tab, LF or CR, no "]]>", every "&" a named entity, and
+-- what validate.finish_property checks passes with no warning. Returns the
+-- position of that "<", or nil. One pass: the tags around it are literals.
+local function text(p, n, a, name)
+  local i = a
+  while i < n do
+    local b = p[i]
+    if b == LT then
+      local check = schema.value_checks[name]
+      if check and check(p, a, i - 1) ~= nil then return nil end
+      return i
+    end
+    if b > 126 or (b < 32 and b ~= 9 and b ~= 10 and b ~= 13) then return nil end
+    if b == GT and i >= a + 2 and p[i - 1] == RSQB and p[i - 2] == RSQB then return nil end
+    if b == AMP then
       local e, amp = entity(p, n, i)
-      if not e then return false end
+      if not e then return nil end
       -- "&amp;" then "#?%w+;": the unescaped text still holds an entity.
       if amp then
         local j = p[e] == HASH and e + 1 or e
         local k = run(p, n, j, alnum)
-        if k > j and k < n and p[k] == SEMI then return false end
+        if k > j and k < n and p[k] == SEMI then return nil end
       end
+      i = e
+    else
+      i = i + 1
     end
   end
-  local check = schema.value_checks[name]
-  return not check or check(p, a, b) == nil
+  return nil
 end
 
 -- At "<wp:" in p[i]: the property of `list` (schema.children) after
@@ -121,9 +116,8 @@ local function properties(p, n, i, list)
     local at, from, name = start_tag(p, n, i, list, last)
     if not at then return nil end
     last = at
-    local lt = from
-    while lt < n and p[lt] ~= LT do lt = lt + 1 end
-    if lt == n or not text_ok(p, n, from, lt - 1, name) then return nil end
+    local lt = text(p, n, from, name)
+    if not lt then return nil end
     local e = lit(p, n, lt, "</wp:")
     e = e and lit(p, n, e, name)
     if not e or e >= n or p[e] ~= GT then return nil end
@@ -173,7 +167,6 @@ local ROOT = '<wp:Notification xmlns:wp="WPNotification"'
 function _M.standard(kind, body, n)
   local p = body
   if type(body) == "string" then p, n = bytes.view(body) end
-  if not plain_ascii(p, n) then return false end
   local e = declaration(p, n)
   if not e then return false end
   local i = lit(p, n, ws(p, n, e), ROOT)
