@@ -181,7 +181,7 @@ function TestLayout:test_param_position_mutants()
 end
 
 -- In nginx the fast path reads a pointer into the request buffer (push.lua),
--- not a string: the verdict must be the same, and no byte past n is read.
+-- not a string: the verdict must be the same whatever follows its n bytes.
 function TestLayout:test_a_buffer_view_gives_the_string_verdict()
   if not jit then return end -- the FFI exists under LuaJIT only (as in nginx)
   local ffi = require "ffi"
