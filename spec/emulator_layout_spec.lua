@@ -130,4 +130,73 @@ function TestLayout:test_mutants_never_pass_where_expat_refuses_or_warns()
   lu.assertTrue(refused > 10000, "expat refused only " .. refused .. " of " .. tried)
 end
 
+-- The benchmark's personalised param toast: the number sits near the end of
+-- the body, inside the value the fast path checks in place.
+local function param_toast(value)
+  return doc("<wp:Toast><wp:Text1>Benchmark</wp:Text1><wp:Text2>a toast &amp; its text</wp:Text2>"
+    .. "<wp:Param>" .. value .. "</wp:Param></wp:Toast>")
+end
+
+function TestLayout:test_malformed_param_values_are_left_to_expat()
+  lu.assertTrue(layout.standard("toast", param_toast("/Order.xaml?id=4711&amp;from=push")))
+  lu.assertTrue(layout.standard("toast", param_toast("?id=4711")))
+  local cases = {
+    { "/Order.xaml?id=4711&from=push", "bad" },  -- a bare "&"
+    { "/Order.xaml?id=4711&amp from=push", "bad" },
+    { "/Order.xaml?id=4711&nbsp;", "bad" },       -- not one of XML's entities
+    { "/Order.xaml?id=47]]>11", "bad" },
+    { "/Order.xaml?id=47\0" .. "11", "bad" },
+    { "/Order.xaml?id=47\255" .. "11", "bad" },
+    { "/Order.xaml?id=4711<b>", "bad" },
+    { "/Order.xaml?id=4711&amp;amp;x", "warn" },  -- escaped twice
+    { "Order.xaml?id=4711", "warn" },             -- not a relative URI
+    { "&amp;Order.xaml", "warn" },
+    { "", "warn" },
+    { "/Order.xaml?id=4711</wp:Text1>", "bad" },
+  }
+  for _, c in ipairs(cases) do
+    local body = param_toast(c[1])
+    lu.assertEquals(expat("toast", body), c[2], c[1])
+    lu.assertFalse(layout.standard("toast", body), c[1])
+  end
+end
+
+-- Mutants whose change is inside the param value (where personalisation puts
+-- the number): whatever the fast path accepts, expat accepts cleanly.
+function TestLayout:test_param_position_mutants()
+  local rnd = generator(815)
+  local fast, refused = 0, 0
+  for i = 1, 4000 do
+    local value = "/Order.xaml?id=" .. (4000 + i) .. "&amp;from=push"
+    for _ = 1, rnd(1, 2) do value = mutate(value, rnd) end
+    local body = param_toast(value)
+    local verdict = expat("toast", body)
+    if verdict ~= "ok" then refused = refused + 1 end
+    if layout.standard("toast", body) then
+      fast = fast + 1
+      lu.assertEquals(verdict, "ok", value)
+    end
+  end
+  lu.assertTrue(fast > 500 and refused > 500, fast .. " fast, " .. refused .. " refused")
+end
+
+-- In nginx the fast path reads a pointer into the request buffer (push.lua),
+-- not a string: the verdict must be the same whatever follows its n bytes.
+function TestLayout:test_a_buffer_view_gives_the_string_verdict()
+  if not jit then return end -- the FFI exists under LuaJIT only (as in nginx)
+  local ffi = require "ffi"
+  local rnd = generator(99)
+  local body = param_toast("/Order.xaml?id=4711&amp;from=push")
+  for i = 1, 3000 do
+    local b = i == 1 and body or mutate(body, rnd)
+    local buf = ffi.new("uint8_t[?]", #b + 8)
+    ffi.copy(buf, b .. "<junk>!", #b + 7)
+    lu.assertEquals(layout.standard("toast", buf, #b), layout.standard("toast", b), b)
+  end
+  local buf = ffi.new("uint8_t[?]", #body)
+  ffi.copy(buf, body, #body)
+  lu.assertTrue(layout.standard("toast", buf, #body))
+  lu.assertFalse(layout.standard("toast", buf, #body - 1)) -- cut short: not the whole layout
+end
+
 os.exit(lu.LuaUnit.run() == 0)

@@ -245,6 +245,36 @@ function TestRequest:test_every_allowed_form_is_received_without_warnings()
   end
 end
 
+-- Personalised toasts as the benchmark sends them (the number in the Param
+-- URI, near the end of the body): each is judged in nginx's request buffer
+-- (layout.lua's fast path) and stored byte for byte; a malformed value in
+-- the same place is refused with expat's reason, or accepted with a warning.
+function TestRequest:test_personalised_param_values_are_judged_each_time()
+  local function toast(param)
+    return xml("Toast", { { "Text1", "Benchmark" }, { "Text2", "a toast &amp; its text" },
+      { "Param", param } })
+  end
+  local id = fresh()
+  for i = 1, 5 do
+    local body = toast("/Order.xaml?id=" .. (4700 + i) .. "&amp;from=push")
+    assert_received(e:push(id, { headers = headers("toast"), body = body }))
+    local note = last_notification(id)
+    lu.assertEquals(note.xml, body)
+    lu.assertEquals(note.fields.Param, "/Order.xaml?id=" .. (4700 + i) .. "&from=push")
+    lu.assertNil(note.warnings)
+  end
+  assert_bad(push("toast", toast("/Order.xaml?id=4711&from=push")), "malformed XML")
+  assert_bad(push("toast", toast("/Order.xaml?id=47]]>11")), "malformed XML")
+  assert_bad(push("toast", toast("/Order.xaml?id=47\1" .. "1")), "malformed XML")
+  assert_bad(push("toast", toast("/Order.xaml?id=4711<b/>")), "inside wp:Param")
+  local r, bad = push("toast", toast("Order.xaml?id=4711"))
+  assert_received(r)
+  lu.assertStrContains(last_notification(bad).warnings[1], "Param should be a relative page URI")
+  r, bad = push("toast", toast("/Order.xaml?id=4711&amp;amp;x"))
+  assert_received(r)
+  lu.assertStrContains(last_notification(bad).warnings[1], "escaped twice")
+end
+
 -- Clearing a property is recorded apart from its value; Count 0 is a value.
 function TestRequest:test_clear_is_not_a_value()
   local r, id = push("tile", xml("Tile", { { "Count", "", { Action = "Clear" } }, { "Title", "0" } }))

@@ -2,6 +2,7 @@
 local state = require "mpns_emulator.state"
 local record = require "mpns_emulator.record"
 local phone = require "mpns_emulator.phone"
+local bytes = require "mpns_emulator.bytes"
 
 local _M = {}
 
@@ -22,11 +23,12 @@ local QUEUE_FULL = { http = 200, ns = "QueueFull", ss = "Active" }
 local RECEIVED = { http = 200, ns = "Received", ss = "Active" }
 
 -- Decides the answer for request c = { id, rec (channel record), kind,
--- endpoint ("http" or "https") } and stores the notification
--- (record.compact) when the phone gets or queues it. The table's rows in
--- order, the first that holds answering: a chain of tests rather than a loop
--- over closures, so LuaJIT compiles it as one straight trace.
-function _M.decide(c, rec, body)
+-- endpoint ("http" or "https") } with its body (n bytes in view p, see
+-- bytes.lua) and stores the notification (record.compact) when the phone
+-- gets or queues it. The table's rows in order, the first that holds
+-- answering: a chain of tests rather than a loop over closures, so LuaJIT
+-- compiles it as one straight trace.
+function _M.decide(c, rec, p, n)
   local ch = c.rec
   if ch.subscription == "Expired" then return EXPIRED end
   if OFFLINE[ch.device] then return GONE end
@@ -38,13 +40,13 @@ function _M.decide(c, rec, body)
   if ch.drop then return DROPPED end
   local limit = state.queue_limit(ch)
   if limit == 0 then return QUEUE_FULL end -- a queue with no room at all
-  local stored = record.compact(c, rec, body)
+  local stored = record.compact(c, rec, p, n)
   if ch.device == "TempDisconnected" then
     return state.enqueue(c.id, stored, limit) and RECEIVED or QUEUE_FULL
   end
   state.receive(c.id, stored)
   -- Downloads of remote tile images start after the answer (phone.lua).
-  if c.kind == "tile" then phone.tile_received(c.id, body) end
+  if c.kind == "tile" then phone.tile_received(c.id, bytes.string(p, n)) end
   return RECEIVED
 end
 

@@ -6,6 +6,10 @@ local state = require "mpns_emulator.state"
 local outcome = require "mpns_emulator.outcome"
 local faults = require "mpns_emulator.faults"
 local stats = require "mpns_emulator.stats"
+local bytes = require "mpns_emulator.bytes"
+local ffi = require "ffi"
+require "resty.core.var" -- declares ngx_http_lua_ffi_var_get
+local get_request = require("resty.core.base").get_request
 
 local ngx = ngx
 local var, header, req = ngx.var, ngx.header, ngx.req
@@ -42,14 +46,26 @@ local function over_limit(len)
     or "payload over the size limit"
 end
 
--- The request body (nginx has read it: lua_need_request_body), or nil and a
--- reason when it is over the limit. One in memory is measured by
--- validate.request; nginx's body buffer (emulator/run) is larger than the
--- limit, so a body it wrote to a file is over it.
+-- The request body (nginx has read it: lua_need_request_body) as a byte
+-- view and its length, or nil and a reason when it is over the limit.
+-- Read through $request_body by FFI, as resty.core's ngx.var does, but
+-- without ffi.string: a pointer into nginx's buffer (valid until the request
+-- ends), so a body is not interned as a Lua string (bytes.lua says why).
+-- One in memory is measured by validate.request; nginx's body buffer
+-- (emulator/run) is larger than the limit, so a body it wrote to a file is
+-- over it. An empty body has no $request_body.
+local C = ffi.C
+local REQUEST_BODY = "request_body"
+local lowcase = ffi.new("char[?]", #REQUEST_BODY)
+local value, value_len, errmsg = ffi.new("char *[1]"), ffi.new("size_t[1]"), ffi.new("char *[1]")
+local EMPTY = ffi.new("const uint8_t[1]")
+
 local function body(h)
-  local data = req.get_body_data()
-  if data then return data end
-  if not req.get_body_file() then return "" end
+  local rc = C.ngx_http_lua_ffi_var_get(get_request(), REQUEST_BODY, #REQUEST_BODY, lowcase, 0,
+    value, value_len, errmsg)
+  if rc == 0 then return bytes.cast(value[0]), tonumber(value_len[0]) end
+  if rc == -1 then error("$request_body: " .. ffi.string(errmsg[0])) end
+  if not req.get_body_file() then return EMPTY, 0 end
   return nil, over_limit(h["content-length"])
 end
 
@@ -59,13 +75,13 @@ local function push(c, h)
     header.Allow = "POST"
     return answer(c, 405, nil, nil, nil, "only POST")
   end
-  local data, err = body(h)
-  if not data then return answer(c, 400, nil, nil, nil, err) end
-  local rec, why = validate.request(h, data)
+  local p, n = body(h)
+  if not p then return answer(c, 400, nil, nil, nil, n) end
+  local rec, why = validate.request(h, p, n)
   if not rec then return answer(c, 400, nil, nil, nil, why) end
   c.kind = rec.kind
   if c.endpoint == "https" then c.service = var.ssl_client_s_dn end
-  local r = outcome.decide(c, rec, data)
+  local r = outcome.decide(c, rec, p, n)
   return answer(c, r.http, r.ns, c.rec.device, r.ss)
 end
 

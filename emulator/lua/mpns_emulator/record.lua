@@ -47,16 +47,24 @@ local function time_text()
 end
 
 -- The stored form. c: the request (msgid, endpoint, service); rec:
--- validate.request's record; body: the payload. One concatenation: the only
--- new long string per push.
-function _M.compact(c, rec, body)
+-- validate.request's record; the payload: n bytes in view p (bytes.lua).
+-- Built in one buffer from the request's own bytes: the only new long
+-- string per push.
+local buf = require("string.buffer").new(1024)
+
+function _M.compact(c, rec, p, n)
   seq = seq + 1
-  if rec.warnings then return body .. "\n" .. slow(c, rec) end
-  return body .. '\n{"kind":"' .. rec.kind .. '","class":' .. rec.class
-    .. ',"endpoint":"' .. c.endpoint
-    .. (c.msgid and '","message_id":' .. quoted(c.msgid) or '"')
-    .. (c.service and ',"service":' .. quoted(c.service) or "")
-    .. ',"time":' .. time_text() .. ',"seq":' .. seq .. "}"
+  buf:reset()
+  buf:putcdata(p, n)
+  if rec.warnings then
+    buf:put("\n", slow(c, rec))
+  else
+    buf:put('\n{"kind":"', rec.kind, '","class":', rec.class, ',"endpoint":"', c.endpoint,
+      c.msgid and '","message_id":' or '"', c.msgid and quoted(c.msgid) or "",
+      c.service and ',"service":' or "", c.service and quoted(c.service) or "",
+      ',"time":', time_text(), ',"seq":', seq, "}")
+  end
+  return buf:tostring()
 end
 
 -- The seq of the record compact() made last (the phone's downloads name

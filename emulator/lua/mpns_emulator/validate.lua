@@ -7,6 +7,7 @@ local schema = require "mpns_emulator.schema"
 local config = require "mpns_emulator.config"
 local cache = require "mpns_emulator.cache"
 local layout = require "mpns_emulator.layout"
+local bytes = require "mpns_emulator.bytes"
 
 local type, sub, find, byte = type, string.sub, string.find, string.byte
 local pairs, next = pairs, next
@@ -174,8 +175,9 @@ function _M.finish_property(p)
   end
   local check = schema.value_checks[name]
   local msg, fatal
-  if check then msg, fatal = check(v) end
+  if check then msg, fatal = check(bytes.view(v), 0, #v - 1) end
   if msg then
+    msg = msg .. ", got '" .. v .. "'"
     if fatal then return fail(p, msg) end
     warn(msg)
   end
@@ -229,25 +231,25 @@ function _M.forget()
   for _, memo in pairs(memos) do memo:clear() end
 end
 
--- Judges one request: its headers table and its body. Returns the record
--- { kind, class, warnings = this request's own (header) warnings } or nil and
--- the reason for a 400. A standard layout (layout.lua) is proven valid and
--- warning-free without a parse; the stored notification keeps the body, and
--- record.expand judges it again when it is shown, so nothing of the judgment
--- outlives the request.
-function _M.request(h, body)
+-- Judges one request: its headers table and its body, n bytes in view p
+-- (bytes.lua). Returns the record { kind, class, warnings = this request's
+-- own (header) warnings } or nil and the reason for a 400. A standard layout
+-- (layout.lua) is proven valid and warning-free in place, never made a Lua
+-- string; the stored notification keeps the body, and record.expand judges
+-- it again when it is shown, so nothing of the judgment outlives the request.
+function _M.request(h, p, n)
   local kind, class = _M.headers(h)
   if not kind then return nil, class end
-  if #body > config.max_payload then
-    return nil, "payload of " .. #body .. " bytes over " .. config.max_payload
+  if n > config.max_payload then
+    return nil, "payload of " .. n .. " bytes over " .. config.max_payload
   end
   if kind == "raw" then return { kind = kind, class = class } end
   local ct, warnings = h["content-type"], nil
   if type(ct) ~= "string" or find(ct, "text/xml", 1, true) ~= 1 then
     warnings = { "Content-Type should be text/xml, got " .. tostring(ct) }
   end
-  if not layout.standard(kind, body) then
-    local m = judge(kind, body)
+  if not layout.standard(kind, p, n) then
+    local m = judge(kind, bytes.string(p, n))
     if m.err then return nil, m.err end
   end
   return { kind = kind, class = class, warnings = warnings }
