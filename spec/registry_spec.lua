@@ -454,7 +454,7 @@ function TestSqlite:test_schema_version_wal_and_reopen()
   reg:subscribe{ uri = LIVE .. "a", user = "o'brien\"; DROP TABLE channels; --", tags = { "x'y" } }
   reg:record(LIVE .. "a", RECEIVED, "tile")
   reg:close()
-  lu.assertEquals(pragma(self.path, "user_version"), 1)
+  lu.assertEquals(pragma(self.path, "user_version"), 2)
   lu.assertEquals(pragma(self.path, "journal_mode"), "wal")
   reg = assert(mpns.registry.open{ path = self.path })
   local rec = reg:get(LIVE .. "a")
@@ -471,7 +471,51 @@ function TestSqlite:test_a_newer_schema_is_refused()
   db:close()
   local reg, err = mpns.registry.open{ path = self.path }
   lu.assertNil(reg)
-  lu.assertStrContains(err, "database schema version 7 is not this library's (1)")
+  lu.assertStrContains(err, "database schema version 7 is not this library's (2)")
+end
+
+-- A version-1 file (no triggers: the tag rows were written by Lua) gains
+-- the triggers on open and keeps its tag rows.
+function TestSqlite:test_a_version_1_file_is_migrated()
+  assert(mpns.registry.open{ path = self.path }):close()
+  local db = require("DBI").Connect("SQLite3", self.path)
+  db:autocommit(true)
+  for _, sql in ipairs({ "DROP TRIGGER channels_tags_insert", "DROP TRIGGER channels_tags_update",
+      "DROP TRIGGER channels_tags_delete", "PRAGMA user_version = 1",
+      "INSERT INTO channels (uri, os, tags, created_at, updated_at) VALUES ('" .. LIVE .. "old', '8.0', '[\"t\"]', 1, 1)",
+      "INSERT INTO channel_tags VALUES ('t', last_insert_rowid())" }) do
+    assert(assert(db:prepare(sql)):execute())
+  end
+  db:close()
+  local reg = assert(mpns.registry.open{ path = self.path })
+  lu.assertEquals(pragma(self.path, "user_version"), 2)
+  lu.assertEquals(reg:count{ tag = "t" }, 1)
+  reg:subscribe{ uri = LIVE .. "new", tags = { "t", "u" } }
+  lu.assertEquals({ reg:count{ tag = "t" }, reg:count{ tag = "u" } }, { 2, 1 })
+  reg:unsubscribe(LIVE .. "old")
+  reg:subscribe{ uri = LIVE .. "new", tags = { "u" } }
+  lu.assertEquals({ reg:count{ tag = "t" }, reg:count{ tag = "u" } }, { 0, 1 })
+  reg:close()
+end
+
+-- The triggers keep the tag index whoever writes: a repeated tag given to
+-- the store directly is one index row, and a delete drops them all.
+function TestSqlite:test_tag_rows_follow_every_write()
+  local st = assert(require("mpns.store.sqlite").new{ path = self.path })
+  st:subscribe({ uri = LIVE .. "a", tags = { "x", "x", "y" } }, 1)
+  lu.assertTrue(st:update(LIVE .. "a", { tags = { "y", "z", "z" } }))
+  local function tag_rows()
+    local s = assert(st.db:prepare("SELECT tag FROM channel_tags ORDER BY tag"))
+    assert(s:execute())
+    local out = {}
+    for row in s:rows(false) do out[#out + 1] = row[1] end
+    s:close()
+    return out
+  end
+  lu.assertEquals(tag_rows(), { "y", "z" })
+  lu.assertTrue(st:delete(LIVE .. "a"))
+  lu.assertEquals(tag_rows(), {})
+  st:close()
 end
 
 function TestSqlite:test_unopenable_file_is_nil_and_a_reason()
