@@ -518,6 +518,41 @@ function TestSqlite:test_tag_rows_follow_every_write()
   st:close()
 end
 
+-- channels{ fields = ... } reads only those fields (and uri) from SQLite.
+function TestSqlite:test_channels_reads_only_the_fields_asked_for()
+  local reg = assert(mpns.registry.open{ path = self.path })
+  reg:subscribe{ uri = LIVE .. "a", user = "al", os = "7.1", tags = { "x" } }
+  reg:record(LIVE .. "a", RECEIVED, "raw")
+  local got = {}
+  for ch in reg:channels{ fields = { "os", "app_running" }, tag = "x" } do got[#got + 1] = ch end
+  lu.assertEquals(#got, 1)
+  lu.assertEquals({ got[1].uri, got[1].os, got[1].app_running, got[1].user, got[1].tags }, { LIVE .. "a", "7.1", true })
+  lu.assertErrorMsgContains("filter 'fields' has an unknown field 'oss'", reg.channels, reg, { fields = { "oss" } })
+  lu.assertErrorMsgContains("scan of an unknown field 'id'", reg.store.scan, reg.store, {}, nil, 5, { "uri", "id" })
+  reg:close()
+end
+
+-- Buffered outcomes go out as runs of equal changes (one update_many each)
+-- and single updates; interleaved kinds and repeats end as recorded.
+function TestSqlite:test_flush_of_mixed_outcomes()
+  local reg = assert(mpns.registry.open{ path = self.path, flush_every = 1000, flush_interval = 1e9,
+    clock = function() return 1000 end })
+  for i = 1, 6 do reg:subscribe{ uri = LIVE .. i } end
+  local answers = { RECEIVED, RECEIVED, SUPPRESSED, RECEIVED, RECEIVED, TEMP }
+  for i = 1, 6 do reg:record(LIVE .. i, answers[i], "raw") end
+  reg:record(LIVE .. 1, SUPPRESSED, "raw")  -- the later outcome wins
+  assert(reg:flush())
+  local got = {}
+  for i = 1, 6 do
+    local rec = reg:get(LIVE .. i)
+    got[i] = { rec.last_outcome, rec.app_running, rec.device_status }
+  end
+  lu.assertEquals(got, { { "suppressed", false, "Connected" }, { "received", true, "Connected" },
+    { "suppressed", false, "Connected" }, { "received", true, "Connected" },
+    { "received", true, "Connected" }, { "received", nil, "TempDisconnected" } })
+  reg:close()
+end
+
 function TestSqlite:test_unopenable_file_is_nil_and_a_reason()
   local reg, err = mpns.registry.open{ path = self.dir .. "/no/such/dir/push.db" }
   lu.assertNil(reg)

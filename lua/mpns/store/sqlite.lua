@@ -144,18 +144,39 @@ local function all(self, sql, ...)
   return rows
 end
 
--- A row as a channel record (the same table any store returns).
-local function to_record(row)
-  if not row then return nil end
-  local rec = {}
-  for i = 1, #COLS do
-    local v = row[i + 1]
-    if v ~= nil then
-      if CONV[i] then v = CONV[i](v) end
-      rec[COLS[i]] = v
-    end
+-- A reader of rows whose columns are `id`, then the fields `names` (in
+-- order): it returns each row as a channel record (nil for no row). The
+-- reader is one table constructor made for `names` (schema names only), so
+-- a record is allocated once at its size instead of grown field by field.
+local function reader(names)
+  local conv, parts = {}, {}
+  for i, name in ipairs(names) do
+    conv[i] = CONV[COL[name] - 1]
+    parts[i] = conv[i] and string.format("%s = row[%d] and conv[%d](row[%d])", name, i + 1, i, i + 1)
+      or string.format("%s = row[%d]", name, i + 1)
   end
-  return rec
+  local src = "local conv = ...\nreturn function(row)\n  if not row then return nil end\n  return { "
+    .. concat(parts, ", ") .. " }\nend"
+  return assert(load(src, "=mpns.store.sqlite reader"))(conv)
+end
+
+-- A full row as a channel record (the same table any store returns).
+local to_record = reader(COLS)
+
+-- The SELECT of `fields` (a list of record fields, `uri` first; nil: all)
+-- and the reader of its rows, made once per list. Names are checked
+-- against the schema's: only those reach the SQL text.
+local function select_of(self, fields)
+  if not fields then return SELECT, to_record end
+  local key = concat(fields, ",")
+  local hit = self.selects[key]
+  if hit then return hit[1], hit[2] end
+  for _, name in ipairs(fields) do
+    if not COL[name] or name == "id" then error("mpns.store.sqlite: scan of an unknown field '" .. tostring(name) .. "'", 3) end
+  end
+  hit = { "SELECT id, " .. key .. " FROM channels ", reader(fields) }
+  self.selects[key] = hit
+  return hit[1], hit[2]
 end
 
 -- A Lua value as the parameter its column takes.
@@ -202,7 +223,7 @@ function M.new(opts)
   local db, err = DBI.Connect("SQLite3", opts.path)
   if not db then return nil, "mpns.store.sqlite: " .. tostring(err) end
   db:autocommit(true)  -- LuaDBI would otherwise hold one transaction open forever
-  local self = setmetatable({ db = db, st = {}, depth = 0, updates = {} }, mt)
+  local self = setmetatable({ db = db, st = {}, depth = 0, updates = {}, selects = {} }, mt)
   local ok
   ok, err = self:_setup(opts)
   if not ok then self:close(); return nil, "mpns.store.sqlite: " .. tostring(err) end
@@ -356,7 +377,7 @@ end
 local BIT = {}
 for i = 1, #COLS do BIT[i] = 2 ^ i end
 
-local function update_statement(self, uri, changes, tags)
+local function update_statement(self, changes, tags, where_uri)
   local args, n, key = {}, 0, 0
   for i = 2, #COLS do  -- COLS[1] is uri, the key
     local name = COLS[i]
@@ -372,27 +393,45 @@ local function update_statement(self, uri, changes, tags)
   local keys = 0
   for _ in pairs(changes) do keys = keys + 1 end
   if keys ~= n or changes.device ~= nil then store.check_changes(changes, "mpns.store.sqlite") end
-  local sql = self.updates[key]
+  local cache = self.updates[where_uri]
+  if not cache then cache = {}; self.updates[where_uri] = cache end
+  local sql = cache[key]
   if not sql then
     local sets = {}
     for i = 2, #COLS do
       if changes[COLS[i]] ~= nil then sets[#sets + 1] = COLS[i] .. " = ?" end
     end
-    sql = "UPDATE channels SET " .. concat(sets, ", ") .. " WHERE uri = ?"
-    self.updates[key] = sql
+    sql = "UPDATE channels SET " .. concat(sets, ", ") .. " WHERE " .. where_uri
+    cache[key] = sql
   end
-  args[n + 1] = uri
   return sql, args, n + 1
 end
 
 function M:update(uri, changes)
   local tags = changes.tags
   if tags == NULL then tags = {} end  -- the column is never NULL
-  local sql, args, nargs = update_statement(self, uri, changes, tags)
+  local sql, args, nargs = update_statement(self, changes, tags, "uri = ?")
   if nargs == 1 then return self:get(uri) ~= nil end
+  args[nargs] = uri
   local st, err = run(self, sql, unpack(args, 1, nargs))
   if not st then return nil, err end
   return st:affected() > 0
+end
+
+-- The URIs travel as one JSON array: one prepared statement whatever
+-- their number, each found through the uri index.
+local MANY = "uri IN (SELECT value FROM json_each(?))"
+
+--- One UPDATE for the same changes on many records (doc/push-kit.md).
+function M:update_many(uris, changes)
+  local tags = changes.tags
+  if tags == NULL then tags = {} end
+  local sql, args, nargs = update_statement(self, changes, tags, MANY)
+  if nargs == 1 or #uris == 0 then return true end
+  args[nargs] = store.encode(uris)
+  local st, err = run(self, sql, unpack(args, 1, nargs))
+  if not st then return nil, err end
+  return true
 end
 
 function M:incr(uri, field, n)
@@ -416,14 +455,15 @@ local function where(filter, cursor)
   return (#parts > 0 and "WHERE " .. concat(parts, " AND ") or ""), args
 end
 
-function M:scan(filter, cursor, limit)
+function M:scan(filter, cursor, limit, fields)
   filter = store.check_filter(filter, "mpns.store.sqlite")
+  local sql, read = select_of(self, fields)
   local clause, args = where(filter, cursor or 0)
   args[#args + 1] = limit
-  local rows, err = all(self, SELECT .. clause .. " ORDER BY id LIMIT ?", unpack(args, 1, #args))
+  local rows, err = all(self, sql .. clause .. " ORDER BY id LIMIT ?", unpack(args, 1, #args))
   if not rows then return nil, err end
   local out = {}
-  for i, row in ipairs(rows) do out[i] = to_record(row) end
+  for i, row in ipairs(rows) do out[i] = read(row) end
   return out, (#rows == limit) and rows[#rows][1] or nil
 end
 
