@@ -488,10 +488,16 @@ local function slice(t, i, j)
   return out
 end
 
+-- Every field outcome_changes may set (record merges only these).
+local OUTCOME_FIELDS = { "last_at", "retry_at", "last_outcome", "last_status", "notification_status",
+  "device_status", "subscription_status", "pinned", "app_running" }
+
 -- True if two outcomes' changes set the same fields to the same values.
 local function same_changes(a, b)
-  for k, v in pairs(a) do if b[k] ~= v then return false end end
-  for k in pairs(b) do if a[k] == nil then return false end end
+  for i = 1, #OUTCOME_FIELDS do
+    local k = OUTCOME_FIELDS[i]
+    if a[k] ~= b[k] then return false end
+  end
   return true
 end
 
