@@ -161,6 +161,12 @@ return function(open, cleanup)
     lu.assertEquals(got, { { "received", 200, true }, {}, { "received", 200, true } })
     lu.assertNil(self.s:get(U .. "missing"))
     lu.assertTrue(self.s:update_many({}, { pinned = false }))
+    -- a quote or backslash in a URI (the registry refuses neither) names that record only
+    local odd = { U .. 'q",' .. '"' .. U .. "2", U .. "b\\" }
+    for _, uri in ipairs(odd) do sub(self.s, { uri = uri }) end
+    lu.assertTrue(self.s:update_many(odd, { last_outcome = "odd" }))
+    lu.assertEquals({ self.s:get(odd[1]).last_outcome, self.s:get(odd[2]).last_outcome,
+      self.s:get(U .. 2).last_outcome }, { "odd", "odd", nil })
     lu.assertErrorMsgContains("cannot update field 'uri'", self.s.update_many, self.s, { U .. 1 }, { uri = "x" })
   end
 

@@ -422,13 +422,23 @@ end
 -- their number, each found through the uri index.
 local MANY = "uri IN (SELECT value FROM json_each(?))"
 
+-- A list of strings as a JSON array. The registry's URIs never hold a
+-- quote or a backslash, so joining them is the JSON; any other list goes
+-- through cjson (a control byte makes json_each fail: an error, never a
+-- different list).
+local function json_strings(list)
+  local all = concat(list)
+  if all:find('"', 1, true) or all:find("\\", 1, true) then return store.encode(list) end
+  return '["' .. concat(list, '","') .. '"]'
+end
+
 --- One UPDATE for the same changes on many records (doc/push-kit.md).
 function M:update_many(uris, changes)
   local tags = changes.tags
   if tags == NULL then tags = {} end
   local sql, args, nargs = update_statement(self, changes, tags, MANY)
   if nargs == 1 or #uris == 0 then return true end
-  args[nargs] = store.encode(uris)
+  args[nargs] = json_strings(uris)
   local st, err = run(self, sql, unpack(args, 1, nargs))
   if not st then return nil, err end
   return true
