@@ -10,6 +10,7 @@
 -- CPU from os.clock. Prints one line per step: the median of ROUNDS rounds and
 -- the SQL statements each call ran (LuaDBI executes, counted).
 --   lua5.4 bench/registry.lua [N] [ROUNDS]   (or luajit; run from the repo root)
+--   lua5.4 bench/registry.lua N 1 sync       step 1 only, under synchronous = OFF, NORMAL, FULL
 local mpns = require "mpns"
 
 local N = tonumber(arg[1]) or 100000
@@ -95,6 +96,23 @@ local function run_round(dir)
   end
   reg:close()
   return out
+end
+
+-- Step 1 under each `synchronous` setting, one fresh file each.
+if arg[3] == "sync" then
+  for _, sync in ipairs { "OFF", "NORMAL", "FULL" } do
+    local dir = os.tmpname()
+    os.remove(dir)
+    assert(os.execute("mkdir -p " .. dir))
+    local reg = assert(mpns.registry.open{ path = dir .. "/push.db", synchronous = sync })
+    local w, c = wall(), os.clock()
+    STEPS[1][2](reg)
+    print(string.format("synchronous = %-6s subscribe, distinct %7.0f /s  (%7.0f /s CPU)", sync,
+      N / (wall() - w), N / (os.clock() - c)))
+    reg:close()
+    os.execute("rm -rf " .. dir)
+  end
+  return
 end
 
 local rounds = {}
