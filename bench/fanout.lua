@@ -3,8 +3,9 @@
 --   (a) from a plain Lua list of URIs (send_async each, run), and
 --   (b) through mpns.patterns.one_time over an SQLite registry (paged scan,
 --       each outcome recorded, buffered writes),
--- each in its own process under /usr/bin/time (peak RSS), ROUNDS times in
--- turn; prints the median of each and the ratio (target: b <= 1.2 x a,
+-- each in its own process under /usr/bin/time (peak RSS, the client's CPU
+-- seconds: what load on a shared machine changes least), ROUNDS times in
+-- turn; prints the median of each and the ratios (target: b <= 1.2 x a,
 -- peak RSS <= 64 MB).
 --   lua5.4 bench/fanout.lua [N] [ROUNDS]        (or luajit; run from the repo root)
 -- Worker modes (what the driver runs): fanout.lua list|registry PREFIX N DB
@@ -81,7 +82,8 @@ do
   reg:close()
 end
 
-local results = { list = { s = {}, rss = {} }, registry = { s = {}, rss = {} } }
+local results = {}
+for _, mode in ipairs { "list", "registry" } do results[mode] = { s = {}, rss = {}, cpu = {} } end
 for round = 1, ROUNDS do
   for _, mode in ipairs { "list", "registry" } do
     assert(e:reset())
@@ -91,9 +93,10 @@ for round = 1, ROUNDS do
     local rss = tonumber(out:match("rss_kb=(%d+)"))
     local user, sys = out:match("cpu=([%d.]+)%+([%d.]+)")
     assert(tonumber(ok) == N, mode .. ": not every send was received: " .. out)
-    results[mode].s[round], results[mode].rss[round] = tonumber(secs), rss
+    local r = results[mode]
+    r.s[round], r.rss[round], r.cpu[round] = tonumber(secs), rss, tonumber(user) + tonumber(sys)
     print(("round %d %-8s %6.2f s  %7.0f sends/s  client CPU %.2f s  peak RSS %.1f MB"):format(round, mode,
-      secs, N / secs, tonumber(user) + tonumber(sys), rss / 1024))
+      secs, N / secs, r.cpu[round], rss / 1024))
   end
 end
 e:stop()
@@ -101,6 +104,9 @@ os.remove(db); os.remove(db .. "-wal"); os.remove(db .. "-shm")
 
 local a, b = median(results.list.s), median(results.registry.s)
 local rss = math.max((table.unpack or unpack)(results.registry.rss))
+local ca, cb = median(results.list.cpu), median(results.registry.cpu)
+print(("%s: client CPU, median of %d: list %.2f s, registry %.2f s: the registry adds %.1f us a send (%+.0f %%)")
+  :format(VM, ROUNDS, ca, cb, (cb - ca) / N * 1e6, (cb / ca - 1) * 100))
 print(("%s, %d channels, %d in flight, median of %d: list %.2f s, registry %.2f s: the registry adds %.0f %% (target <= 20 %%: %s); registry peak RSS %.1f MB (target <= 64: %s)")
   :format(VM, N, CONC, ROUNDS, a, b, (b / a - 1) * 100, b / a <= 1.2 and "met" or "NOT met",
     rss / 1024, rss / 1024 <= 64 and "met" or "NOT met"))

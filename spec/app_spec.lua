@@ -128,7 +128,7 @@ function TestSubscribe:test_a_locked_registry_is_a_quick_503()
   lu.assertEquals((subscribe { user = "lk", uri = e.http_prefix .. id("after") }), 200)
 end
 
--- A registry that cannot open: 503 naming why, on /subscribe and admin.
+-- A registry that cannot open: 503 naming why, on /subscribe, admin and the tiles.
 function TestSubscribe:test_an_unopenable_registry_is_503_with_the_reason()
   local bad = assert(pushkit.start(e, { secret = SECRET, store = "sqlite", path = "/nonexistent/dir/push.db" }))
   local ok, err = pcall(function()
@@ -139,6 +139,11 @@ function TestSubscribe:test_an_unopenable_registry_is_503_with_the_reason()
     status, r = admin("counter_bump", {}, nil, bad.url)
     lu.assertEquals(status, 503, cjson.encode(r))
     lu.assertStrContains(r.error, "registry unavailable")
+    for _, tile in ipairs { "/tiles/schedule.png", "/tiles/" .. id("nodb") .. ".png" } do
+      status, r = call("GET", bad.url .. tile)
+      lu.assertEquals(status, 503, tile)
+      lu.assertStrContains(r.error, "registry unavailable: mpns.store.sqlite")
+    end
   end)
   bad:stop()
   if not ok then error(err, 0) end

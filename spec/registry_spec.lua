@@ -454,7 +454,7 @@ function TestSqlite:test_schema_version_wal_and_reopen()
   reg:subscribe{ uri = LIVE .. "a", user = "o'brien\"; DROP TABLE channels; --", tags = { "x'y" } }
   reg:record(LIVE .. "a", RECEIVED, "tile")
   reg:close()
-  lu.assertEquals(pragma(self.path, "user_version"), 1)
+  lu.assertEquals(pragma(self.path, "user_version"), 2)
   lu.assertEquals(pragma(self.path, "journal_mode"), "wal")
   reg = assert(mpns.registry.open{ path = self.path })
   local rec = reg:get(LIVE .. "a")
@@ -471,7 +471,86 @@ function TestSqlite:test_a_newer_schema_is_refused()
   db:close()
   local reg, err = mpns.registry.open{ path = self.path }
   lu.assertNil(reg)
-  lu.assertStrContains(err, "database schema version 7 is not this library's (1)")
+  lu.assertStrContains(err, "database schema version 7 is not this library's (2)")
+end
+
+-- A version-1 file (no triggers: the tag rows were written by Lua) gains
+-- the triggers on open and keeps its tag rows.
+function TestSqlite:test_a_version_1_file_is_migrated()
+  assert(mpns.registry.open{ path = self.path }):close()
+  local db = require("DBI").Connect("SQLite3", self.path)
+  db:autocommit(true)
+  for _, sql in ipairs({ "DROP TRIGGER channels_tags_insert", "DROP TRIGGER channels_tags_update",
+      "DROP TRIGGER channels_tags_delete", "PRAGMA user_version = 1",
+      "INSERT INTO channels (uri, os, tags, created_at, updated_at) VALUES ('" .. LIVE .. "old', '8.0', '[\"t\"]', 1, 1)",
+      "INSERT INTO channel_tags VALUES ('t', last_insert_rowid())" }) do
+    assert(assert(db:prepare(sql)):execute())
+  end
+  db:close()
+  local reg = assert(mpns.registry.open{ path = self.path })
+  lu.assertEquals(pragma(self.path, "user_version"), 2)
+  lu.assertEquals(reg:count{ tag = "t" }, 1)
+  reg:subscribe{ uri = LIVE .. "new", tags = { "t", "u" } }
+  lu.assertEquals({ reg:count{ tag = "t" }, reg:count{ tag = "u" } }, { 2, 1 })
+  reg:unsubscribe(LIVE .. "old")
+  reg:subscribe{ uri = LIVE .. "new", tags = { "u" } }
+  lu.assertEquals({ reg:count{ tag = "t" }, reg:count{ tag = "u" } }, { 0, 1 })
+  reg:close()
+end
+
+-- The triggers keep the tag index whoever writes: a repeated tag given to
+-- the store directly is one index row, and a delete drops them all.
+function TestSqlite:test_tag_rows_follow_every_write()
+  local st = assert(require("mpns.store.sqlite").new{ path = self.path })
+  st:subscribe({ uri = LIVE .. "a", tags = { "x", "x", "y" } }, 1)
+  lu.assertTrue(st:update(LIVE .. "a", { tags = { "y", "z", "z" } }))
+  local function tag_rows()
+    local s = assert(st.db:prepare("SELECT tag FROM channel_tags ORDER BY tag"))
+    assert(s:execute())
+    local out = {}
+    for row in s:rows(false) do out[#out + 1] = row[1] end
+    s:close()
+    return out
+  end
+  lu.assertEquals(tag_rows(), { "y", "z" })
+  lu.assertTrue(st:delete(LIVE .. "a"))
+  lu.assertEquals(tag_rows(), {})
+  st:close()
+end
+
+-- channels{ fields = ... } reads only those fields (and uri) from SQLite.
+function TestSqlite:test_channels_reads_only_the_fields_asked_for()
+  local reg = assert(mpns.registry.open{ path = self.path })
+  reg:subscribe{ uri = LIVE .. "a", user = "al", os = "7.1", tags = { "x" } }
+  reg:record(LIVE .. "a", RECEIVED, "raw")
+  local got = {}
+  for ch in reg:channels{ fields = { "os", "app_running" }, tag = "x" } do got[#got + 1] = ch end
+  lu.assertEquals(#got, 1)
+  lu.assertEquals({ got[1].uri, got[1].os, got[1].app_running, got[1].user, got[1].tags }, { LIVE .. "a", "7.1", true })
+  lu.assertErrorMsgContains("filter 'fields' has an unknown field 'oss'", reg.channels, reg, { fields = { "oss" } })
+  lu.assertErrorMsgContains("scan of an unknown field 'id'", reg.store.scan, reg.store, {}, nil, 5, { "uri", "id" })
+  reg:close()
+end
+
+-- Buffered outcomes go out as runs of equal changes (one update_many each)
+-- and single updates; interleaved kinds and repeats end as recorded.
+function TestSqlite:test_flush_of_mixed_outcomes()
+  local reg = assert(mpns.registry.open{ path = self.path, flush_every = 1000, flush_interval = 1e9,
+    clock = function() return 1000 end })
+  for i = 1, 6 do reg:subscribe{ uri = LIVE .. i } end
+  local answers = { RECEIVED, RECEIVED, SUPPRESSED, RECEIVED, RECEIVED, TEMP }
+  for i = 1, 6 do reg:record(LIVE .. i, answers[i], "raw") end
+  reg:record(LIVE .. 1, SUPPRESSED, "raw")  -- the later outcome wins
+  assert(reg:flush())
+  local got = {}
+  for i = 1, 6 do
+    local rec = reg:get(LIVE .. i)
+    got[i] = { rec.last_outcome, rec.app_running, rec.device_status }
+  end
+  lu.assertEquals(got, { { "suppressed", false, "Connected" }, { "received", true, "Connected" },
+    { "suppressed", false, "Connected" }, { "received", true, "Connected" },
+    { "received", true, "Connected" }, { "received", nil, "TempDisconnected" } })
+  reg:close()
 end
 
 function TestSqlite:test_unopenable_file_is_nil_and_a_reason()

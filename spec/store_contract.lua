@@ -149,6 +149,27 @@ return function(open, cleanup)
     lu.assertEquals({ self.s:count({ tag = "z" }), self.s:get(U .. "a").tags }, { 0, {} })
   end
 
+  function T:test_update_many_sets_the_same_changes_on_each()
+    for i = 1, 3 do sub(self.s, { uri = U .. i, tags = { "x" } }) end
+    lu.assertTrue(self.s:update_many({ U .. 1, U .. 3, U .. "missing" },
+      { last_outcome = "received", last_status = 200, pinned = true, retry_at = NULL }))
+    local got = {}
+    for i = 1, 3 do
+      local rec = self.s:get(U .. i)
+      got[i] = { rec.last_outcome, rec.last_status, rec.pinned }
+    end
+    lu.assertEquals(got, { { "received", 200, true }, {}, { "received", 200, true } })
+    lu.assertNil(self.s:get(U .. "missing"))
+    lu.assertTrue(self.s:update_many({}, { pinned = false }))
+    -- a quote or backslash in a URI (the registry refuses neither) names that record only
+    local odd = { U .. 'q",' .. '"' .. U .. "2", U .. "b\\" }
+    for _, uri in ipairs(odd) do sub(self.s, { uri = uri }) end
+    lu.assertTrue(self.s:update_many(odd, { last_outcome = "odd" }))
+    lu.assertEquals({ self.s:get(odd[1]).last_outcome, self.s:get(odd[2]).last_outcome,
+      self.s:get(U .. 2).last_outcome }, { "odd", "odd", nil })
+    lu.assertErrorMsgContains("cannot update field 'uri'", self.s.update_many, self.s, { U .. 1 }, { uri = "x" })
+  end
+
   function T:test_incr()
     sub(self.s, { uri = U .. "a" })
     lu.assertEquals(self.s:incr(U .. "a", "counter", 1), 1)

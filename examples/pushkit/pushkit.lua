@@ -141,7 +141,11 @@ end
 function M.tile()
   local id = ngx.var.uri:match("^/tiles/([%w%-%._~%%]+)%.png$")
   if not id then return reply(404, { error = "no such tile" }) end
-  local p = id == "schedule" and pattern("schedule") or pattern("custom_image")
+  local ok, p = pcall(pattern, id == "schedule" and "schedule" or "custom_image")
+  if not ok then   -- the patterns need the registry: it could not be opened
+    if type(p) == "table" and p.unavailable then return reply(503, { error = p.unavailable }) end
+    return reply(500, { error = reason(p) })
+  end
   local png, err = p:image(id)
   if not png then return reply(500, { error = tostring(err) }) end
   ngx.header.content_type = "image/png"

@@ -248,8 +248,14 @@ end
 
 --- fn(ch) for every channel matching filter; every `batch` channels the
 -- sender runs until half a batch is pending, so memory stays bounded and
--- the pipe stays full whatever the fan-out.
-function Run:each(filter, fn)
+-- the pipe stays full whatever the fan-out. `fields` (optional): the only
+-- record fields fn reads (registry:channels reads no others).
+function Run:each(filter, fn, fields)
+  if fields and (filter == nil or type(filter) == "table") then
+    local f = { fields = fields }
+    for k, v in pairs(filter or {}) do if k ~= "fields" then f[k] = v end end
+    filter = f
+  end
   local n, batch = 0, self.pattern.batch
   for ch in self.registry:channels(filter) do
     n = n + 1

@@ -328,31 +328,47 @@ function Registry:get(uri)
   return channel(rec)
 end
 
--- A registry filter as a store filter: due now unless `all`; `page` apart.
+-- `fields` of a filter as the list a store's scan takes: `uri` first, names checked.
+local function field_list(v, level)
+  if type(v) ~= "table" then raise("filter 'fields' expected a list of record fields", level + 1) end
+  local out = { "uri" }
+  for _, name in ipairs(v) do
+    if not store.TYPE[name] then raise("filter 'fields' has an unknown field '" .. tostring(name) .. "'", level + 1) end
+    if name ~= "uri" then out[#out + 1] = name end
+  end
+  return out
+end
+
+-- A registry filter as a store filter: due now unless `all`; `page` and
+-- `fields` apart.
 local function store_filter(self, filter, level)
   if filter ~= nil and type(filter) ~= "table" then raise("filter must be a table", level) end
-  local f, page, all = {}, self.page_size, false
+  local f, page, all, fields = {}, self.page_size, false, nil
   for k, v in pairs(filter or {}) do
     if k == "all" then all = v
     elseif k == "page" then
       if type(v) ~= "number" or v < 1 or v % 1 ~= 0 then raise("filter 'page' expected a positive integer", level) end
       page = v
+    elseif k == "fields" then fields = field_list(v, level)
     else f[k] = v end
   end
   if not all and f.due == nil then f.due = self.clock() end
   store.check_filter(f, PREFIX:sub(1, -3))
-  return f, page
+  return f, page, fields
 end
 
 --- Iterates over the channels matching `filter` (`user`, `tag`, `os`,
 --- `device`), a page at a time. Channels whose `retry_at` is still ahead are
 --- left out unless `all = true` (or `due = time` sets the time). `page` sets
---- how many records are read at once (default 500). A backend failure raises.
+--- how many records are read at once (default 500); `fields = { "os" }`
+--- reads only those fields (and `uri`): a fan-out that needs no more skips
+--- reading and decoding the rest (a store may still give every field). A
+--- backend failure raises.
 ---@param filter table|nil
 ---@return function iterator yielding channel records
 function Registry:channels(filter)
   local st = live(self)
-  local f, page = store_filter(self, filter, 3)
+  local f, page, fields = store_filter(self, filter, 3)
   local buf, i, cursor, more = {}, 1, nil, true
   return function()
     while buf[i] == nil do
@@ -360,7 +376,7 @@ function Registry:channels(filter)
       local ok, err = self:flush()
       if not ok then raise(tostring(err)) end
       local nxt
-      buf, nxt = st:scan(f, cursor, page)  -- nxt: the next cursor, or the error
+      buf, nxt = st:scan(f, cursor, page, fields)  -- nxt: the next cursor, or the error
       if not buf then raise(tostring(nxt)) end
       i, cursor, more = 1, nxt, nxt ~= nil
     end
@@ -392,15 +408,15 @@ end
 
 -- The fields a send's result (or error) sets on its channel.
 local function outcome_changes(res, msg, now)
-  local c = { last_at = now, retry_at = res.retry_after and now + res.retry_after or NULL }
+  local retry = res.retry_after and now + res.retry_after or NULL
   if res.outcome == nil then  -- no answer: the three statuses stay the last answer's
-    c.last_outcome, c.last_status = res.kind, NULL
-    return c
+    return { last_at = now, retry_at = retry, last_outcome = res.kind, last_status = NULL }
   end
-  c.last_outcome, c.last_status = res.outcome, res.status or NULL
-  c.notification_status = res.notification_status or NULL
-  c.device_status = res.device_connection_status or NULL
-  c.subscription_status = res.subscription_status or NULL
+  -- one constructor: the table is sized once (this runs once per send)
+  local c = { last_at = now, retry_at = retry, last_outcome = res.outcome, last_status = res.status or NULL,
+    notification_status = res.notification_status or NULL,
+    device_status = res.device_connection_status or NULL,
+    subscription_status = res.subscription_status or NULL }
   local kind = type(msg) == "string" and msg or msg ~= nil and msg.kind
   local field = TILE_KINDS[kind] and "pinned" or kind == "raw" and "app_running"
   if field then
@@ -471,6 +487,25 @@ function Registry:record(uri, res_or_err, msg)
   return c
 end
 
+local function slice(t, i, j)
+  local out = {}
+  for k = i, j do out[k - i + 1] = t[k] end
+  return out
+end
+
+-- Every field outcome_changes may set (record merges only these).
+local OUTCOME_FIELDS = { "last_at", "retry_at", "last_outcome", "last_status", "notification_status",
+  "device_status", "subscription_status", "pinned", "app_running" }
+
+-- True if two outcomes' changes set the same fields to the same values.
+local function same_changes(a, b)
+  for i = 1, #OUTCOME_FIELDS do
+    local k = OUTCOME_FIELDS[i]
+    if a[k] ~= b[k] then return false end
+  end
+  return true
+end
+
 --- Writes the outcomes `record` buffered, in one store batch. Every lookup
 --- and write of the registry flushes first, so reads see every outcome.
 ---@return boolean|nil ok
@@ -483,9 +518,15 @@ function Registry:flush()
   self.pending = { n = 0, uris = {}, changes = {} }
   local st = self.store
   local ok, err = pcall(st.batch, st, function()
-    for i = 1, p.n do
-      local done, e = st:update(p.uris[i], p.changes[p.uris[i]])
+    local i, uris, changes = 1, p.uris, p.changes
+    while i <= p.n do  -- a run of equal changes (a fan-out's usual answer) is one update_many
+      local c, j = changes[uris[i]], i
+      while j < p.n and same_changes(c, changes[uris[j + 1]]) do j = j + 1 end
+      local done, e
+      if j == i then done, e = st:update(uris[i], c)
+      else done, e = st:update_many(slice(uris, i, j), c) end
       if done == nil then error(e, 0) end
+      i = j + 1
     end
   end)
   if ok then return true end

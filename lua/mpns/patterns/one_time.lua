@@ -9,6 +9,9 @@ local type, ipairs, error = type, ipairs, error
 local M = {}
 local mt = { __index = M }
 
+-- What a send reads of a channel (its uri comes with every record).
+local SENDS_READ = { "os" }
+
 --- options: registry, sender, on_result(channel, res, err), batch.
 function M.new(opts)
   return P.object(mt, P.check_options("mpns.patterns.one_time.new", opts))
@@ -30,7 +33,7 @@ function M:send(messages, filter)
   local run = P.run(self, "one_time.send")
   run:each(filter, function(ch)
     for _, m in ipairs(messages) do run:send_for_os(ch, m) end
-  end)
+  end, not self.on_result and SENDS_READ or nil)  -- on_result is given the whole channel
   return run:finish()
 end
 

@@ -119,6 +119,14 @@ function M:update(uri, changes)
   return true
 end
 
+--- The same changes on every listed record that exists.
+function M:update_many(uris, changes)
+  live(self)
+  store.check_changes(changes, "mpns.store.memory")
+  for _, uri in ipairs(uris) do self:update(uri, changes) end
+  return true
+end
+
 function M:incr(uri, field, n)
   live(self)
   if store.TYPE[field] ~= "number" then

@@ -194,6 +194,18 @@ local function scan_device(self, f)
 end
 
 --- Records matching `filter` after `cursor` (an insertion-order score).
+--- The same changes on every listed record that exists: one round trip
+--- (the updates wait for the batch's end).
+function M:update_many(uris, changes)
+  live(self)
+  store.check_changes(changes, "mpns.store.redis")
+  local ok, err = pcall(self.batch, self, function()
+    for _, uri in ipairs(uris) do self:update(uri, changes) end
+  end)
+  if not ok then return nil, err end
+  return true
+end
+
 function M:scan(filter, cursor, limit)
   live(self)
   local f = store.check_filter(filter, "mpns.store.redis")
