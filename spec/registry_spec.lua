@@ -697,11 +697,18 @@ local reg = assert(require("mpns").registry.open{ path = arg[1] })
 local list = {}
 for i = 1, 100 do list[i] = { uri = "http://a.notify.live.net/c/" .. i, tags = { "t" } } end
 assert(reg:subscribe_many(list) == 100)
-local st = reg.store
+local st, marked = reg.store, false
 st:batch(function()
   for i = 101, 1e9 do
     st:subscribe({ uri = "http://a.notify.live.net/c/" .. i, tags = { "t", "u" } }, 1)
-    if i == 20000 then io.open(arg[2], "w"):close() end
+    -- the marker once the open transaction has spilled 1 MB into the WAL
+    -- (a row count would depend on how fast this machine runs the child)
+    if i % 1000 == 0 and not marked then
+      local wal = io.open(arg[1] .. "-wal", "rb")
+      marked = wal and wal:seek("end") > 1e6
+      if wal then wal:close() end
+      if marked then io.open(arg[2], "w"):close() end
+    end
   end
 end)
 ]]
