@@ -146,23 +146,11 @@ end
 
 -- nginx with the Lua module, /metrics and /sub (the Redis store through
 -- cosockets) on a free port; stopped by PID.
-local proc = require "proc"
+-- nginx serving /metrics and a subscribe through the Redis store's cosockets
+-- (spec/nginx_lua.lua: a free port, waits until it answers, stopped by PID).
 local function start_nginx(prefix)
-  local dir = proc.sh("mktemp -d /tmp/mpns-metrics.XXXXXX"):gsub("%s+$", "")
-  local root = proc.sh("pwd"):gsub("%s+$", "")
-  os.execute("mkdir -p " .. dir .. "/logs")
-  local port = math.random(40001, 50000)
   local redis_opts = ("{ port = %d, prefix = %q }"):format(server.port, prefix)
-  local conf = table.concat({
-    (proc.sh("id -u"):match("^0") and "user root;" or ""),
-    "daemon off; worker_processes 1; pid logs/nginx.pid; error_log logs/error.log warn;",
-    "load_module /usr/lib/nginx/modules/ndk_http_module.so;",
-    "load_module /usr/lib/nginx/modules/ngx_http_lua_module.so;",
-    "events { worker_connections 64; }",
-    "http { access_log off;",
-    ('lua_package_path "%s/lua/?.lua;/usr/share/lua/5.1/?.lua;;";'):format(root),
-    ('lua_package_cpath "%s/build/jit/?.so;/usr/lib/x86_64-linux-gnu/lua/5.1/?.so;;";'):format(root),
-    "server { listen 127.0.0.1:" .. port .. ";",
+  local n = assert(require("nginx_lua").start { server = table.concat({
     "location = /metrics { content_by_lua_block {",
     "  local text, err = require('mpns.metrics').render(" .. redis_opts .. ")",
     "  if not text then ngx.status = 503; ngx.say(err); return end",
@@ -170,18 +158,8 @@ local function start_nginx(prefix)
     "location = /sub { content_by_lua_block {",
     "  local st = assert(require('mpns.store.redis').new(" .. redis_opts .. "))",
     "  local rec = assert(st:subscribe({ uri = ngx.var.arg_uri, user = 'nx', tags = { 'n' } }, ngx.time()))",
-    "  ngx.say(rec.uri, ' ', tostring(package.loaded['nginx.redis'] ~= nil)) } }",
-    "} }" }, "\n")
-  local f = assert(io.open(dir .. "/nginx.conf", "w"))
-  f:write(conf); f:close()
-  local pid = tonumber(proc.sh("PATH=$PATH:/usr/sbin nginx -p " .. dir .. " -c nginx.conf -e logs/error.log >"
-    .. dir .. "/logs/stdout 2>&1 & echo $!"))
-  local url = "http://127.0.0.1:" .. port
-  for _ = 1, 100 do
-    if proc.sh("curl -s -o /dev/null -w '%{http_code}' " .. url .. "/metrics") == "200" then break end
-    os.execute("sleep 0.05")
-  end
-  return { pid = pid, url = url, dir = dir, stop = function(n) proc.stop(n.pid); os.execute("rm -rf " .. n.dir) end }
+    "  ngx.say(rec.uri, ' ', tostring(package.loaded['nginx.redis'] ~= nil)) } }" }, "\n") })
+  return n
 end
 
 function TestWorker:test_a_batch_taken_over_while_stalled_is_dropped()
@@ -215,9 +193,11 @@ function TestNginx:test_metrics_and_the_store_through_cosockets()
   assert(e:set("m-3", { daily_limit = 0 }))
   run_worker(prefix)
   local ng = start_nginx(prefix)
-  local text = proc.sh("curl -s " .. ng.url .. "/metrics")
-  local sub = proc.sh("curl -s '" .. ng.url .. "/sub?uri=" .. e.http_prefix .. "nx-1'")
+  local status, text = ng:get("/metrics")
+  local _, sub = ng:get("/sub?uri=" .. e.http_prefix .. "nx-1")
+  local log = ng:log()
   ng:stop()
+  lu.assertEquals(status, 200, "metrics: " .. tostring(text) .. log)
   lu.assertStrContains(text, "# TYPE mpns_sends_total counter\nmpns_sends_total 12\n")
   lu.assertStrContains(text, 'mpns_outcomes_total{outcome="received"} 11\n')
   lu.assertStrContains(text, "mpns_retries_total 1\n")
