@@ -144,8 +144,6 @@ function TestWorker:test_retry_after_is_scheduled_then_sent_when_due()
   q:close()
 end
 
--- nginx with the Lua module, /metrics and /sub (the Redis store through
--- cosockets) on a free port; stopped by PID.
 -- nginx serving /metrics and a subscribe through the Redis store's cosockets
 -- (spec/nginx_lua.lua: a free port, waits until it answers, stopped by PID).
 local function start_nginx(prefix)
