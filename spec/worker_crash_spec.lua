@@ -39,9 +39,16 @@ end
 
 TestCrash = {}
 
+-- The job's last channels answer 1.5 s late, once: however fast the workers
+-- are, the job is still running when the test kills one or restarts Redis.
+local function slow_tail(tag)
+  for i = N - 2, N do assert(e:set(tag .. "-" .. i, { fail_next = { count = 1, delay_ms = 1500 } })) end
+end
+
 -- A Redis server (stopped in tearDown), a queue on it, and a job of N
 -- channels tag-1 .. tag-N pushed: server, queue, URIs, job id.
 local function job(self, prefix, tag, redis_opts)
+  slow_tail(tag)
   local server = assert(rs.start(redis_opts))
   table.insert(self.started, server)
   local q = assert(queue.open { port = server.port, prefix = prefix, batch_size = 100,
