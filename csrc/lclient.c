@@ -515,6 +515,16 @@ static const opt_info retry_opts[] = {
 static void parse_opts(lua_State *L, int t, const opt_info *list,
                        mpns_client_opts *o);
 
+/* Clamped into the C type, never wrapped: mpns_client_new refuses values
+ * out of its range, so a huge one still fails by name where long is 32 bits. */
+static long clamp_long(lua_Integer n) {
+#if LONG_MAX < LLONG_MAX
+  if (n > (lua_Integer)LONG_MAX) return LONG_MAX;
+  if (n < (lua_Integer)LONG_MIN) return LONG_MIN;
+#endif
+  return (long)n;
+}
+
 static int bad_opt(lua_State *L, const opt_info *info, const char *expected) {
   return luaL_error(L, "mpns.client: option '%s' must be %s", info->shown,
                     expected);
@@ -528,8 +538,7 @@ static void set_opt(lua_State *L, const opt_info *info, mpns_client_opts *o) {
   switch (info->type) {
   case OPT_LONG: case OPT_INT:
     if (!mpns_isinteger(L, -1, &n)) bad_opt(L, info, "an integer");
-    /* clamped, never wrapped: mpns_client_new refuses out of range */
-    if (info->type == OPT_LONG) *(long *)p = (long)n;
+    if (info->type == OPT_LONG) *(long *)p = clamp_long(n);
     else *(int *)p = n > INT_MAX ? INT_MAX : n < INT_MIN ? INT_MIN : (int)n;
     break;
   case OPT_NUM:
