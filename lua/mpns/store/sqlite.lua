@@ -218,8 +218,20 @@ local function pack(...) return { n = select("#", ...), ... } end
 ---@param opts {path: string, synchronous?: string, busy_timeout?: number}
 ---@return table|nil store
 ---@return string|nil err
+-- nil, reason when the file's directory does not exist: said plainly, and
+-- before LuaDBI, whose failed connect leaks SQLite's handle.
+local function missing_dir(path)
+  local dir = path:match("^(.*)/[^/]*$")
+  if not dir or dir == "" then return nil end
+  local f = io.open(dir, "r")  -- opens a directory too (Linux); nil when absent
+  if f then f:close(); return nil end
+  return "no directory " .. dir .. " for " .. path
+end
+
 function M.new(opts)
   check_options(opts)
+  local why = missing_dir(opts.path)
+  if why then return nil, "mpns.store.sqlite: " .. why end
   local db, err = DBI.Connect("SQLite3", opts.path)
   if not db then return nil, "mpns.store.sqlite: " .. tostring(err) end
   db:autocommit(true)  -- LuaDBI would otherwise hold one transaction open forever
