@@ -62,13 +62,8 @@ end
 
 -- ---- results ------------------------------------------------------------------
 
---- The recipe's test: the app is running / the tile is pinned only when the
--- answer is Connected + Active + Received.
----@param res table|nil
-function P.delivered(res)
-  return res ~= nil and res.device_connection_status == "Connected"
-    and res.subscription_status == "Active" and res.notification_status == "Received"
-end
+--- The recipe's test: Connected + Active + Received (the registry's rule).
+P.delivered = require("mpns.registry").delivered
 
 --- An HTTP answer saying the notification was not shown, where a
 -- follow-up may help: not for a gone channel (404) or one the protocol says

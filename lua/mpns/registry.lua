@@ -396,12 +396,19 @@ end
 
 ------------------------------------------------------------------ outcomes
 
+--- The recipe's test (seed 003): the app is running / the tile is pinned
+-- only when the answer is Connected + Active + Received.
+---@param res table|nil
+function M.delivered(res)
+  return res ~= nil and res.device_connection_status == "Connected"
+    and res.subscription_status == "Active" and res.notification_status == "Received"
+end
+
 -- What an answer says of what the message needed: the tile pinned (tile
--- kinds) or the app running (raw). Connected + Active + Received is yes,
--- Suppressed is no; anything else tells nothing.
+-- kinds) or the app running (raw). Delivered is yes, Suppressed is no;
+-- anything else tells nothing.
 local function shown(res)
-  if res.notification_status == "Received" and res.device_connection_status == "Connected"
-    and res.subscription_status == "Active" then return true end
+  if M.delivered(res) then return true end
   if res.notification_status == "Suppressed" then return false end
   return nil
 end

@@ -10,6 +10,7 @@
 local mpns = require "mpns"
 local queue = require "mpns.queue"
 local registry = require "mpns.registry"
+local store = require "mpns.store"
 local RS = require "mpns.store.redis"
 local S = require "mpns.worker.scripts"
 local cjson = require("cjson").new()
@@ -42,10 +43,7 @@ end
 --- after which run() returns; nil = never).
 ---@param opts table
 function M.new(opts)
-  for k, v in pairs(opts) do
-    if not OPTIONS[k] then error("mpns.worker: unknown option '" .. tostring(k) .. "'", 2) end
-    if type(v) ~= OPTIONS[k] then error("mpns.worker: option '" .. k .. "' expected a " .. OPTIONS[k], 2) end
-  end
+  store.check_options(opts, OPTIONS, "mpns.worker")
   local st, err = RS.new { host = opts.host, port = opts.port, db = opts.db, prefix = opts.prefix }
   if not st then return nil, err end
   local copts = { max_connections = opts.concurrency or 50 }
@@ -189,7 +187,6 @@ function W:outcome_args(d, t, a)
     member = cjson.encode { job = s.b.job.id, uri = s.uri, os = s.os, n = s.n + 1 }
   end
   a[#a + 1], a[#a + 2], a[#a + 3], a[#a + 4], a[#a + 5] = s.uri, outcome, due, member, s.lease or ""
-  self.reg:record(s.uri, r, s.b.job.kind)
 end
 
 -- Records what finished, per job in one script call, and acks finished
@@ -234,6 +231,12 @@ function W:record_job(id, list, t)
   for _, b in ipairs(finished) do self.batches[b.id] = nil end
   self.acks = {}
   self.inflight = self.inflight - #list
+  -- the registry only once the queue holds the outcomes: a failed script
+  -- call retries the list, and must not expire a channel twice
+  for _, d in ipairs(list) do
+    local changes, rerr = self.reg:record(d.s.uri, d.res or d.err, d.s.b.job.kind)
+    if changes == nil then self.status:log("registry_error", { error = rerr }) end
+  end
   return true
 end
 

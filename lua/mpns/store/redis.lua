@@ -28,12 +28,7 @@ local OPTIONS = { host = "string", port = "number", db = "number", timeout = "nu
 ---@return string|nil err
 function M.new(opts)
   opts = opts or {}
-  for k, v in pairs(opts) do
-    if not OPTIONS[k] then error("mpns.store.redis: unknown option '" .. tostring(k) .. "'", 2) end
-    if type(v) ~= OPTIONS[k] then
-      error("mpns.store.redis: option '" .. k .. "' expected a " .. OPTIONS[k] .. ", got " .. type(v), 2)
-    end
-  end
+  store.check_options(opts, OPTIONS, "mpns.store.redis")
   local self = setmetatable({ c = conn.new(opts), p = opts.prefix or "mpns:",
     open = setmetatable({}, { __mode = "k" }) }, mt)
   local ok, err = self.c:call("PING")
