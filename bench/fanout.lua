@@ -103,10 +103,15 @@ e:stop()
 os.remove(db); os.remove(db .. "-wal"); os.remove(db .. "-shm")
 
 local a, b = median(results.list.s), median(results.registry.s)
+-- the verdict compares list and registry within each round (taken in turn,
+-- under the same load), not two medians taken apart
+local ratios = {}
+for r = 1, ROUNDS do ratios[r] = results.registry.s[r] / results.list.s[r] end
+local ratio = median(ratios)
 local rss = math.max((table.unpack or unpack)(results.registry.rss))
 local ca, cb = median(results.list.cpu), median(results.registry.cpu)
 print(("%s: client CPU, median of %d: list %.2f s, registry %.2f s: the registry adds %.1f us a send (%+.0f %%)")
   :format(VM, ROUNDS, ca, cb, (cb - ca) / N * 1e6, (cb / ca - 1) * 100))
-print(("%s, %d channels, %d in flight, median of %d: list %.2f s, registry %.2f s: the registry adds %.0f %% (target <= 20 %%: %s); registry peak RSS %.1f MB (target <= 64: %s)")
-  :format(VM, N, CONC, ROUNDS, a, b, (b / a - 1) * 100, b / a <= 1.2 and "met" or "NOT met",
+print(("%s, %d channels, %d in flight, median of %d: list %.2f s, registry %.2f s: the registry adds %.0f %% (median of the rounds' ratios; target <= 20 %%: %s); registry peak RSS %.1f MB (target <= 64: %s)")
+  :format(VM, N, CONC, ROUNDS, a, b, (ratio - 1) * 100, ratio <= 1.2 and "met" or "NOT met",
     rss / 1024, rss / 1024 <= 64 and "met" or "NOT met"))

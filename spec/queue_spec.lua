@@ -28,11 +28,7 @@ local function run_worker(prefix, opts)
   w:close()
 end
 
-local function uris(tag, count)
-  local out = {}
-  for i = 1, count do out[i] = e.http_prefix .. tag .. "-" .. i end
-  return out
-end
+local function uris(tag, count) return require("queue_check").uris(e, tag, count) end
 
 TestPush = {}
 

@@ -1,7 +1,7 @@
 --- mpns.worker.status: what a worker tells its operator. Progress per job
 -- (done / total from Redis, so it counts every worker, and the rate) once a
 -- second: one line rewritten in place on a terminal, else structured
--- `key=value` log lines; events (start, stop, redis_error) as log lines.
+-- `key=value` log lines; events (start, stop, redis_error, registry_error) as log lines.
 local M = {}
 local S = {}
 S.__index = S
