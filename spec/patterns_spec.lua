@@ -374,6 +374,31 @@ function TestImages:test_schedule_test_now_and_serve()
   end
 end
 
+-- A tile fan-out keeps each channel's tile with its outcome: no store write
+-- of its own per channel, and one tile to all groups into one write.
+function TestImages:test_schedule_keeps_tiles_in_grouped_writes()
+  local uris = {}
+  for i = 1, 5 do uris[i] = select(2, phone("sg")) end
+  reg:flush()
+  local writes, depth = {}, 0  -- the registry's calls (the memory store's update_many calls update)
+  for _, fn in ipairs { "update", "update_many", "incr" } do
+    local orig = reg.store[fn]
+    reg.store[fn] = function(...)
+      if depth == 0 then writes[fn] = (writes[fn] or 0) + 1 end
+      depth = depth + 1
+      local r = { orig(...) }
+      depth = depth - 1
+      return table.unpack and table.unpack(r) or unpack(r)
+    end
+  end
+  local p = mpns.patterns.schedule.new { registry = reg, sender = sender, url = "http://127.0.0.1:9/s.png" }
+  lu.assertEquals(p:test_now { user = "sg" }.counts, { received = 5 })
+  lu.assertEquals(writes, { update_many = 1 })
+  for _, uri in ipairs(uris) do
+    lu.assertEquals(reg:get(uri).tile, { kind = "tile", background_image = "http://127.0.0.1:9/s.png" })
+  end
+end
+
 -- ---- the same patterns over SQLite (tiles come back through JSON) ---------------
 
 TestOverSqlite = {}

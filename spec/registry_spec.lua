@@ -222,6 +222,24 @@ local function registry_tests(open)
     lu.assertErrorMsgContains("callback URI", self.reg.set_callback, self.reg, uri, "ftp://x")
   end
 
+  -- record keeps the tile a send carried, with its outcome: only when MPNS
+  -- answered, and a bad tile raises by name like set_tile.
+  function T:test_record_keeps_the_tile_of_an_answered_send()
+    local a, b = LIVE .. "a", LIVE .. "b"
+    self.reg:subscribe{ uri = a }
+    self.reg:subscribe{ uri = b }
+    local tile = { kind = "tile", title = "Kept", count = 2 }
+    self.reg:record(a, answer(200, "Received", "Connected", "Active"), "tile", tile)
+    self.reg:record(b, { kind = "connect", retry_after = 60 }, "tile", tile)
+    lu.assertEquals(self.reg:get(a).tile, tile)
+    lu.assertEquals(self.reg:get(a).pinned, true)
+    lu.assertNil(self.reg:get(b).tile, "no answer: the phone may not have it")
+    lu.assertErrorMsgContains("unknown field 'titel'", self.reg.record, self.reg, a,
+      answer(200, "Received", "Connected", "Active"), "tile", { kind = "tile", titel = "x" })
+    lu.assertErrorMsgContains("record expects a tile", self.reg.record, self.reg, a,
+      answer(200, "Received", "Connected", "Active"), "tile", { kind = "raw" })
+  end
+
   function T:test_subscribe_many()
     local added, refused = self.reg:subscribe_many{
       { uri = LIVE .. "1" }, { uri = "http://evil.example/x" }, { uri = LIVE .. "2", os = "7.0" }, { uri = LIVE .. "1" } }

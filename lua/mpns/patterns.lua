@@ -175,7 +175,7 @@ Run.__index = Run
 function P.run(self, name)
   return setmetatable({ pattern = self, registry = self.registry, sender = self.sender,
     on_result = self.on_result, summary = new_summary(name),
-    by_os = setmetatable({}, { __mode = "k" }) }, Run)
+    by_os = setmetatable({}, { __mode = "k" }), tiles = setmetatable({}, { __mode = "k" }) }, Run)
 end
 
 local RECORD_ERRORS = 10  -- record_errors keeps the first few; unrecorded counts all
@@ -191,15 +191,16 @@ local function count(s, res, err)
   s.counts[k] = (s.counts[k] or 0) + 1
 end
 
---- Sends msg to the channel, records the outcome in the registry, counts
--- it, calls on_result, then after(res, err) if given. A registry that fails
--- (returns nil, err or raises) is counted in summary.unrecorded: the send
--- still counts and on_result still runs.
-function Run:send(ch, msg, after)
+--- Sends msg to the channel, records the outcome in the registry (with
+-- `tile`, the fields a tile msg was built from, to keep), counts it, calls
+-- on_result, then after(res, err) if given. A registry that fails (returns
+-- nil, err or raises) is counted in summary.unrecorded: the send still
+-- counts and on_result still runs.
+function Run:send(ch, msg, after, tile)
   self.summary.sent = self.summary.sent + 1
   local run = self
   self.sender:send(msg, ch.uri, function(res, err)
-    local ok, changes, rerr = pcall(run.registry.record, run.registry, ch.uri, res or err, msg)
+    local ok, changes, rerr = pcall(run.registry.record, run.registry, ch.uri, res or err, msg, tile)
     if not ok then unrecorded(run.summary, changes)
     elseif changes == nil then unrecorded(run.summary, rerr) end
     count(run.summary, res, err)
@@ -235,10 +236,10 @@ function Run:for_os(msg, ch)
 end
 
 --- Sends the channel its OS's form of msg, or counts it skipped.
-function Run:send_for_os(ch, msg, after)
+function Run:send_for_os(ch, msg, after, tile)
   local m, why = self:for_os(msg, ch)
   if not m then return self:skip(ch, why) end
-  self:send(ch, m, after)
+  self:send(ch, m, after, tile)
 end
 
 --- fn(ch) for every channel matching filter; every `batch` channels the
@@ -272,18 +273,17 @@ function Run:one(channel, fn)
 end
 
 --- Sends a tile built from `spec`; once MPNS answered (a result, not an
--- error) it is stored as the channel's last tile: what ask-to-pin re-sends
--- so the tile does not change for nothing.
+-- error) it is kept as the channel's last tile, with the outcome: what
+-- ask-to-pin re-sends so the tile does not change for nothing. A spec
+-- table sent to many channels is built once per run (its per-OS forms too).
 function Run:send_tile(ch, spec, after)
-  spec = P.merge(spec, { kind = spec.kind or "tile" })
-  local run = self
-  self:send_for_os(ch, P.tile_message(spec), function(res, err)
-    if res and not res.delete_channel then
-      local ok, stored, serr = pcall(run.registry.set_tile, run.registry, ch.uri, spec)
-      if not ok or stored == nil then unrecorded(run.summary, ok and serr or stored) end
-    end
-    if after then after(res, err) end
-  end)
+  local t = self.tiles[spec]
+  if not t then
+    local kept = P.merge(spec, { kind = spec.kind or "tile" })
+    t = { msg = P.tile_message(kept), kept = kept }
+    self.tiles[spec] = t
+  end
+  self:send_for_os(ch, t.msg, after, t.kept)
 end
 
 --- Waits for every outcome and writes what the registry buffered; returns

@@ -433,6 +433,17 @@ local function outcome_changes(res, msg, now)
   return c
 end
 
+-- Raises unless `tile` is a tile kind and that constructor's fields
+-- (checked by building it: a table may change between two calls).
+local function check_tile(tile, fn)
+  if type(tile) ~= "table" or not TILE_KINDS[tile.kind] then
+    raise(fn .. " expects a tile: { kind = \"tile\" | \"flip_tile\" | \"iconic_tile\" | \"cycle_tile\", ...fields }", 3)
+  end
+  local fields = store.copy(tile)
+  fields.kind = nil
+  require("mpns")[tile.kind](fields)  -- raises, naming the field, on a bad tile
+end
+
 -- Forgets a channel MPNS said is gone, and tells on_expired; nil, err when
 -- the store fails (on_expired only once the record is really gone).
 local function expire(self, uri)
@@ -467,17 +478,22 @@ end
 --- whether the answer speaks of the tile being pinned or the app running.
 --- `delete_channel` forgets the channel at once and calls `on_expired`;
 --- every other outcome is buffered and written `flush_every` at a time.
+--- `tile` (optional): the tile fields `msg` was built from, kept as the
+--- channel's last tile (as `set_tile` does) when MPNS answered; buffered
+--- with the outcome, so a tile fan-out costs no write of its own per channel.
 ---@param uri string
 ---@param res_or_err table
 ---@param msg any|nil a message (its `kind` is read) or a kind string
+---@param tile table|nil { kind = "tile", ...fields }
 ---@return table|nil changes the fields set (nil, err: a flush failed)
 ---@return table|nil expired the forgotten channel, for `delete_channel`
-function Registry:record(uri, res_or_err, msg)
+function Registry:record(uri, res_or_err, msg, tile)
   live(self)
   if type(uri) ~= "string" then raise("record expects a channel URI string") end
   if type(res_or_err) ~= "table" or (res_or_err.outcome == nil and res_or_err.kind == nil) then
     raise("record expects a send's result or error table")
   end
+  if tile ~= nil then check_tile(tile, "record") end
   if res_or_err.delete_channel then
     local rec, err = expire(self, uri)
     if rec == nil then return nil, err end
@@ -485,6 +501,7 @@ function Registry:record(uri, res_or_err, msg)
   end
   local now = self.clock()
   local c = outcome_changes(res_or_err, msg, now)
+  if tile and res_or_err.outcome ~= nil then c.tile = tile end
   local p = self.pending
   buffer(p, uri, c, now)
   if p.n >= self.flush_every or now - p.since >= self.flush_interval then
@@ -500,9 +517,10 @@ local function slice(t, i, j)
   return out
 end
 
--- Every field outcome_changes may set (record merges only these).
+-- Every field record may buffer (a tile compares by identity: a pattern
+-- that sends one tile to all passes one table, and its writes group).
 local OUTCOME_FIELDS = { "last_at", "retry_at", "last_outcome", "last_status", "notification_status",
-  "device_status", "subscription_status", "pinned", "app_running" }
+  "device_status", "subscription_status", "pinned", "app_running", "tile" }
 
 -- True if two outcomes' changes set the same fields to the same values.
 local function same_changes(a, b)
@@ -555,8 +573,8 @@ function Registry:bump_counter(uri, n)
   local st = live(self)
   check_uri_arg(uri, "bump_counter")
   if n ~= nil and (type(n) ~= "number" or n % 1 ~= 0) then raise("bump_counter: n must be an integer") end
-  local ok, err = self:flush()
-  if not ok then return nil, err end
+  -- No flush first: the buffer never holds the counter, so the two writes
+  -- commute (a counter fan-out would otherwise write twice per channel).
   return st:incr(uri, "counter", n or 1)
 end
 
@@ -575,12 +593,7 @@ end
 function Registry:set_tile(uri, tile)
   local st = live(self)
   check_uri_arg(uri, "set_tile")
-  if type(tile) ~= "table" or not TILE_KINDS[tile.kind] then
-    raise("set_tile expects { kind = \"tile\" | \"flip_tile\" | \"iconic_tile\" | \"cycle_tile\", ...fields }")
-  end
-  local fields = store.copy(tile)
-  fields.kind = nil
-  require("mpns")[tile.kind](fields)  -- raises, naming the field, on a bad tile
+  check_tile(tile, "set_tile")
   local ok, err = self:flush()
   if not ok then return nil, err end
   return st:update(uri, { tile = tile })

@@ -5,6 +5,7 @@
 --   c:logon("alice")           -- counter 0, tile count 0
 local mpns = require "mpns"
 local P = require "mpns.patterns"
+local store = require "mpns.store"
 
 local min = math.min
 
@@ -52,18 +53,19 @@ end
 
 --- The user logged on: every channel of theirs gets counter 0 (backed-off
 -- ones too, so their next bump starts from 1) and the due ones a tile with
--- count 0. Returns the summary.
+-- count 0, in one pass. Returns the summary (channels: the due ones).
 ---@param user string
 function M:logon(user)
   if type(user) ~= "string" then error("mpns.patterns.counter: logon expects a user name", 2) end
   local run = P.run(self, "counter.logon")
+  local due = { due = self.registry.clock() }
   for ch in self.registry:channels({ user = user, all = true }) do
     if (ch.counter or 0) ~= 0 then
       local ok, err = self.registry:reset_counter(ch.uri)
       if ok == nil then run:unrecorded(err) end
     end
+    if store.matches(ch, due) then run:one(ch, function(c) run:send_tile(c, tile_spec(self, c, 0)) end) end
   end
-  run:each({ user = user }, function(ch) run:send_tile(ch, tile_spec(self, ch, 0)) end)
   return run:finish()
 end
 

@@ -27,9 +27,8 @@ end
 -- channel: what the phone will fetch, now. Returns the summary.
 function M:test_now(filter)
   local run = P.run(self, "schedule.test_now")
-  run:each(filter, function(ch)
-    run:send_tile(ch, { kind = "tile", title = self.title, background_image = self.url })
-  end)
+  local spec = { kind = "tile", title = self.title, background_image = self.url }  -- one tile for all
+  run:each(filter, function(ch) run:send_tile(ch, spec) end)
   return run:finish()
 end
 
