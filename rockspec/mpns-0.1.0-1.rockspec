@@ -37,6 +37,7 @@ build = {
     mpns = "lua/mpns.lua",
     ["mpns.client"] = "lua/mpns/client.lua",
     ["mpns.metrics"] = "lua/mpns/metrics.lua",
+    ["mpns.options"] = "lua/mpns/options.lua",
     ["mpns.patterns"] = "lua/mpns/patterns.lua",
     ["mpns.patterns.ask_to_pin"] = "lua/mpns/patterns/ask_to_pin.lua",
     ["mpns.patterns.counter"] = "lua/mpns/patterns/counter.lua",

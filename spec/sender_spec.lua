@@ -105,6 +105,26 @@ function TestSender:test_callback_registration_is_checked_and_sent_over_libcurl(
   lu.assertEquals(e:get("cb").callback, { uri = e:sink_url("cb"), body = "data" })
 end
 
+-- One callback-URI rule for the sender and the registry: the same URIs
+-- refused (an 8-bit byte, a space, another scheme, over 1 KB) and allowed.
+function TestSender:test_callback_uri_rule_is_the_registrys_too()
+  local reg = mpns.registry.open { store = "memory", allowed_hosts = { "127.0.0.1:*" } }
+  local ch = e.http_prefix .. "cbrule"
+  assert(reg:subscribe { uri = ch })
+  local s = new()
+  for _, bad in ipairs { "http://127.0.0.1/caf\195\169", "http://127.0.0.1/a b", "ftp://127.0.0.1/x",
+      "http://127.0.0.1/" .. string.rep("x", 1024) } do
+    local sender_ok = pcall(s.register_callback, s, ch, bad, nil, function() end)
+    local registry_ok = pcall(reg.set_callback, reg, ch, bad)
+    lu.assertEquals({ sender_ok, registry_ok }, { false, false }, bad)
+  end
+  for _, good in ipairs { "HTTPS://127.0.0.1/cb", "http://127.0.0.1/cb?x=%20" } do
+    lu.assertNil(mpns.sender.callback_uri_error(good))
+    lu.assertTrue(reg:set_callback(ch, good))
+  end
+  reg:close()
+end
+
 local rc = lu.LuaUnit.run()
 e:stop()
 os.exit(rc == 0)

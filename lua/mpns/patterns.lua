@@ -5,6 +5,7 @@
 -- This file holds what they share: option checks, the per-call run (send,
 -- record, count, on_result), per-OS message caches and the summary.
 local mpns = require "mpns"
+local options = require "mpns.options"
 
 local type, error, pairs, ipairs, tostring, setmetatable, require, pcall =
   type, error, pairs, ipairs, tostring, setmetatable, require, pcall
@@ -38,13 +39,7 @@ local COMMON = { registry = "table", sender = "table", on_result = "function", b
 ---@return table opts
 function P.check_options(who, opts, known)
   if type(opts) ~= "table" then error(who .. ": options must be a table", 3) end
-  for k, v in pairs(opts) do
-    local want = COMMON[k] or (known and known[k])
-    if not want then error(format("%s: unknown option '%s'", who, tostring(k)), 3) end
-    if want ~= "any" and type(v) ~= want then
-      error(format("%s: option '%s' must be a %s, got %s", who, k, want, type(v)), 3)
-    end
-  end
+  options.check(who, opts, P.merge(COMMON, known), 2)
   if not opts.registry then error(who .. ": option 'registry' is required", 3) end
   if not opts.sender then error(who .. ": option 'sender' is required", 3) end
   local b = opts.batch

@@ -5,6 +5,7 @@
 -- Errors: misuse (wrong types, unknown keys) raises; what a phone may send
 -- wrong (a refused URI, a bad os) and a failing backend return nil, reason.
 local store = require "mpns.store"
+local options = require "mpns.options"
 local NULL = store.NULL
 
 local M = {}
@@ -150,14 +151,20 @@ end
 
 ------------------------------------------------------------------ open / close
 
-local function check_option(k, v)
-  local want = OPTIONS[k]
-  if not want:find(type(v), 1, true) then
-    raise("option '" .. k .. "' expected a " .. want .. ", got " .. type(v), 4)
+-- The registry's own options (types through mpns.options; counts are
+-- positive integers); the rest are the store's.
+local function split_options(opts)
+  local mine, store_opts = {}, {}
+  for k, v in pairs(opts) do
+    if OPTIONS[k] then mine[k] = v else store_opts[k] = v end
   end
-  if want == "number" and (v < 1 or v % 1 ~= 0) and k ~= "flush_interval" then
-    raise("option '" .. k .. "' expected a positive integer, got " .. v, 4)
+  options.check("mpns.registry", mine, OPTIONS, 2)
+  for k, v in pairs(mine) do
+    if OPTIONS[k] == "number" and (v < 1 or v % 1 ~= 0) and k ~= "flush_interval" then
+      raise("option '" .. k .. "' expected a positive integer, got " .. v, 3)
+    end
   end
+  return store_opts
 end
 
 --- Opens a registry on a store: `store = "sqlite"` (the default, with
@@ -168,10 +175,7 @@ end
 ---@return string|nil err when the store cannot be opened
 function M.open(opts)
   if type(opts) ~= "table" then raise("open expects a table of options") end
-  local store_opts = {}
-  for k, v in pairs(opts) do
-    if OPTIONS[k] then check_option(k, v) else store_opts[k] = v end
-  end
+  local store_opts = split_options(opts)
   if type(opts.store) == "table" and next(store_opts) then
     raise("unknown option '" .. tostring(next(store_opts)) .. "' (store options go to a named store)")
   end
@@ -610,10 +614,8 @@ end
 function Registry:set_callback(uri, callback_uri)
   local st = live(self)
   check_uri_arg(uri, "set_callback")
-  if callback_uri ~= nil and (type(callback_uri) ~= "string"
-      or not callback_uri:match("^[hH][tT][tT][pP][sS]?://[\33-\126]+$") or #callback_uri > LIMITS.uri) then
-    raise("set_callback: callback URI expected an http(s) URL of at most 1,024 bytes")
-  end
+  local bad = callback_uri ~= nil and require("mpns.sender").callback_uri_error(callback_uri)
+  if bad then raise("set_callback: " .. bad) end
   local ok, err = self:flush()
   if not ok then return nil, err end
   return st:update(uri, { callback = callback_uri and { uri = callback_uri, at = self.clock() } or NULL })

@@ -15,6 +15,7 @@ if type(ngx) ~= "table" or type(ngx.socket) ~= "table" then
 end
 
 local core = require "mpns.core"
+local options = require "mpns.options"
 
 local tcp = ngx.socket.tcp
 local md5, now, update_time, log, WARN = ngx.md5, ngx.now, ngx.update_time, ngx.log, ngx.WARN
@@ -109,13 +110,7 @@ local OPTIONS = { timeout = "number", keepalive_timeout = "number", pool_size = 
                   pool = "string", ssl_verify = "boolean", cert = "string", key = "string" }
 
 local function check_options(opts)
-  for k, v in pairs(opts) do
-    local want = OPTIONS[k]
-    if not want then error("mpns.resty.new: unknown option '" .. tostring(k) .. "'", 3) end
-    if type(v) ~= want then
-      error(format("mpns.resty.new: option '%s' must be a %s", k, want), 3)
-    end
-  end
+  options.check("mpns.resty.new", opts, OPTIONS, 2)
   local function need(ok, why) if not ok then error("mpns.resty.new: " .. why, 4) end end
   need((opts.timeout or 1) > 0, "timeout must be > 0")
   need((opts.keepalive_timeout or 0) >= 0, "keepalive_timeout must be >= 0")

@@ -4,12 +4,13 @@
 -- have (doc/push-kit.md, "Sender interface").
 --   local s = mpns.sender.new("client", { max_connections = 64 })
 --   local s = mpns.sender.new("resty", { timeout = 15 }, { concurrency = 50 })
-local type, error, pairs, tostring, format, find =
-  type, error, pairs, tostring, string.format, string.find
+local type, error, tostring, format, find =
+  type, error, tostring, string.format, string.find
 
 local M = {}
 
 local CALLBACK_BODY_MAX = 1024   -- the protocol's limit on a callback's opaque body
+local CALLBACK_URI_MAX = 1024    -- and on its URI
 
 --- A sender by name: "client" (libcurl, scripts) or "resty" (cosockets, nginx).
 ---@param name "client"|"resty"
@@ -22,19 +23,16 @@ function M.new(name, transport, opts)
   return require("mpns.sender." .. name).new(transport, opts)
 end
 
---- Checks a sender's own options; raises naming an unknown or mistyped key.
----@param who string the constructor, for the message
----@param opts table|nil
----@param known table name -> Lua type
-function M.check_options(who, opts, known)
-  if opts == nil then return {} end
-  if type(opts) ~= "table" then error(who .. ": options must be a table", 3) end
-  for k, v in pairs(opts) do
-    local want = known[k]
-    if not want then error(format("%s: unknown option '%s'", who, tostring(k)), 3) end
-    if type(v) ~= want then error(format("%s: option '%s' must be a %s", who, k, want), 3) end
+--- Why `uri` cannot be a callback URI (X-CallbackURI, recorded by the
+-- registry too), or nil: an http(s) URL of printable ASCII (a header value
+-- and a URL: no space, control or 8-bit byte), at most 1,024 bytes.
+---@param uri any
+---@return string|nil why
+function M.callback_uri_error(uri)
+  if type(uri) ~= "string" or not find(uri, "^[hH][tT][tT][pP][sS]?://[\33-\126]+$") then
+    return "callback URI must be an http(s) URL of printable ASCII (no space or control byte)"
   end
-  return opts
+  if #uri > CALLBACK_URI_MAX then return "callback URI longer than 1024 bytes" end
 end
 
 --- Checks a callback registration; returns the URL it is sent to, or
@@ -45,10 +43,8 @@ end
 ---@return string url `<channel_uri>/callback`
 function M.check_callback(channel_uri, callback_uri, data)
   if type(channel_uri) ~= "string" then error("register_callback: channel URI must be a string", 3) end
-  if type(callback_uri) ~= "string" or not find(callback_uri, "^https?://[^%c%s]+$") then
-    error("register_callback: callback URI must be an http(s) URL without spaces or control characters", 3)
-  end
-  if #callback_uri > 1024 then error("register_callback: callback URI longer than 1024 bytes", 3) end
+  local bad = M.callback_uri_error(callback_uri)
+  if bad then error("register_callback: " .. bad, 3) end
   if data ~= nil and type(data) ~= "string" then error("register_callback: data must be a string", 3) end
   if data and #data > CALLBACK_BODY_MAX then
     error(format("register_callback: data is %d bytes, over the %d-byte limit", #data, CALLBACK_BODY_MAX), 3)

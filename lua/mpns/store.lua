@@ -23,22 +23,6 @@ M.FIELDS = {
 M.TYPE = {}
 for _, f in ipairs(M.FIELDS) do M.TYPE[f[1]] = f[2] end
 
---- Raises unless every key of a store's `opts` is in `types` (name -> Lua
---- type) with a value of that type; the message names `who` and the key.
----@param opts table
----@param types table
----@param who string e.g. "mpns.store.sqlite"
----@param level integer|nil the error level, counted from the caller (default 2: its caller)
-function M.check_options(opts, types, who, level)
-  level = (level or 2) + 1
-  for k, v in pairs(opts) do
-    if not types[k] then error(who .. ": unknown option '" .. tostring(k) .. "'", level) end
-    if type(v) ~= types[k] then
-      error(who .. ": option '" .. k .. "' expected a " .. types[k] .. ", got " .. type(v), level)
-    end
-  end
-end
-
 -- What a filter may hold; `due` is a time, the others match a field.
 local FILTER = { user = "string", tag = "string", os = "string", device = "string",
   due = "number" }

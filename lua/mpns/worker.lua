@@ -10,7 +10,7 @@
 local mpns = require "mpns"
 local queue = require "mpns.queue"
 local registry = require "mpns.registry"
-local store = require "mpns.store"
+local options = require "mpns.options"
 local RS = require "mpns.store.redis"
 local S = require "mpns.worker.scripts"
 local cjson = require("cjson").new()
@@ -43,7 +43,7 @@ end
 --- after which run() returns; nil = never).
 ---@param opts table
 function M.new(opts)
-  store.check_options(opts, OPTIONS, "mpns.worker")
+  options.check("mpns.worker", opts, OPTIONS)
   local st, err = RS.new { host = opts.host, port = opts.port, db = opts.db, prefix = opts.prefix }
   if not st then return nil, err end
   local copts = { max_connections = opts.concurrency or 50 }

@@ -4,6 +4,7 @@
 --   s:send(msg, uri, function(res, err) ... end); s:wait()
 local mpns = require "mpns"
 local common = require "mpns.sender"
+local options = require "mpns.options"
 
 local type, setmetatable, error = type, setmetatable, error
 
@@ -18,7 +19,7 @@ local OPTIONS = { on_callback_error = "function" }
 ---@param client_or_opts any
 ---@param opts table|nil
 function _M.new(client_or_opts, opts)
-  opts = common.check_options("mpns.sender.client.new", opts, OPTIONS)
+  opts = options.check("mpns.sender.client.new", opts, OPTIONS)
   local client = client_or_opts
   if type(client) ~= "userdata" then client = mpns.client(client_or_opts) end
   if opts.on_callback_error then client.on_callback_error = opts.on_callback_error end

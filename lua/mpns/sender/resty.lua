@@ -7,6 +7,7 @@
 -- sender per request or timer (its threads belong to the one that spawned them).
 local resty = require "mpns.resty"
 local common = require "mpns.sender"
+local options = require "mpns.options"
 
 local ngx = ngx
 local spawn, sleep, timer_at, log, ERR = ngx.thread.spawn, ngx.sleep, ngx.timer.at, ngx.log, ngx.ERR
@@ -26,7 +27,7 @@ local WAIT_STEP = 60     -- seconds a wait sleeps before looking again
 ---@param transport table|nil
 ---@param opts table|nil
 function _M.new(transport, opts)
-  opts = common.check_options("mpns.sender.resty.new", opts, OPTIONS)
+  opts = options.check("mpns.sender.resty.new", opts, OPTIONS)
   local c = opts.concurrency or 50
   if c < 1 or c % 1 ~= 0 then error("mpns.sender.resty.new: concurrency must be an integer >= 1", 2) end
   if not (type(transport) == "table" and transport.send == resty.send) then

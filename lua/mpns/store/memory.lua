@@ -2,6 +2,7 @@
 -- Records live in `recs` by URI; `order[seq]` keeps insertion order so a scan
 -- pages stably while records come and go (the cursor is the last seq seen).
 local store = require "mpns.store"
+local options = require "mpns.options"
 local NULL, copy = store.NULL, store.copy
 
 local M = {}
@@ -10,7 +11,7 @@ local mt = { __index = M }
 --- A new, empty memory store. It takes no options.
 ---@param opts table|nil
 function M.new(opts)
-  store.check_options(opts or {}, {}, "mpns.store.memory")
+  options.check("mpns.store.memory", opts, {})
   return setmetatable({ recs = {}, seq = {}, order = {}, last = 0, bydev = {} }, mt)
 end
 

@@ -5,6 +5,7 @@
 -- cosockets, elsewhere through lua-redis (lua/mpns/store/redis/conn.lua).
 --   local st = require("mpns.store.redis").new{ host = "127.0.0.1", port = 6379 }
 local store = require "mpns.store"
+local options = require "mpns.options"
 local conn = require "mpns.store.redis.conn"
 local S = require "mpns.store.redis.scripts"
 
@@ -27,8 +28,7 @@ local OPTIONS = { host = "string", port = "number", db = "number", timeout = "nu
 ---@return table|nil store
 ---@return string|nil err
 function M.new(opts)
-  opts = opts or {}
-  store.check_options(opts, OPTIONS, "mpns.store.redis")
+  opts = options.check("mpns.store.redis", opts, OPTIONS)
   local self = setmetatable({ c = conn.new(opts), p = opts.prefix or "mpns:",
     open = setmetatable({}, { __mode = "k" }) }, mt)
   local ok, err = self.c:call("PING")

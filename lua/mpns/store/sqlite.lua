@@ -7,6 +7,7 @@
 -- nothing half-written. Prepared statements are kept and reused.
 local DBI = require "DBI"
 local store = require "mpns.store"
+local options = require "mpns.options"
 local NULL, FIELDS, TYPE = store.NULL, store.FIELDS, store.TYPE
 local tointeger = math.tointeger or function(x) return x end  -- LuaJIT: numbers are doubles
 local concat, unpack = table.concat, table.unpack or unpack
@@ -83,7 +84,7 @@ local OPTIONS = { path = "string", synchronous = "string", busy_timeout = "numbe
 local SYNC = { OFF = true, NORMAL = true, FULL = true, EXTRA = true }
 
 local function check_options(opts)
-  store.check_options(opts, OPTIONS, "mpns.store.sqlite", 3)
+  options.check("mpns.store.sqlite", opts, OPTIONS, 2)
   if not opts.path then error("mpns.store.sqlite: option 'path' is required", 4) end
   if opts.synchronous and not SYNC[opts.synchronous] then
     error("mpns.store.sqlite: option 'synchronous' expected OFF, NORMAL, FULL or EXTRA", 4)
