@@ -70,15 +70,28 @@ local function is_name(h)
     and h:sub(1, 1) ~= "." and h:sub(-1) ~= "."
 end
 
+-- "host[:port]" as the host (an "[IPv6]" literal keeps its brackets) and
+-- the rest ("" or ":port"): one split for URIs and allowed_hosts entries.
+local function split_host(authority)
+  local host, rest = authority:match("^(%[[%x:.]+%])(.*)$")
+  if host then return host, rest end
+  return authority:match("^([^:]*)(.*)$")
+end
+
+-- ":port" as its number if it is one in 1..65535.
+local function port_number(rest)
+  local n = tonumber(rest:match("^:(%d%d?%d?%d?%d?)$"))
+  return n and n >= 1 and n <= 65535 and n or nil
+end
+
 -- One entry as { host =, suffix =, port = number | "*" | nil } (lower case).
 local function parse_entry(h)
   if type(h) ~= "string" then bad_entry(h) end
   local e = h:lower()
-  local host, port = e:match("^(%[[%x:.]+%])(.*)$")
-  if not host then host, port = e:match("^([^:]*)(.*)$") end
+  local host, port = split_host(e)
   if port ~= "" then
-    port = port:match("^:(%*)$") or tonumber(port:match("^:(%d%d?%d?%d?%d?)$"))
-    if not port or (port ~= "*" and (port < 1 or port > 65535)) then bad_entry(h, "bad port") end
+    port = port == ":*" and "*" or port_number(port)
+    if not port then bad_entry(h, "bad port") end
   else port = nil end
   local suffix = host:match("^%*(%..+)$")
   if host:find("*", 1, true) and not suffix then raise("allowed_hosts: '*' only as '*.suffix', got " .. h, 4) end
@@ -121,12 +134,9 @@ local function check_uri(hosts, uri)
     return nil, "channel URI must start with http:// or https://"
   end
   if authority:find("@", 1, true) then return nil, "channel URI must not carry a user name or password" end
-  local host, port = authority:match("^(%[[%x:.]+%])(.*)$")
-  if not host then host, port = authority:match("^([^:]*)(.*)$") end
-  local number = tonumber(port:match("^:(%d%d?%d?%d?%d?)$"))
-  if port ~= "" and not (number and number >= 1 and number <= 65535) then
-    return nil, "channel URI has a bad port '" .. port:sub(2) .. "'"
-  end
+  local host, port = split_host(authority)
+  local number = port_number(port)
+  if port ~= "" and not number then return nil, "channel URI has a bad port '" .. port:sub(2) .. "'" end
   host = host:lower()
   if host == "" then return nil, "channel URI has no host" end
   if not is_name(host) and not host:match("^%[[%x:.]+%]$") then
