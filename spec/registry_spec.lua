@@ -288,6 +288,18 @@ function TestHostCheck:setUp()
     allowed_hosts = { "127.0.0.1:8080", "*.push.example", "LocalHost:*", "10.0.0.1" } }
 end
 
+-- The check without a registry answers as the registry's does.
+function TestHostCheck:test_host_check_alone_is_the_same_check()
+  local check = mpns.registry.host_check{ "127.0.0.1:8080", "*.push.example", "LocalHost:*", "10.0.0.1" }
+  for _, uri in ipairs({ LIVE .. "a", EMU .. "x", "http://localhost:6379/x", "http://10.0.0.1:8080/x",
+      "http://127.0.0.1:6379/x", "ftp://a.push.example/x", "http://u@a.push.example/x", "http://evil.example/" }) do
+    lu.assertEquals({ check(uri) }, { self.reg:check_uri(uri) }, uri)
+  end
+  lu.assertNil(mpns.registry.host_check()("http://127.0.0.1:8080/x"))
+  lu.assertNotNil(mpns.registry.host_check()(LIVE .. "a"))
+  lu.assertErrorMsgContains("allowed_hosts: expected", mpns.registry.host_check, { "a..b" })
+end
+
 function TestHostCheck:test_allowed()
   for _, uri in ipairs({ LIVE .. "a", "https://DB3.Notify.Live.Net/unthrottledthirdparty/01.00/x",
       "http://s.notify.live.net/u/1/sin/HmQAAA", EMU .. "x", "http://a.b.push.example:80/x",

@@ -6,13 +6,13 @@
 local mpns, cjson = require "mpns", require "cjson.safe"
 local sender = require("mpns.resty").new { timeout = 15, keepalive_timeout = 60 }
 
--- One host check per allowed-host list (a memory registry holds no channels here).
+-- One host check per allowed-host list.
 local checkers = {}
 local function host_check(list)
   if not checkers[list] then
     local hosts = {}
     for h in list:gmatch("%S+") do hosts[#hosts + 1] = h end
-    checkers[list] = mpns.registry.open { store = "memory", allowed_hosts = hosts }
+    checkers[list] = mpns.registry.host_check(hosts)
   end
   return checkers[list]
 end
@@ -30,7 +30,7 @@ return function()
   if type(a.uri) ~= "string" then return answer(400, { error = "uri missing" }) end
   -- Other schemes never reach the network: the sender says invalid_uri.
   if a.uri:lower():match("^https?://") then
-    local allowed, why = host_check(ngx.var.mpns_allowed_hosts or ""):check_uri(a.uri)
+    local allowed, why = host_check(ngx.var.mpns_allowed_hosts or "")(a.uri)
     if not allowed then return answer(403, { error = why }) end
   end
   local res, err = sender:send(msg, a.uri)

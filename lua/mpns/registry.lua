@@ -102,11 +102,14 @@ local function parse_entry(h)
   return { host = not suffix and host or nil, suffix = suffix, port = port, shown = e }
 end
 
-local function compile_hosts(list)
+-- MPNS's hosts and the `allowed_hosts` entries, parsed.
+local function compile_hosts(extra)
   local rules, shown = {}, {}
-  for i, h in ipairs(list) do
-    rules[i] = parse_entry(h)
-    shown[i] = rules[i].shown
+  for _, list in ipairs { DEFAULT_HOSTS, extra or {} } do
+    for _, h in ipairs(list) do
+      rules[#rules + 1] = parse_entry(h)
+      shown[#shown + 1] = rules[#rules].shown
+    end
   end
   return { rules = rules, shown = table.concat(shown, ", ") }
 end
@@ -159,6 +162,19 @@ function Registry:check_uri(uri)
   return host
 end
 
+--- The same check without a registry, for a service that sends to a URI
+--- it does not keep (examples/openresty/push.lua): a function uri -> host,
+--- or nil, reason. `allowed_hosts` as `open`'s option.
+---@param allowed_hosts table|nil
+---@return fun(uri: string): string|nil, string|nil
+function M.host_check(allowed_hosts)
+  if allowed_hosts ~= nil and type(allowed_hosts) ~= "table" then
+    raise("host_check expects a list of allowed_hosts entries")
+  end
+  local hosts = compile_hosts(allowed_hosts)
+  return function(uri) return Registry.check_uri({ hosts = hosts }, uri) end
+end
+
 ------------------------------------------------------------------ open / close
 
 -- The registry's own options (types through mpns.options; counts are
@@ -189,10 +205,7 @@ function M.open(opts)
   if type(opts.store) == "table" and next(store_opts) then
     raise("unknown option '" .. tostring(next(store_opts)) .. "' (store options go to a named store)")
   end
-  local hosts = {}
-  for _, h in ipairs(DEFAULT_HOSTS) do hosts[#hosts + 1] = h end
-  for _, h in ipairs(opts.allowed_hosts or {}) do hosts[#hosts + 1] = h end
-  hosts = compile_hosts(hosts)
+  local hosts = compile_hosts(opts.allowed_hosts)
   local st, err = store.open(opts.store or "sqlite", store_opts)
   if not st then return nil, err end
   return setmetatable({
