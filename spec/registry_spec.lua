@@ -376,6 +376,14 @@ end
 
 TestValidation = {}
 
+-- A backend's failure is not "refused": a service answers 503, not 400.
+function TestValidation:test_a_backend_failure_is_not_refused()
+  local st = require("mpns.store.memory").new()
+  st.subscribe = function() return nil, "disk full" end
+  local reg = mpns.registry.open{ store = st }
+  lu.assertEquals({ reg:subscribe{ uri = LIVE .. "a" } }, { nil, "disk full" })
+end
+
 function TestValidation:setUp() self.reg = mpns.registry.open{ store = "memory" } end
 
 function TestValidation:test_what_a_phone_sends_wrong_is_nil_and_a_reason()
@@ -394,10 +402,12 @@ function TestValidation:test_what_a_phone_sends_wrong_is_nil_and_a_reason()
   }) do
     local f = case[1]
     if f.uri == nil then f.uri = LIVE .. "a" end
-    local ok, err = self.reg:subscribe(f)
+    local ok, err, refused = self.reg:subscribe(f)
     lu.assertNil(ok)
     lu.assertStrContains(err, "mpns.registry: " .. case[2])
+    lu.assertEquals(refused, "refused")
   end
+  lu.assertEquals({ self.reg:subscribe{} }, { nil, "mpns.registry: field 'uri' is required", "refused" })
   local many = {}
   for i = 1, 33 do many[i] = "t" .. i end
   lu.assertStrContains(select(2, self.reg:subscribe{ uri = LIVE .. "a", tags = many }), "33 tags, at most 32")

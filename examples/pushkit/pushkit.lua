@@ -101,16 +101,6 @@ local function pattern(name) return PATTERNS[name](sender()) end
 
 -- ---- POST /subscribe ---------------------------------------------------------------
 
-local SUBSCRIBE = { user = "string", uri = "string", os = "string", device = "string", tags = "table" }
-
-local function check_subscription(t)
-  for k, v in pairs(t) do
-    if not SUBSCRIBE[k] then return "unknown field '" .. tostring(k) .. "'" end
-    if type(v) ~= SUBSCRIBE[k] then return "field '" .. k .. "' must be a " .. SUBSCRIBE[k] end
-  end
-  if not t.uri then return "field 'uri' is required" end
-end
-
 -- After the answer: the recipe's on-subscribe pattern (ask to pin), in a timer.
 local function after_subscribe(premature, uri)
   if premature then return end
@@ -121,17 +111,14 @@ end
 function M.subscribe()
   if ngx.req.get_method() ~= "POST" then return reply(405, { error = "POST only" }) end
   local t, why = json_body()
-  why = why or check_subscription(t)
   if why then return reply(400, { error = why }) end
   local r, oerr = open_reg()
   if not r then return reply(503, { error = "registry unavailable: " .. tostring(oerr) }) end
-  local ok, rec, new = pcall(r.subscribe, r, t)
+  -- The registry checks every field: an unknown one raises, a bad value is
+  -- "refused"; any other failure is the backend's.
+  local ok, rec, new, refused = pcall(r.subscribe, r, t)
   if not ok then return reply(400, { error = reason(rec) }) end
-  if not rec then   -- refused input names the URI or a field; anything else is the backend
-    local m = tostring(new)
-    local refused = m:find("^mpns%.registry: channel URI ") or m:find("^mpns%.registry: field '")
-    return reply(refused and 400 or 503, { error = m })
-  end
+  if not rec then return reply(refused == "refused" and 400 or 503, { error = tostring(new) }) end
   if cfg.on_subscribe then ngx.timer.at(0, after_subscribe, rec.uri) end
   return reply(200, { new = new, uri = rec.uri, user = rec.user, os = rec.os })
 end

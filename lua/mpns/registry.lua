@@ -126,6 +126,7 @@ end
 
 -- The host of a channel URI if it may be sent to, else nil, reason.
 local function check_uri(hosts, uri)
+  if uri == nil then return nil, "field 'uri' is required" end
   if type(uri) ~= "string" then return nil, "field 'uri' expected a string, got " .. type(uri) end
   if #uri > LIMITS.uri then return nil, "channel URI is over 1,024 bytes (" .. #uri .. ")" end
   if uri:find("[^\33-\126]") then
@@ -291,13 +292,15 @@ end
 --- Subscribes a channel: an idempotent upsert keyed by `uri`. A new `uri`
 --- with a known `device` replaces that device's old channel (keeping its state).
 ---@param fields {uri: string, user?: string, device?: string, os?: string, tags?: string[]}
+--- On failure: nil, reason, and "refused" when the input was (a phone's
+--- fault: a service answers 400) rather than the backend (503).
 ---@return table|nil channel the record (nil, reason: refused input or backend failure)
 ---@return boolean|string is_new true for a new channel; else false (or the reason)
----@return string|nil replaced the URI this device had before, when it changed
+---@return string|nil replaced the URI this device had before, when it changed ("refused" on failure)
 function Registry:subscribe(fields)
   local st = live(self)
   local f, err = subscribe_fields(self, fields, 2)
-  if not f then return nil, err end
+  if not f then return nil, err, "refused" end
   local ok, ferr = self:flush()  -- no write runs ahead of outcomes that failed to store
   if not ok then return nil, ferr end
   local rec, is_new, old = st:subscribe(f, self.clock())
