@@ -37,7 +37,7 @@ function A:put(name, bytes)
 end
 
 local function try_start(files, port)
-  local prefix = sh("mktemp -d /tmp/mpns-app.XXXXXX"):gsub("%s+$", "")
+  local prefix = proc.tmpdir("app")
   os.execute("mkdir -p " .. prefix .. "/files " .. prefix .. "/tmp")
   local user = sh("id -u"):match("^0%s") and "user root;" or ""
   local f = assert(io.open(prefix .. "/nginx.conf", "w"))

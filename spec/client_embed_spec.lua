@@ -3,13 +3,9 @@
 -- end to end against the emulator, and once more under valgrind.
 local lu = require "luaunit"
 local U = require "client_util"
+local proc = require "proc"
 
-local function sh(cmd)
-  local f = assert(io.popen(cmd .. " 2>&1; echo \"rc=$?\""))
-  local out = f:read("*a")
-  f:close()
-  return out, tonumber(out:match("rc=(%d+)%s*$"))
-end
+local function sh(cmd) return proc.run("{ " .. cmd .. "; } 2>&1") end
 
 local function have(cmd) return select(2, sh("command -v " .. cmd .. " >/dev/null")) == 0 end
 

@@ -15,19 +15,7 @@ local ROOT = (debug.getinfo(1, "S").source:match("^@(.*)/spec/emu%.lua$")) or ".
 local RUN = ROOT .. "/emulator/run"
 local CERTS = ROOT .. "/emulator/state/certs"
 
-local function quote(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
-
--- Runs a shell command; returns its stdout and exit code (both interpreters).
-local function sh(cmd)
-  local f = assert(io.popen("( " .. cmd .. " ); echo \"\nrc=$?\""))
-  local out = f:read("*a")
-  f:close()
-  local body, rc = out:match("^(.-)\n?\nrc=(%d+)\n?$")
-  return body or out, tonumber(rc)
-end
-
-local function sleep(s) os.execute("sleep " .. s) end
-
+local quote, sh, sleep = proc.quote, proc.run, proc.sleep
 local read_file, alive = proc.read_file, proc.alive
 
 local seeded = false
@@ -91,7 +79,7 @@ end
 
 -- One attempt on the given ports; nil, log, "busy" when a port was taken.
 local function try_start(opts, port, tls_port)
-  local prefix = sh("mktemp -d /tmp/mpns-emu.XXXXXX"):gsub("%s+$", "")
+  local prefix = proc.tmpdir("emu")
   local _, rc = sh(RUN .. " --prepare --prefix " .. quote(prefix) .. " --certs " .. quote(CERTS)
     .. " " .. flags(opts) .. " " .. port .. " " .. tls_port .. " >/dev/null")
   if rc ~= 0 then

@@ -12,19 +12,12 @@ H.__index = H
 
 local ROOT = (debug.getinfo(1, "S").source:match("^@(.*)/spec/hostile%.lua$")) or "."
 
-local function quote(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
-
-local function sh(cmd)
-  local f = assert(io.popen(cmd))
-  local out = f:read("*a")
-  f:close()
-  return (out:gsub("%s+$", ""))
-end
+local quote, sh = proc.quote, proc.sh
 
 -- Runs spec/<script> under lua5.4 with a port file and `args` (quoted);
 -- returns the handle once the port is written, or nil and the log.
 local function spawn(script, args)
-  local dir = sh("mktemp -d /tmp/mpns-hostile.XXXXXX")
+  local dir = proc.tmpdir("hostile")
   local cmd = { "exec lua5.4", quote(ROOT .. "/spec/" .. script), quote(dir .. "/port") }
   for _, a in ipairs(args) do cmd[#cmd + 1] = quote(a) end
   local pid = tonumber(sh("(" .. table.concat(cmd, " ") .. ") >" .. quote(dir .. "/log")

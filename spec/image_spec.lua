@@ -8,22 +8,13 @@ local image = require "mpns.image"
 local TOOL = "build/image_test"
 local BLUE = "#FF1BA1E2"
 
-local function sh(cmd)
-  local p = io.popen(cmd .. " 2>&1")
-  local out = p:read("*a")
-  p:close()
-  return out
-end
+local proc = require "proc"
 
-local dir = sh("mktemp -d"):match("%S+")
+local function sh(cmd) return proc.sh("{ " .. cmd .. "; } 2>&1") end
 
-local function write(name, bytes)
-  local path = dir .. "/" .. name
-  local f = assert(io.open(path, "wb"))
-  f:write(bytes)
-  f:close()
-  return path
-end
+local dir = proc.tmpdir("image")
+
+local function write(name, bytes) return proc.write_file(dir .. "/" .. name, bytes) end
 
 -- Width, height, bit depth and colour type from the PNG's IHDR chunk.
 local function ihdr(png)

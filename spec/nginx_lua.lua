@@ -11,11 +11,7 @@ local proc = require "proc"
 local N = {}
 N.__index = N
 
--- A shell command's standard output.
-local function sh(cmd)
-  local f = assert(io.popen(cmd))
-  return f:read("*a"), f:close()
-end
+local sh = proc.sh
 
 local ROOT = sh("pwd"):gsub("%s+$", "")   -- spec/run runs from the repo root
 N.ROOT = ROOT
@@ -42,14 +38,12 @@ http {
 ]]
 
 local function try_start(opts, port)
-  local prefix = sh("mktemp -d /tmp/mpns-ngx.XXXXXX"):gsub("%s+$", "")
+  local prefix = proc.tmpdir("ngx")
   os.execute("mkdir -p " .. prefix .. "/logs")
   local conf = TEMPLATE:gsub("@(%u+)@", { ROOT = ROOT, PORT = tostring(port),
     HTTP = opts.http or "", SERVER = opts.server or "", LUAPATH = opts.lua_path or "" })
   if sh("id -u"):match("^0") then conf = "user root;\n" .. conf end
-  local f = assert(io.open(prefix .. "/nginx.conf", "w"))
-  f:write(conf)
-  f:close()
+  proc.write_file(prefix .. "/nginx.conf", conf)
   local n = setmetatable({ prefix = prefix, url = "http://127.0.0.1:" .. port }, N)
   n.pid = tonumber((sh("PATH=$PATH:/usr/sbin nginx -p " .. prefix .. " -c nginx.conf -e logs/error.log >"
     .. prefix .. "/logs/stdout 2>&1 & echo $!")))

@@ -26,14 +26,10 @@ end
 local IMAGE, MADE_BY = tile_image()
 local a = assert(app.start { ["match.png"] = IMAGE })
 
-local function sh(cmd)
-  local f = assert(io.popen(cmd))
-  local out = f:read("*a")
-  local ok, _, code = f:close()
-  return out, code or (ok and 0 or 1)
-end
+local proc = require "proc"
+local sh = proc.run
 
-local TMP = sh("mktemp -d /tmp/mpns-view.XXXXXX"):gsub("%s+$", "")
+local TMP = proc.tmpdir("view")
 
 -- Runs headless Chromium on the view with `extra` flags; fails the test
 -- with Chromium's own words when it cannot start.

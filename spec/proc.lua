@@ -10,6 +10,33 @@ function P.sh(cmd)
   return out
 end
 
+--- A shell command's standard output and exit code (both interpreters:
+-- LuaJIT's close() does not give the code). Add "2>&1" for its errors too.
+function P.run(cmd)
+  local f = assert(io.popen("( " .. cmd .. " ); printf '\\n%s' \"rc=$?\""))
+  local out = f:read("*a")
+  f:close()
+  local body, rc = out:match("^(.*)\nrc=(%d+)$")
+  return body or out, tonumber(rc)
+end
+
+--- `s` quoted for sh.
+function P.quote(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
+
+function P.sleep(seconds) os.execute("sleep " .. seconds) end
+
+--- A new directory /tmp/mpns-<tag>.XXXXXX.
+function P.tmpdir(tag)
+  return (P.sh("mktemp -d /tmp/mpns-" .. (tag or "spec") .. ".XXXXXX"):gsub("%s+$", ""))
+end
+
+function P.write_file(path, bytes)
+  local f = assert(io.open(path, "wb"))
+  f:write(bytes)
+  f:close()
+  return path
+end
+
 function P.read_file(path)
   local f = io.open(path, "rb")
   if not f then return nil end

@@ -21,26 +21,13 @@ local ROOT = nginx_lua.ROOT
 local LUA = jit and "luajit" or "lua5.4"
 local README = assert(proc.read_file(ROOT .. "/README.md"))
 
+-- The exit code and the output with its errors.
 local function sh(cmd)
-  local p = io.popen("(" .. cmd .. ") 2>&1; echo \"exit=$?\"")
-  local out = p:read("*a")
-  p:close()
-  local body, rc = out:match("^(.*)exit=(%d+)%s*$")
-  return tonumber(rc), body
+  local out, rc = proc.run("{ " .. cmd .. "; } 2>&1")
+  return rc, out
 end
 
-local function sh_out(cmd)
-  local p = io.popen(cmd)
-  local out = p:read("*a")
-  p:close()
-  return (out:gsub("%s+$", ""))
-end
-
-local function write(path, text)
-  local f = assert(io.open(path, "w"))
-  f:write(text)
-  f:close()
-end
+local write = proc.write_file
 
 -- The fenced blocks: { lang, code, line, section }.
 local function blocks()
@@ -87,7 +74,7 @@ local function run_script(b, before)
   write(file, localize(before .. b.code))
   -- files it writes (push.db) go to a fresh folder; the paths it names
   -- (emulator/state/certs, examples/) are links to the repository's
-  local dir = sh_out("mktemp -d /tmp/mpns-readme.XXXXXX")
+  local dir = proc.tmpdir("readme")
   os.execute(("ln -s '%s/emulator' '%s/examples' '%s/'"):format(ROOT, ROOT, dir))
   local rc, out = sh(("cd '%s' && %s%s '%s'"):format(dir, ENV, LUA, file))
   os.remove(file)

@@ -9,7 +9,7 @@ local redis = {}
 local Server = {}
 Server.__index = Server
 
-local function quote(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
+local quote = proc.quote
 
 -- A port from /dev/urandom (no shared random state with other helpers).
 local function random_port()

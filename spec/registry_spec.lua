@@ -4,12 +4,7 @@ local lu = require "luaunit"
 local mpns = require "mpns"
 local contract = require "store_contract"
 
-local function tmpdir()
-  local p = os.tmpname()
-  os.remove(p)
-  assert(os.execute("mkdir -p " .. p))
-  return p
-end
+local function tmpdir() return require("proc").tmpdir("registry") end
 
 local function rmdir(p) os.execute("rm -rf " .. p) end
 

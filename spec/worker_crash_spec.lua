@@ -17,7 +17,7 @@ local LUA = arg and arg[-1] or "lua5.4"
 local e = assert(emu.start())
 local logs = proc.sh("mktemp -d /tmp/mpns-crash.XXXXXX"):gsub("%s+$", "")
 
-local function sleep(s) os.execute("sleep " .. s) end
+local sleep = proc.sleep
 
 local function start_worker(server, name, prefix, lua)
   return check.start_worker(server, name, prefix, { lua = lua or LUA, concurrency = CONCURRENCY,
