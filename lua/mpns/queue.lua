@@ -52,8 +52,8 @@ end
 
 --- The X-MessageID of a job's send to one channel: the same UUID (version 8,
 --- derived) every time, so a resend after a crash is recognisable. In C
---- (csrc/message_id.c): hashing the URI in Lua cost Lua 5.4 about a quarter
---- of the worker's CPU per send.
+--- (csrc/message_id.c): hashing the URI in Lua cost Lua 5.4 about 28,000
+--- instructions a send.
 ---@param job_id string
 ---@param uri string
 ---@return string
