@@ -49,10 +49,9 @@ void mpns_timers_free(mpns_timers *t);
 typedef struct mpns_xfer {
   CURL *easy;
   mpns_entry *entry;          /* NULL while idle */
-  mpns_msg *hdr_msg;          /* a ref: keeps hdr_lines from being reused */
-  const char *const *hdr_lines; /* the lines `headers` was built from */
-  int hdr_expect;             /* ... and whether it has "Expect:" */
-  struct curl_slist *headers;
+  /* The request's header list, our own nodes: "Accept:", maybe "Expect:",
+   * then the current message's lines, pointed at, not copied. */
+  struct curl_slist headers[MPNS_MAX_HEADERS + 2];
   char *body;                 /* the body being sent: frame and own bytes */
   size_t body_cap;
   struct mpns_xfer *next_free;

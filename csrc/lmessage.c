@@ -399,6 +399,16 @@ static void open_metatables(lua_State *L) {
   lua_rawset(L, LUA_REGISTRYINDEX);
 }
 
+/* mpns.core.message_id(job_id, uri) -> the UUID the queue sends with */
+static int message_id(lua_State *L) {
+  size_t jl, ul;
+  const char *job = luaL_checklstring(L, 1, &jl), *uri = luaL_checklstring(L, 2, &ul);
+  char id[MPNS_MESSAGE_ID_LEN + 1];
+  mpns_message_id(job, jl, uri, ul, id);
+  lua_pushlstring(L, id, MPNS_MESSAGE_ID_LEN);
+  return 1;
+}
+
 /* Constructors share their upvalues: field map, CLEAR, kind, metatables. */
 void mpns_open_message(lua_State *L) {
   int k;
@@ -417,4 +427,6 @@ void mpns_open_message(lua_State *L) {
   lua_pop(L, 2);
   lua_pushcfunction(L, set_limits);
   lua_setfield(L, -2, "set_limits");
+  lua_pushcfunction(L, message_id);
+  lua_setfield(L, -2, "message_id");
 }

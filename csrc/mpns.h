@@ -138,6 +138,12 @@ char *mpns_xml_escape(char *out, const char *s, size_t len);  /* returns end */
 long mpns_utf8_check(const char *s, size_t len); /* -1 ok, else bad offset */
 int mpns_uuid_check(const char *s, size_t len);  /* 1 if a UUID */
 
+/* The X-MessageID of a queued job's send to one channel (message_id.c):
+ * a UUID derived from both, the same every time. */
+#define MPNS_MESSAGE_ID_LEN 36
+void mpns_message_id(const char *job, size_t job_len, const char *uri,
+                     size_t uri_len, char out[MPNS_MESSAGE_ID_LEN + 1]);
+
 /* ---- responses --------------------------------------------------------- */
 
 typedef enum {

@@ -1,8 +1,8 @@
 /*
  * xfer.c: one pooled easy handle. Configured once (TLS, timeouts, protocols,
  * callbacks); a send then sets only its URL, its body (the message's frame
- * and own bytes joined in the handle's buffer) and, when its header lines
- * differ from the last send's, its header list. Response headers are
+ * and own bytes joined in the handle's buffer) and relinks its header list
+ * to the message's lines. Response headers are
  * parsed in place into fixed buffers: no allocation per header.
  */
 #include <stdlib.h>
@@ -112,6 +112,7 @@ static int setup_http(CURL *h, mpns_xfer *x, const mpns_client_opts *o) {
    * instead of 16 KB saves 600 KB across a pool of 50 handles. */
   bad |= curl_easy_setopt(h, CURLOPT_BUFFERSIZE, 4096L);
   bad |= curl_easy_setopt(h, CURLOPT_PRIVATE, x);
+  bad |= curl_easy_setopt(h, CURLOPT_HTTPHEADER, x->headers);
 #if LIBCURL_VERSION_NUM >= 0x075000
   bad |= curl_easy_setopt(h, CURLOPT_PREREQFUNCTION, on_request);
   bad |= curl_easy_setopt(h, CURLOPT_PREREQDATA, x);
@@ -137,27 +138,21 @@ int mpns_xfer_init(mpns_xfer *x, const mpns_client_opts *o) {
   return 0;
 }
 
-/* The message's own lines and "Accept:" (drops a header MPNS never read).
- * "Expect:" stops a 100-continue wait, which libcurl releases before 7.59
- * used for bodies over 1 KB; below that it would only cost a header scan.
- * Messages without content_type or message_id share static lines, so a
- * list is built only when the lines differ from the last send's. */
-static int set_headers(mpns_xfer *x, mpns_msg *m, int expect) {
-  const char *const *lines = mpns_msg_header_lines(m), *const *line = lines;
-  struct curl_slist *list = curl_slist_append(NULL, "Accept:"), *t;
-  if (list && expect && (t = curl_slist_append(list, "Expect:"))) list = t;
-  for (; list && *line; line++) {
-    if (!(t = curl_slist_append(list, *line))) break;
-    list = t;
-  }
-  if (!list || *line) { curl_slist_free_all(list); return -1; }
-  curl_slist_free_all(x->headers);
-  if (x->hdr_msg) mpns_msg_unref(x->hdr_msg);
-  x->headers = list;
-  x->hdr_msg = mpns_msg_ref(m);
-  x->hdr_lines = lines;
-  x->hdr_expect = expect;
-  return curl_easy_setopt(x->easy, CURLOPT_HTTPHEADER, list) ? -1 : 0;
+/* Links the handle's own list nodes to "Accept:" (drops a header MPNS
+ * never reads) and the message's lines. "Expect:" stops a 100-continue
+ * wait, which libcurl releases before 7.59 used for bodies over 1 KB; below
+ * that it would only cost a header scan. struct curl_slist is public and
+ * libcurl only reads the list while a transfer runs, so the nodes point
+ * into the message the entry holds until its transfer is done: a send
+ * whose X-MessageID differs from the last one's costs no copy and no
+ * allocation. */
+static void set_headers(mpns_xfer *x, const mpns_msg *m, int expect) {
+  const char *const *line = mpns_msg_header_lines(m);
+  struct curl_slist *h = x->headers;
+  h->data = (char *)"Accept:";
+  if (expect) (++h)->data = (char *)"Expect:";
+  for (; *line; line++) (++h)->data = (char *)*line;
+  for (h->next = NULL; h != x->headers; h--) h[-1].next = h;
 }
 
 /* Joins the message's frame and own bytes in the handle's buffer, so curl
@@ -179,8 +174,7 @@ int mpns_xfer_start(mpns_xfer *x, mpns_entry *e) {
   const char *body = join_body(x, e->msg, &len);
   int expect = len > 1024;
   if (!body) return -1;
-  if ((x->hdr_lines != mpns_msg_header_lines(e->msg) || x->hdr_expect != expect)
-      && set_headers(x, e->msg, expect)) return -1;
+  set_headers(x, e->msg, expect);
   x->errbuf[0] = '\0';
   x->requests = 0;
   clear_answer(x);
@@ -193,8 +187,6 @@ int mpns_xfer_start(mpns_xfer *x, mpns_entry *e) {
 
 void mpns_xfer_cleanup(mpns_xfer *x) {
   if (x->easy) curl_easy_cleanup(x->easy);
-  curl_slist_free_all(x->headers);
-  if (x->hdr_msg) mpns_msg_unref(x->hdr_msg);
   free(x->body);
   memset(x, 0, sizeof *x);
 }

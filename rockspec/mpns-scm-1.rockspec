@@ -63,8 +63,8 @@ build = {
       sources = {
         "csrc/check.c", "csrc/client.c", "csrc/escape.c", "csrc/failure.c",
         "csrc/fields.c", "csrc/lclient.c", "csrc/lmessage.c", "csrc/lmpns.c",
-        "csrc/lresponse.c", "csrc/lsignal.c", "csrc/message.c", "csrc/poller.c", "csrc/queue.c",
-        "csrc/response.c", "csrc/timers.c", "csrc/xfer.c",
+        "csrc/lresponse.c", "csrc/lsignal.c", "csrc/message.c", "csrc/message_id.c",
+        "csrc/poller.c", "csrc/queue.c", "csrc/response.c", "csrc/timers.c", "csrc/xfer.c",
       },
       defines = { "_POSIX_C_SOURCE=200809L" },
       incdirs = { "$(CURL_INCDIR)" },

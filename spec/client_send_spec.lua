@@ -142,6 +142,35 @@ function TestOutcomes:test_message_id_echoed()
   lu.assertEquals(r.message_id, uuid)
 end
 
+-- One handle (max_connections = 1) sends one message after another, so its
+-- header list is relinked to each message's own lines: every notification
+-- carries its own X-MessageID, or none, also after a body over 1 KB (an
+-- "Expect:" line more) and after the previous message was collected.
+function TestOutcomes:test_consecutive_sends_carry_their_own_message_id()
+  local e, c = U.emu(), mpns.client { retry = NO_RETRY, max_connections = 1 }
+  local ids = { "8f9a2c3e-1b4d-4e5f-9a6b-000000000001", "8f9a2c3e-1b4d-4e5f-9a6b-000000000002", false,
+    "8f9a2c3e-1b4d-4e5f-9a6b-000000000004", "8f9a2c3e-1b4d-4e5f-9a6b-000000000005" }
+  local id, got = U.id("msgids"), {}
+  for i, mid in ipairs(ids) do
+    local text = i == 4 and ("x"):rep(1200) or "n" .. i
+    c:send_async(mpns.toast { text1 = text, message_id = mid or nil }, U.http(id), function(res, err)
+      got[i] = res and res.message_id or err
+    end)
+  end
+  lu.assertTrue(c:run())
+  collectgarbage(); collectgarbage()
+  local res = c:send(mpns.toast { text1 = "n6", message_id = ids[1] }, U.http(id))
+  c:close()
+  local notes = e:get(id).notifications
+  lu.assertEquals(#notes, 6)
+  for i, mid in ipairs(ids) do
+    lu.assertEquals(notes[i].message_id, mid or nil, "notification " .. i)
+    lu.assertEquals(got[i], mid or nil, "result " .. i)
+  end
+  lu.assertEquals(notes[6].message_id, ids[1])
+  lu.assertEquals(res.message_id, ids[1])
+end
+
 function TestOutcomes:test_every_kind_received()
   local msgs = {
     mpns.toast { text1 = "a", text2 = "b", param = "/P.xaml?a=1&b=2" },

@@ -78,6 +78,18 @@ function TestPush:test_message_ids_are_uuids_one_per_job_and_channel()
   lu.assertEquals(mpns.toast { text1 = "x", message_id = a }:headers()["X-MessageID"], a)
 end
 
+-- Ids the queue's first version (FNV-1a in Lua) gave: a worker of this
+-- version resending a job an older one started sends the same ids.
+function TestPush:test_message_ids_are_those_of_earlier_versions()
+  lu.assertEquals(queue.message_id("job1", "http://h/1"), "22077217-eaf5-8c95-b268-b549378fcc93")
+  lu.assertEquals(queue.message_id("1733000000-42", "http://127.0.0.1:20000/throttledthirdparty/01.00/r1w1-17"),
+    "2a8163d4-f4de-8b72-b017-09e30b3c05f9")
+  lu.assertEquals(queue.message_id("", ""), "811c9dc5-050c-8d1f-811c-9dc5deadbeef")
+  lu.assertEquals(queue.message_id("j\0\255x", "https://db3.notify.live.net/throttledthirdparty/01.00/AQHg"
+    .. ("A"):rep(84)), "546667f0-f480-82fa-9dd9-5cddf3cab513")
+  lu.assertErrorMsgContains("bad argument #2", queue.message_id, "job1", nil)
+end
+
 TestWorker = {}
 
 function TestWorker:test_each_channel_once_with_its_message_id_and_outcome()

@@ -101,6 +101,31 @@ function TestRedisOnly:test_a_batch_larger_than_one_script_call_is_written_whole
   for _, i in ipairs { 1, 500, 1000 } do lu.assertEquals(st:get(U .. i).last_outcome, "received") end
 end
 
+-- update_many sends its changes once and then "=" per URI; a run longer
+-- than one script call's arguments continues in a second call, which must
+-- name the fields again, and an update after the run keeps its own.
+function TestRedisOnly:test_a_long_update_many_splits_and_keeps_its_changes()
+  local st = open()
+  local U, uris = "http://127.0.0.1/throttledthirdparty/01.00/run-", {}
+  for i = 1, 2500 do uris[i] = U .. i end
+  for i = 1, 2500 do assert(st:subscribe({ uri = uris[i] }, 1)) end
+  uris[2501] = U .. "missing"
+  lu.assertTrue(st:batch(function()
+    assert(st:update(uris[1], { last_outcome = "first", counter = 1 }))
+    assert(st:update_many(uris, { last_outcome = "received", last_status = 200, pinned = true }))
+    assert(st:update(uris[7], { last_outcome = "after" }))
+    return true
+  end))
+  for _, i in ipairs { 1, 2, 1999, 2000, 2001, 2002, 2500 } do
+    local rec = st:get(uris[i])
+    lu.assertEquals({ rec.last_outcome, rec.last_status, rec.pinned }, { "received", 200, true }, "channel " .. i)
+  end
+  lu.assertEquals(st:get(uris[1]).counter, 1)
+  lu.assertEquals({ st:get(uris[7]).last_outcome, st:get(uris[7]).last_status }, { "after", 200 })
+  lu.assertNil(st:get(uris[2501]))
+  lu.assertEquals(st:count({}), 2500)
+end
+
 -- Two light threads of one nginx worker share one store and one registry
 -- (module-level, as an app keeps them) and interleave at cosocket yields
 -- and ngx.sleep(0): neither may see, send or drop the other's writes.

@@ -171,6 +171,19 @@ static void test_checks_honour_len(void) {
   CHECK(mpns_os_parse("7.0\0x", 5, &os) != 0);
 }
 
+/* The queue's message ids: a UUID the checker accepts, only `len` bytes of
+ * each input read, and the id the Lua version gave for "job1", "http://h/1". */
+static void test_message_id(void) {
+  char id[MPNS_MESSAGE_ID_LEN + 1], again[MPNS_MESSAGE_ID_LEN + 1];
+  mpns_message_id("job1", 4, "http://h/1", 10, id);
+  CHECK(strcmp(id, "22077217-eaf5-8c95-b268-b549378fcc93") == 0);
+  CHECK(mpns_uuid_check(id, MPNS_MESSAGE_ID_LEN));
+  mpns_message_id("job1x", 4, "http://h/1/2", 10, again);
+  CHECK(strcmp(id, again) == 0);
+  mpns_message_id("job1", 4, "http://h/2", 10, again);
+  CHECK(strcmp(id, again) != 0 && strncmp(id, again, 19) == 0);
+}
+
 static void test_advice(void) {
   mpns_advice a = mpns_answer_advise(200, "received", NULL);
   CHECK(a.outcome == MPNS_RECEIVED && a.ok && a.retry_after == -1);
@@ -277,6 +290,7 @@ int main(void) {
   test_random_fields();
   test_callback();
   test_checks_honour_len();
+  test_message_id();
   test_advice();
   test_uri_check();
   test_client_options();

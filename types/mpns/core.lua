@@ -272,6 +272,13 @@ function core.parse_response(status, headers) end
 ---@return {payload: integer, headers: integer}
 function core.set_limits(limits) end
 
+--- The X-MessageID mpns.queue sends a job's message to one channel with: a
+--- UUID (version 8) derived from both, the same every time.
+---@param job_id string
+---@param uri string
+---@return string
+function core.message_id(job_id, uri) end
+
 --- A new libcurl client (the Lua face, mpns.client, wraps this one).
 ---@param opts? mpns.ClientOptions
 ---@return mpns.Client

@@ -81,7 +81,12 @@ local function send_updates(self, list)
   end
   for _, u in ipairs(list) do
     if n > 0 and n + #u > MAX_ARGS and not send() then return nil, err end
-    for _, a in ipairs(u) do n = n + 1; args[n] = a end
+    if n == 0 and u.first then  -- a script call's first update names its fields
+      n, args[1] = 1, u[1]
+      for j = 2, #u.first do n = n + 1; args[n] = u.first[j] end
+    else
+      for _, a in ipairs(u) do n = n + 1; args[n] = a end
+    end
   end
   if n > 0 and not send() then return nil, err end
   return res or {}
@@ -191,11 +196,17 @@ end
 --- Records matching `filter` after `cursor` (an insertion-order score).
 --- The same changes on every listed record that exists: one round trip
 --- (the updates wait for the batch's end).
+--- The changes are encoded once: every update after the first is its URI
+--- and "=" (send_updates spells the fields out again for a script call
+--- that starts there).
 function M:update_many(uris, changes)
   live(self)
   store.check_changes(changes, "mpns.store.redis")
+  if #uris == 0 then return true end
   local ok, err = pcall(self.batch, self, function()
-    for _, uri in ipairs(uris) do self:update(uri, changes) end
+    local b, first = self.open[thread()], update_args(uris[1], changes)
+    b[#b + 1] = first
+    for i = 2, #uris do b[#b + 1] = { uris[i], "=", first = first } end
   end)
   if not ok then return nil, err end
   return true

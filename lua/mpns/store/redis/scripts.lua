@@ -111,18 +111,24 @@ return 1
 ]]
 
 -- ARGV: prefix, then per update: uri, field count, field, value, ...
--- (values encoded; "" clears). Returns 1/0 per update (0: no such channel).
+-- (values encoded; "" clears), or uri, "=": the previous update's fields
+-- (update_many: a fan-out's run of equal outcomes costs one argument more
+-- per channel, not twenty). Returns 1/0 per update (0: no such channel).
 M.update = COMMON .. [[
-local out, i = {}, 2
+local out, i, args, given = {}, 2, nil, nil
 while i <= #ARGV do
-  local uri, n = ARGV[i], tonumber(ARGV[i + 1])
-  local args, given = {}, {}
-  for j = i + 2, i + 1 + 2 * n, 2 do
-    args[#args + 1], args[#args + 2] = ARGV[j], ARGV[j + 1]
-    local f = ARGV[j]
-    if f == 'user' or f == 'os' or f == 'tags' then given[f] = ARGV[j + 1] end
+  local uri, n = ARGV[i], ARGV[i + 1]
+  if n == '=' then  -- the previous entry's fields again (update_many)
+    i = i + 2
+  else
+    n, args, given = tonumber(n), {}, {}
+    for j = i + 2, i + 1 + 2 * n, 2 do
+      args[#args + 1], args[#args + 2] = ARGV[j], ARGV[j + 1]
+      local f = ARGV[j]
+      if f == 'user' or f == 'os' or f == 'tags' then given[f] = ARGV[j + 1] end
+    end
+    i = i + 2 + 2 * n
   end
-  i = i + 2 + 2 * n
   if redis.call('EXISTS', key(uri)) == 1 then
     if next(given) then apply(uri, current(uri), given) end
     redis.call('HSET', key(uri), unpack(args))
