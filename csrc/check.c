@@ -4,16 +4,11 @@
  */
 #include <string.h>
 #include "mpns.h"
+#include "scan.h"
 
-/* Skips printable ASCII from `i`, eight bytes at a time where it can: a
- * word passes when no byte has its high bit set or is below 0x20. */
+/* Skips printable ASCII from `i`: the common case. */
 static size_t ascii_run(const unsigned char *p, size_t i, size_t len) {
-  const unsigned long long ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
-  for (; i + 8 <= len; i += 8) {
-    unsigned long long x;
-    memcpy(&x, p + i, 8);
-    if ((x | ((x - 0x20 * ones) & ~x)) & highs) break;
-  }
+  i = (size_t)(mpns_scan(p, p + i, p + len, MPNS_SCAN_ASCII) - p);
   while (i < len && p[i] >= 0x20 && p[i] < 0x80) i++;
   return i;
 }
