@@ -209,14 +209,13 @@ static int msg_body(lua_State *L) {
   char small[1024];
   mpns_chunk part[3];
   mpns_msg *m = mpns_checkmsg(L, 1);
-  size_t len = mpns_msg_body_parts(m, part);
   luaL_Buffer b;
   int i;
-  if (len < sizeof small) {
-    mpns_msg_body_copy(m, small);
-    lua_pushlstring(L, small, len);
+  if (mpns_msg_body_len(m) < sizeof small) {
+    lua_pushlstring(L, small, mpns_msg_body_copy(m, small));
     return 1;
   }
+  mpns_msg_body_parts(m, part);
   luaL_buffinit(L, &b);
   for (i = 0; i < 3; i++) luaL_addlstring(&b, part[i].ptr, part[i].len);
   luaL_pushresult(&b);
