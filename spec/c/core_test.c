@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "mpns.h"
+#include "intlimit.h"
 
 static int passed, failed;
 
@@ -205,6 +206,15 @@ static void test_scan_every_byte(void) {
   CHECK(bad == 0);
 }
 
+/* LuaJIT's lua_Integer is ptrdiff_t: a double converts only below the
+ * type's own bound where that is under 2^53 (32-bit targets). No 32-bit
+ * build runs here, so the bound is checked for each width. */
+static void test_int_limit(void) {
+  CHECK(MPNS_INT_LIMIT(64) == 9007199254740992.0);
+  CHECK(MPNS_INT_LIMIT(32) == 2147483648.0);
+  CHECK(MPNS_INT_LIMIT(16) == 32768.0);
+}
+
 static void test_advice(void) {
   mpns_advice a = mpns_answer_advise(200, "received", NULL);
   CHECK(a.outcome == MPNS_RECEIVED && a.ok && a.retry_after == -1);
@@ -312,6 +322,7 @@ int main(void) {
   test_callback();
   test_checks_honour_len();
   test_scan_every_byte();
+  test_int_limit();
   test_advice();
   test_uri_check();
   test_client_options();
