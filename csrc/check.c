@@ -88,6 +88,32 @@ static int has_scheme(const char *s, size_t len) {
   return 0;
 }
 
+/* Length of "http://" or "https://" (any case) at the start, or 0. */
+static size_t http_scheme(const char *s, size_t len) {
+  static const char *const ok[] = { "http://", "https://" };
+  size_t i, k, n;
+  for (i = 0; i < 2; i++) {
+    n = strlen(ok[i]);
+    for (k = 0; k < n && k < len; k++)
+      if ((s[k] >= 'A' && s[k] <= 'Z' ? s[k] | 0x20 : s[k]) != ok[i][k]) break;
+    if (k == n && len > n) return n;
+  }
+  return 0;
+}
+
+int mpns_url_check(const char *s, size_t len) {
+  size_t i, start, auth;
+  for (i = 0; i < len; i++)
+    if ((unsigned char)s[i] <= 0x20 || s[i] == 0x7f) return MPNS_URL_CONTROL;
+  if (!(start = http_scheme(s, len))) return MPNS_URL_SCHEME;
+  for (auth = 0; start + auth < len; auth++) {  /* strcspn, within len */
+    char ch = s[start + auth];
+    if (ch == '/' || ch == '?' || ch == '#') break;
+  }
+  if (auth == 0) return MPNS_URL_NO_HOST;
+  return memchr(s + start, '@', auth) ? MPNS_URL_CREDENTIALS : MPNS_URL_OK;
+}
+
 static int is_one_of(const char *s, size_t len, const char *const *words) {
   for (; *words; words++)
     if (strlen(*words) == len && memcmp(*words, s, len) == 0) return 1;

@@ -2,7 +2,6 @@
  * message.c: validate a message once, downgrade it for a device's OS, and
  * build its body and headers into one immutable, reference-counted block.
  */
-#include <ctype.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -155,21 +154,6 @@ static int no_content(const mpns_spec *s, mpns_error *err) {
   return 0;
 }
 
-/* `v` starts with `lower` in any case. */
-static int starts_nocase(const mpns_value *v, const char *lower) {
-  size_t i, n = strlen(lower);
-  if (v->len < n) return 0;
-  for (i = 0; i < n; i++)
-    if (tolower((unsigned char)v->ptr[i]) != lower[i]) return 0;
-  return 1;
-}
-
-/* "http://" or "https://" (any case) and a host: MPNS calls it back. */
-static int is_http_url(const mpns_value *v) {
-  size_t n = starts_nocase(v, "https://") ? 8 : starts_nocase(v, "http://") ? 7 : 0;
-  return n && v->len > n && v->ptr[n] != '/';
-}
-
 static int over_cap(const mpns_spec *s, mpns_field f, mpns_error *err) {
   char what[120];
   snprintf(what, sizeof what, "is %zu bytes; a callback registration allows at most %d",
@@ -177,17 +161,24 @@ static int over_cap(const mpns_spec *s, mpns_field f, mpns_error *err) {
   return fail(err, s, f, what);
 }
 
-/* The uri is required and absolute; uri and data are at most 1 KB each. */
+/* The uri is required, at most 1 KB and passes the rule channel URIs do
+ * (mpns_url_check); data is at most 1 KB. */
 static int callback_valid(const mpns_spec *s, fieldset set, mpns_error *err) {
   const mpns_value *uri = &s->field[MPNS_F_CALLBACK_URI];
   char what[300];
   if (!(set & BIT(MPNS_F_CALLBACK_URI)))
     return fail(err, s, MPNS_F_CALLBACK_URI, "is required (the service URL MPNS calls back)");
-  if (!is_http_url(uri)) {
-    describe_bad(what, sizeof what, "an absolute http:// or https:// URL", uri);
+  if (uri->len > CALLBACK_MAX) return over_cap(s, MPNS_F_CALLBACK_URI, err);
+  switch (mpns_url_check(uri->ptr, uri->len)) {  /* the channel URI's rule */
+  case MPNS_URL_OK: break;
+  case MPNS_URL_CREDENTIALS:
+    return fail(err, s, MPNS_F_CALLBACK_URI,
+                "must not carry credentials (user:password@): MPNS would hold them");
+  default:
+    describe_bad(what, sizeof what,
+                 "an absolute http:// or https:// URL with a host and no spaces", uri);
     return fail(err, s, MPNS_F_CALLBACK_URI, what);
   }
-  if (uri->len > CALLBACK_MAX) return over_cap(s, MPNS_F_CALLBACK_URI, err);
   if ((set & BIT(MPNS_F_DATA)) && s->field[MPNS_F_DATA].len > CALLBACK_MAX)
     return over_cap(s, MPNS_F_DATA, err);
   return 1;

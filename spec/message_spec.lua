@@ -521,4 +521,15 @@ function TestCallback:test_errors_name_the_field()
   assert_rejects("raw", { data = "a", uri = CB }, "unknown field 'uri'")
 end
 
+-- A callback uri passes the rule a channel URI does (mpns_url_check): a
+-- host, no space, no credentials; case does not matter in the scheme.
+function TestCallback:test_uri_follows_the_channel_uri_rule()
+  assert_rejects("callback", { uri = "http://?x" }, "'uri'", "with a host")
+  assert_rejects("callback", { uri = "https://#f" }, "'uri'", "with a host")
+  assert_rejects("callback", { uri = "http://h/a b" }, "'uri'", "no spaces")
+  assert_rejects("callback", { uri = "http://user:secret@h/cb" }, "'uri'", "credentials")
+  assert_rejects("callback", { uri = "https://@h/cb" }, "'uri'", "credentials")
+  lu.assertEquals(mpns.callback{ uri = "HTTPS://h/a@b" }:headers()["X-CallbackURI"], "HTTPS://h/a@b")
+end
+
 os.exit(lu.LuaUnit.run() == 0)
