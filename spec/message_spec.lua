@@ -460,6 +460,16 @@ end
 
 -- mpns.callback: a registration POSTed to <channel URI>/callback, not a
 -- notification (protocol, "Authenticated web services").
+-- msg:body() and __gc tell a message from other userdata by a mark only
+-- the message metatables hold: a file handle is refused, and left open.
+function TestValidation:test_other_userdata_is_not_a_message()
+  local msg = mpns.toast{ text1 = "a" }
+  lu.assertStrContains(err_of(msg.body, io.stdout), "mpns message expected, got userdata")
+  getmetatable(msg).__gc(io.stdout)
+  lu.assertEquals(io.type(io.stdout), "file")
+  lu.assertEquals(#msg:body(), mpns.toast{ text1 = "b" }:body():len())
+end
+
 TestCallback = {}
 
 local CB = "https://service.example/cb?user=1&x=2"
