@@ -1,9 +1,10 @@
 --- bench/messages.lua: how fast a toast is built from Lua (constructor +
 -- body), beside a plain-Lua string.format builder that escapes with gsub,
 -- and beside the VM's floor: a C constructor that builds nothing
--- (bench/floor.c). Prints the median of 5 runs of N messages each. Every
--- toast is personalised (its own text1), as a real app's are; --same builds
--- one identical toast over and over instead.
+-- (bench/floor.c). Prints the medians of 5 rounds of N messages per
+-- builder, and of each round's own ratios. Every toast is personalised (its
+-- own text1), as a real app's are; --same builds one identical toast over
+-- and over instead.
 -- Usage: lua5.4 bench/messages.lua [N] [--same] [--only mpns|floor|lua]
 -- (make bench runs both ABIs; --only builds N once with one builder and
 -- prints nothing, for callgrind: instructions per toast are the difference
@@ -48,11 +49,9 @@ local function rate(fn)
   return N / (os.clock() - t0)
 end
 
-local function median(fn)
-  local r = {}
-  for i = 1, RUNS do r[i] = rate(fn) end
-  table.sort(r)
-  return r[math.floor((RUNS + 1) / 2)]
+local function median(list)
+  table.sort(list)
+  return list[math.floor((#list + 1) / 2)]
 end
 
 local new_floor = require "floor"
@@ -67,9 +66,16 @@ if ONLY then
   return
 end
 
+-- Each round times the three builders back to back, and the ratios are the
+-- medians of each round's own: on a shared machine load moves a round's
+-- three rates together, while rounds far apart see different loads.
 assert(plain_lua(1) == c_core(1), "the two builders must build the same payload")
-local c_rate, lua_rate, floor_rate = median(c_core), median(plain_lua), median(floor)
+local r = { c = {}, lua = {}, floor = {}, vs_lua = {}, vs_floor = {} }
+for i = 1, RUNS do
+  r.c[i], r.lua[i], r.floor[i] = rate(c_core), rate(plain_lua), rate(floor)
+  r.vs_lua[i], r.vs_floor[i] = r.c[i] / r.lua[i], r.c[i] / r.floor[i]
+end
 print(("%-20s %s mpns.toast{}:body() %9.0f msg/s | plain Lua %9.0f msg/s (mpns %.2fx) | "
   .. "VM floor %9.0f msg/s (mpns at %.2fx)"):format(jit and jit.version or _VERSION,
-  SAME and "same     " or "distinct ",
-  c_rate, lua_rate, c_rate / lua_rate, floor_rate, c_rate / floor_rate))
+  SAME and "same     " or "distinct ", median(r.c), median(r.lua), median(r.vs_lua),
+  median(r.floor), median(r.vs_floor)))

@@ -4,16 +4,11 @@
  */
 #include <string.h>
 #include "mpns.h"
+#include "scan.h"
 
-/* Skips printable ASCII from `i`, eight bytes at a time where it can: a
- * word passes when no byte has its high bit set or is below 0x20. */
+/* Skips printable ASCII from `i`: the common case. */
 static size_t ascii_run(const unsigned char *p, size_t i, size_t len) {
-  const unsigned long long ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
-  for (; i + 8 <= len; i += 8) {
-    unsigned long long x;
-    memcpy(&x, p + i, 8);
-    if ((x | ((x - 0x20 * ones) & ~x)) & highs) break;
-  }
+  i = (size_t)(mpns_scan(p, p + i, p + len, MPNS_SCAN_ASCII) - p);
   while (i < len && p[i] >= 0x20 && p[i] < 0x80) i++;
   return i;
 }
@@ -91,6 +86,32 @@ static int has_scheme(const char *s, size_t len) {
   for (i = 0; i + 3 <= len; i++)
     if (s[i] == ':' && s[i + 1] == '/' && s[i + 2] == '/') return 1;
   return 0;
+}
+
+/* Length of "http://" or "https://" (any case) at the start, or 0. */
+static size_t http_scheme(const char *s, size_t len) {
+  static const char *const ok[] = { "http://", "https://" };
+  size_t i, k, n;
+  for (i = 0; i < 2; i++) {
+    n = strlen(ok[i]);
+    for (k = 0; k < n && k < len; k++)
+      if ((s[k] >= 'A' && s[k] <= 'Z' ? s[k] | 0x20 : s[k]) != ok[i][k]) break;
+    if (k == n && len > n) return n;
+  }
+  return 0;
+}
+
+int mpns_url_check(const char *s, size_t len) {
+  size_t i, start, auth;
+  for (i = 0; i < len; i++)
+    if ((unsigned char)s[i] <= 0x20 || s[i] == 0x7f) return MPNS_URL_CONTROL;
+  if (!(start = http_scheme(s, len))) return MPNS_URL_SCHEME;
+  for (auth = 0; start + auth < len; auth++) {  /* strcspn, within len */
+    char ch = s[start + auth];
+    if (ch == '/' || ch == '?' || ch == '#') break;
+  }
+  if (auth == 0) return MPNS_URL_NO_HOST;
+  return memchr(s + start, '@', auth) ? MPNS_URL_CREDENTIALS : MPNS_URL_OK;
 }
 
 static int is_one_of(const char *s, size_t len, const char *const *words) {

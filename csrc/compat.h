@@ -5,8 +5,10 @@
 #ifndef MPNS_COMPAT_H
 #define MPNS_COMPAT_H
 
+#include <limits.h>
 #include <lua.h>
 #include <lauxlib.h>
+#include "intlimit.h"
 
 #if LUA_VERSION_NUM < 502
 static inline void mpns_setfuncs(lua_State *L, const luaL_Reg *l, int nup) {
@@ -21,10 +23,12 @@ static inline void mpns_setfuncs(lua_State *L, const luaL_Reg *l, int nup) {
 #define mpns_newuserdata(L, sz) lua_newuserdata(L, sz)
 #define mpns_rawlen(L, i) lua_objlen(L, i)
 #define mpns_isinteger(L, i, out) mpns_isinteger51(L, i, out)
+#define MPNS_INTEGER_LIMIT MPNS_INT_LIMIT((int)(sizeof(lua_Integer) * CHAR_BIT))
 static inline int mpns_isinteger51(lua_State *L, int i, lua_Integer *out) {
   lua_Number n = lua_tonumber(L, i);
-  /* range first: casting 1e300 or NaN to an integer is undefined */
-  if (lua_type(L, i) != LUA_TNUMBER || !(n > -9007199254740992.0 && n < 9007199254740992.0) ||
+  /* range first: casting 1e300, NaN or (with a 32-bit ptrdiff_t) 2^40 to
+   * lua_Integer is undefined */
+  if (lua_type(L, i) != LUA_TNUMBER || !(n >= -MPNS_INTEGER_LIMIT && n < MPNS_INTEGER_LIMIT) ||
       n != (lua_Number)(lua_Integer)n) return 0;
   *out = (lua_Integer)n;
   return 1;

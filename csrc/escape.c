@@ -7,6 +7,7 @@
  */
 #include <string.h>
 #include "mpns.h"
+#include "scan.h"
 
 /* Extra bytes each character costs once escaped; 0 means copied as is. */
 static const unsigned char extra[256] = {
@@ -19,10 +20,19 @@ static const char *const entity[256] = {
   ['\''] = "&apos;", ['\t'] = "&#9;", ['\n'] = "&#10;", ['\r'] = "&#13;"
 };
 
+/* The end of the run of bytes from `p` that are copied as they are, in
+ * the value that starts at `start`. */
+static const unsigned char *plain_run(const unsigned char *start, const unsigned char *p,
+                                      const unsigned char *end) {
+  p = mpns_scan(start, p, end, MPNS_SCAN_XML);
+  while (p < end && !extra[*p]) p++;
+  return p;
+}
+
 size_t mpns_xml_escaped_len(const char *s, size_t len) {
-  const unsigned char *p = (const unsigned char *)s;
-  size_t i, n = len;
-  for (i = 0; i < len; i++) n += extra[p[i]];
+  const unsigned char *p = (const unsigned char *)s, *end = p + len;
+  size_t n = len;
+  while ((p = plain_run((const unsigned char *)s, p, end)) < end) n += extra[*p++];
   return n;
 }
 
@@ -31,7 +41,7 @@ char *mpns_xml_escape(char *out, const char *s, size_t len) {
   const unsigned char *p = (const unsigned char *)s, *end = p + len;
   for (;;) {
     const unsigned char *run = p;
-    while (p < end && !extra[*p]) p++;
+    p = plain_run((const unsigned char *)s, p, end);
     memcpy(out, run, (size_t)(p - run));
     out += p - run;
     if (p == end) return out;

@@ -77,15 +77,6 @@ void mpns_xfer_result(mpns_xfer *x, CURLcode rc, mpns_result *r) {
   r->advice = mpns_answer_advise(r->status, r->notification, r->subscription);
 }
 
-/* Length of the scheme and "://" when `uri` is http:// or https://. */
-static size_t scheme_len(const char *uri, size_t len) {
-  static const char *const ok[] = { "http://", "https://" };
-  size_t i, n;
-  for (i = 0; i < sizeof ok / sizeof *ok; i++)
-    if (len > (n = strlen(ok[i])) && strncasecmp(uri, ok[i], n) == 0) return n;
-  return 0;
-}
-
 /* What curl's own parser sees: the same verdict as the transfer's. */
 static const char *curl_verdict(const char *uri, size_t len) {
   const char *why = NULL;
@@ -106,20 +97,15 @@ static const char *curl_verdict(const char *uri, size_t len) {
 /* Credentials in a channel URI would go
  * out as an Authorization header, in clear over http: refused. */
 const char *mpns_uri_check(const char *uri, size_t len) {
-  size_t i, start, auth;
+  static const char *const why[] = {
+    [MPNS_URL_CONTROL] = "channel URI contains a control character or space",
+    [MPNS_URL_SCHEME] = "channel URI must be http:// or https:// with a host",
+    [MPNS_URL_NO_HOST] = "channel URI has no host",
+    [MPNS_URL_CREDENTIALS] = "channel URI must not carry credentials (user:password@)"
+  };
+  int bad;
   if (len > MPNS_URI_MAX) return "channel URI longer than 1024 characters";
-  for (i = 0; i < len; i++)
-    if ((unsigned char)uri[i] <= 0x20 || uri[i] == 0x7f)
-      return "channel URI contains a control character or space";
-  if (!(start = scheme_len(uri, len)))
-    return "channel URI must be http:// or https:// with a host";
-  for (auth = 0; start + auth < len; auth++) {   /* strcspn, within len */
-    char ch = uri[start + auth];
-    if (ch == '/' || ch == '?' || ch == '#') break;
-  }
-  if (auth == 0) return "channel URI has no host";
-  if (memchr(uri + start, '@', auth))
-    return "channel URI must not carry credentials (user:password@)";
+  if ((bad = mpns_url_check(uri, len)) != MPNS_URL_OK) return why[bad];
   /* Credentials need an '@': only then ask curl's parser too (it costs
    * microseconds, and its authority ends where ours does). */
   return memchr(uri, '@', len) ? curl_verdict(uri, len) : NULL;

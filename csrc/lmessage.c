@@ -15,7 +15,9 @@
 
 /* A message's metatable depends on its kind and OS, so that msg.kind and
  * msg.os are plain table lookups the VM does without calling C. Every one
- * of them holds `marker` (by address) to tell messages from other data. */
+ * of them holds `marker` (by address) at [1] to tell messages from other
+ * data: msg:body() and __gc check it, and an array slot reads quicker than
+ * a hashed key. */
 static const char marker = 0;
 static const char metatables_key = 0;
 
@@ -187,9 +189,8 @@ static msg_box *tobox(lua_State *L, int idx) {
   msg_box *box = (msg_box *)lua_touserdata(L, idx);
   int ours;
   if (!box || !lua_getmetatable(L, idx)) return NULL;
-  lua_pushlightuserdata(L, (void *)&marker);
-  lua_rawget(L, -2);
-  ours = lua_toboolean(L, -1);
+  lua_rawgeti(L, -1, 1);
+  ours = lua_touserdata(L, -1) == (void *)&marker;
   lua_pop(L, 2);
   return ours ? box : NULL;
 }
@@ -209,14 +210,13 @@ static int msg_body(lua_State *L) {
   char small[1024];
   mpns_chunk part[3];
   mpns_msg *m = mpns_checkmsg(L, 1);
-  size_t len = mpns_msg_body_parts(m, part);
   luaL_Buffer b;
   int i;
-  if (len < sizeof small) {
-    mpns_msg_body_copy(m, small);
-    lua_pushlstring(L, small, len);
+  if (mpns_msg_body_len(m) < sizeof small) {
+    lua_pushlstring(L, small, mpns_msg_body_copy(m, small));
     return 1;
   }
+  mpns_msg_body_parts(m, part);
   luaL_buffinit(L, &b);
   for (i = 0; i < 3; i++) luaL_addlstring(&b, part[i].ptr, part[i].len);
   luaL_pushresult(&b);
@@ -351,7 +351,7 @@ static void push_clear(lua_State *L) {
 /* The metatable for messages of one kind built for one OS; its __index
  * table holds kind and os and falls back to the shared methods at -2. */
 static void push_metatable(lua_State *L, mpns_kind k, mpns_os os) {
-  lua_createtable(L, 0, 5);
+  lua_createtable(L, 1, 5);
   lua_createtable(L, 0, 2);
   lua_pushstring(L, mpns_kind_name(k));
   lua_setfield(L, -2, "kind");
@@ -369,8 +369,7 @@ static void push_metatable(lua_State *L, mpns_kind k, mpns_os os) {
   lua_pushliteral(L, MPNS_MSG_MT);
   lua_setfield(L, -2, "__name");
   lua_pushlightuserdata(L, (void *)&marker);
-  lua_pushboolean(L, 1);
-  lua_rawset(L, -3);
+  lua_rawseti(L, -2, 1);
 }
 
 /* Leaves the list of metatables on the stack; the methods table becomes

@@ -2,7 +2,6 @@
  * message.c: validate a message once, downgrade it for a device's OS, and
  * build its body and headers into one immutable, reference-counted block.
  */
-#include <ctype.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -155,21 +154,6 @@ static int no_content(const mpns_spec *s, mpns_error *err) {
   return 0;
 }
 
-/* `v` starts with `lower` in any case. */
-static int starts_nocase(const mpns_value *v, const char *lower) {
-  size_t i, n = strlen(lower);
-  if (v->len < n) return 0;
-  for (i = 0; i < n; i++)
-    if (tolower((unsigned char)v->ptr[i]) != lower[i]) return 0;
-  return 1;
-}
-
-/* "http://" or "https://" (any case) and a host: MPNS calls it back. */
-static int is_http_url(const mpns_value *v) {
-  size_t n = starts_nocase(v, "https://") ? 8 : starts_nocase(v, "http://") ? 7 : 0;
-  return n && v->len > n && v->ptr[n] != '/';
-}
-
 static int over_cap(const mpns_spec *s, mpns_field f, mpns_error *err) {
   char what[120];
   snprintf(what, sizeof what, "is %zu bytes; a callback registration allows at most %d",
@@ -177,17 +161,24 @@ static int over_cap(const mpns_spec *s, mpns_field f, mpns_error *err) {
   return fail(err, s, f, what);
 }
 
-/* The uri is required and absolute; uri and data are at most 1 KB each. */
+/* The uri is required, at most 1 KB and passes the rule channel URIs do
+ * (mpns_url_check); data is at most 1 KB. */
 static int callback_valid(const mpns_spec *s, fieldset set, mpns_error *err) {
   const mpns_value *uri = &s->field[MPNS_F_CALLBACK_URI];
   char what[300];
   if (!(set & BIT(MPNS_F_CALLBACK_URI)))
     return fail(err, s, MPNS_F_CALLBACK_URI, "is required (the service URL MPNS calls back)");
-  if (!is_http_url(uri)) {
-    describe_bad(what, sizeof what, "an absolute http:// or https:// URL", uri);
+  if (uri->len > CALLBACK_MAX) return over_cap(s, MPNS_F_CALLBACK_URI, err);
+  switch (mpns_url_check(uri->ptr, uri->len)) {  /* the channel URI's rule */
+  case MPNS_URL_OK: break;
+  case MPNS_URL_CREDENTIALS:
+    return fail(err, s, MPNS_F_CALLBACK_URI,
+                "must not carry credentials (user:password@): MPNS would hold them");
+  default:
+    describe_bad(what, sizeof what,
+                 "an absolute http:// or https:// URL with a host and no spaces", uri);
     return fail(err, s, MPNS_F_CALLBACK_URI, what);
   }
-  if (uri->len > CALLBACK_MAX) return over_cap(s, MPNS_F_CALLBACK_URI, err);
   if ((set & BIT(MPNS_F_DATA)) && s->field[MPNS_F_DATA].len > CALLBACK_MAX)
     return over_cap(s, MPNS_F_DATA, err);
   return 1;
@@ -409,32 +400,40 @@ static const verbatim *find_verbatim(const writer *w, const mpns_value *v) {
   return NULL;
 }
 
-/* Bytes of the given values that the body does not hold verbatim. */
-static size_t values_size(const writer *w, const mpns_spec *s, fieldset set) {
+/* Where the body holds each given value verbatim (NULL: it does not), in
+ * the order of `set`; returns the bytes of the values it does not hold.
+ * Found once: the size and the copy both need it. */
+static size_t find_in_body(const writer *w, const mpns_spec *s, fieldset set,
+                           const verbatim **at) {
   size_t n = 0;
   mpns_field f;
-  FOR_EACH(f, set)
-    if (s->field[f].state == MPNS_SET && !find_verbatim(w, &s->field[f])) n += s->field[f].len;
+  int i = 0;
+  FOR_EACH(f, set) {
+    const mpns_value *v = &s->field[f];
+    at[i] = v->state == MPNS_SET ? find_verbatim(w, v) : NULL;
+    if (v->state == MPNS_SET && !at[i]) n += v->len;
+    i++;
+  }
   return n;
 }
 
 /* Keeps the given values as offsets: into the body where it holds them
  * verbatim, else into copies written at `p`. Returns the end of the copies. */
-static char *keep_values(mpns_msg *m, const writer *w, const mpns_spec *src, fieldset set,
-                         char *p) {
+static char *keep_values(mpns_msg *m, const verbatim *const *at, const mpns_spec *src,
+                         fieldset set, char *p) {
   mpns_field f;
   int i = 0;
   m->given_kind = (unsigned char)src->kind;
   m->given_set = set;
   FOR_EACH(f, set) {
     const mpns_value *v = &src->field[f];
-    const verbatim *in_body;
+    const verbatim *in_body = at[i];
     given_value *g = &m->given[i++];
     g->off = 0;
     g->len = 0;
     if (v->state != MPNS_SET) continue;
     g->len = (uint32_t)v->len;
-    if ((in_body = find_verbatim(w, v))) {
+    if (in_body) {
       g->off = m->body_off + (uint32_t)in_body->at;
     } else {
       g->off = (uint32_t)(p - (char *)m);
@@ -504,6 +503,7 @@ static mpns_msg *assemble(const mpns_spec *given, fieldset given_set, const mpns
   char small[2048];  /* most bodies are written here, then copied once */
   const frame *fr = &frames[eff->kind];
   writer w;
+  const verbatim *at[MPNS_FIELD_COUNT];
   header_src h[MPNS_MAX_HEADERS];
   const header_set *plain = &plain_headers[header_row(eff->kind)][delay_col(eff, set)];
   int nh = 0, i, custom = custom_headers(set);
@@ -517,7 +517,7 @@ static mpns_msg *assemble(const mpns_spec *given, fieldset given_set, const mpns
     for (hbytes = 0, i = 0; i < nh; i++) hbytes += strlen(h[i].name) + 2 + h[i].len + 1;
   }
   fixed = sizeof *m + sizeof(given_value) * nvalues + (custom ? sizeof(header_set) : 0);
-  total = fixed + w.n + values_size(&w, given, given_set) + (custom ? hbytes : 0);
+  total = fixed + w.n + find_in_body(&w, given, given_set, at) + (custom ? hbytes : 0);
   body_len = fr->head_len + w.n + fr->tail_len;
   if (body_len > lim->payload) too_big(err, given, "the payload", body_len, lim->payload, "payload");
   else if (hbytes > lim->headers && eff->kind != MPNS_CALLBACK)  /* MPNS's cap on a
@@ -533,7 +533,7 @@ static mpns_msg *assemble(const mpns_spec *given, fieldset given_set, const mpns
     m->body_len = (uint32_t)w.n;
     p = (char *)m + fixed;
     memcpy(p, body, w.n);
-    p = keep_values(m, &w, given, given_set, p + w.n);
+    p = keep_values(m, at, given, given_set, p + w.n);
     if (custom) {  /* after the given values: 8 bytes each, so aligned */
       header_set *hs = (header_set *)(void *)(m->given + nvalues);
       copy_headers(hs, h, nh, p);

@@ -137,6 +137,15 @@ size_t mpns_xml_escaped_len(const char *s, size_t len);
 char *mpns_xml_escape(char *out, const char *s, size_t len);  /* returns end */
 long mpns_utf8_check(const char *s, size_t len); /* -1 ok, else bad offset */
 int mpns_uuid_check(const char *s, size_t len);  /* 1 if a UUID */
+/* The one rule for a URL MPNS is sent to (a channel URI) or calls back
+ * (a callback registration's uri): http:// or https:// (any case), a host,
+ * no control character or space, no credentials (user:password@), which
+ * would travel in clear or to a third party. Lengths are each caller's cap;
+ * the client also asks curl's parser, as curl connects there. */
+enum {
+  MPNS_URL_OK, MPNS_URL_CONTROL, MPNS_URL_SCHEME, MPNS_URL_NO_HOST, MPNS_URL_CREDENTIALS
+};
+int mpns_url_check(const char *s, size_t len);
 
 /* The X-MessageID of a queued job's send to one channel (message_id.c):
  * a UUID derived from both, the same every time. */

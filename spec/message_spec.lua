@@ -460,6 +460,16 @@ end
 
 -- mpns.callback: a registration POSTed to <channel URI>/callback, not a
 -- notification (protocol, "Authenticated web services").
+-- msg:body() and __gc tell a message from other userdata by a mark only
+-- the message metatables hold: a file handle is refused, and left open.
+function TestValidation:test_other_userdata_is_not_a_message()
+  local msg = mpns.toast{ text1 = "a" }
+  lu.assertStrContains(err_of(msg.body, io.stdout), "mpns message expected, got userdata")
+  getmetatable(msg).__gc(io.stdout)
+  lu.assertEquals(io.type(io.stdout), "file")
+  lu.assertEquals(#msg:body(), mpns.toast{ text1 = "b" }:body():len())
+end
+
 TestCallback = {}
 
 local CB = "https://service.example/cb?user=1&x=2"
@@ -519,6 +529,17 @@ function TestCallback:test_errors_name_the_field()
   assert_rejects("callback", { uri = CB, content_type = "a/b" }, "unknown field 'content_type'")
   assert_rejects("toast", { text1 = "a", uri = CB }, "unknown field 'uri'")
   assert_rejects("raw", { data = "a", uri = CB }, "unknown field 'uri'")
+end
+
+-- A callback uri passes the rule a channel URI does (mpns_url_check): a
+-- host, no space, no credentials; case does not matter in the scheme.
+function TestCallback:test_uri_follows_the_channel_uri_rule()
+  assert_rejects("callback", { uri = "http://?x" }, "'uri'", "with a host")
+  assert_rejects("callback", { uri = "https://#f" }, "'uri'", "with a host")
+  assert_rejects("callback", { uri = "http://h/a b" }, "'uri'", "no spaces")
+  assert_rejects("callback", { uri = "http://user:secret@h/cb" }, "'uri'", "credentials")
+  assert_rejects("callback", { uri = "https://@h/cb" }, "'uri'", "credentials")
+  lu.assertEquals(mpns.callback{ uri = "HTTPS://h/a@b" }:headers()["X-CallbackURI"], "HTTPS://h/a@b")
 end
 
 os.exit(lu.LuaUnit.run() == 0)

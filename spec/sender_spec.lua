@@ -113,7 +113,7 @@ function TestSender:test_callback_uri_rule_is_the_registrys_too()
   assert(reg:subscribe { uri = ch })
   local s = new()
   for _, bad in ipairs { "http://127.0.0.1/caf\195\169", "http://127.0.0.1/a b", "ftp://127.0.0.1/x",
-      "http://127.0.0.1/" .. string.rep("x", 1024) } do
+      "http://127.0.0.1/" .. string.rep("x", 1024), "http://?x", "http://u:p@127.0.0.1/cb" } do
     local sender_ok = pcall(s.register_callback, s, ch, bad, nil, function() end)
     local registry_ok = pcall(reg.set_callback, reg, ch, bad)
     lu.assertEquals({ sender_ok, registry_ok }, { false, false }, bad)

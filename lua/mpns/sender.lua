@@ -10,7 +10,6 @@ local type, error, tostring, format, find =
 local M = {}
 
 local CALLBACK_BODY_MAX = 1024   -- the protocol's limit on a callback's opaque body
-local CALLBACK_URI_MAX = 1024    -- and on its URI
 
 --- A sender by name: "client" (libcurl, scripts) or "resty" (cosockets, nginx).
 ---@param name "client"|"resty"
@@ -24,15 +23,17 @@ function M.new(name, transport, opts)
 end
 
 --- Why `uri` cannot be a callback URI (X-CallbackURI, recorded by the
--- registry too), or nil: an http(s) URL of printable ASCII (a header value
--- and a URL: no space, control or 8-bit byte), at most 1,024 bytes.
+-- registry too), or nil: printable ASCII (a header value and a URL: no
+-- space, control or 8-bit byte), then the C core's rule for a callback's
+-- uri (csrc/check.c: http(s), a host, no credentials, at most 1,024 bytes).
 ---@param uri any
 ---@return string|nil why
 function M.callback_uri_error(uri)
-  if type(uri) ~= "string" or not find(uri, "^[hH][tT][tT][pP][sS]?://[\33-\126]+$") then
-    return "callback URI must be an http(s) URL of printable ASCII (no space or control byte)"
+  if type(uri) ~= "string" or find(uri, "[^\33-\126]") then
+    return "callback URI must be an http(s) URL of printable ASCII (no space, control or 8-bit byte)"
   end
-  if #uri > CALLBACK_URI_MAX then return "callback URI longer than 1024 bytes" end
+  local ok, err = pcall(require("mpns").callback, { uri = uri })
+  if not ok then return "callback URI: " .. tostring(err):gsub("^mpns%.callback: field 'uri' ", "") end
 end
 
 --- Checks a callback registration; returns the URL it is sent to, or

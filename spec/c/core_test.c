@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "mpns.h"
+#include "intlimit.h"
 
 static int passed, failed;
 
@@ -184,6 +185,49 @@ static void test_message_id(void) {
   CHECK(strcmp(id, again) != 0 && strncmp(id, again, 19) == 0);
 }
 
+/* One byte `b` at `at` in `len` plain bytes: escaped as a byte at a time
+ * would (its entity, or itself), sized alike, and judged as UTF-8 alike. */
+static int one_byte_ok(int b, size_t at, size_t len) {
+  static const char *const entity[] = { "&amp;", "&lt;", "&gt;", "&quot;", "&apos;",
+                                        "&#9;", "&#10;", "&#13;" };
+  static const char special[] = "&<>\"'\t\n\r";
+  const char *hit = b ? strchr(special, b) : NULL;
+  const char *e = hit ? entity[hit - special] : NULL;
+  size_t elen = e ? strlen(e) : 1, n;
+  char in[64], out[64 * 6], want[64 * 6];
+  long bad = (b < 0x20 && !(b == '\t' || b == '\n' || b == '\r')) || b >= 0x80 ? (long)at : -1;
+  memset(in, 'a', len);
+  in[at] = (char)b;
+  memcpy(want, in, at);
+  if (e) memcpy(want + at, e, elen);
+  else want[at] = (char)b;
+  memcpy(want + at + elen, in + at + 1, len - at - 1);
+  n = (size_t)(mpns_xml_escape(out, in, len) - out);
+  return n == len - 1 + elen && memcmp(out, want, n) == 0 &&
+         mpns_xml_escaped_len(in, len) == n && mpns_utf8_check(in, len) == bad;
+}
+
+/* The escaper and the UTF-8 check skip plain bytes 16 at a time and test
+ * a value's last bytes as one overlapping block: every byte value, at
+ * every offset of values from 1 to 40 bytes, gets the byte-wise verdict. */
+static void test_scan_every_byte(void) {
+  int b, bad = 0;
+  size_t len, at;
+  for (len = 1; len <= 40; len++)
+    for (at = 0; at < len; at++)
+      for (b = 0; b < 256; b++) bad += !one_byte_ok(b, at, len);
+  CHECK(bad == 0);
+}
+
+/* LuaJIT's lua_Integer is ptrdiff_t: a double converts only below the
+ * type's own bound where that is under 2^53 (32-bit targets). No 32-bit
+ * build runs here, so the bound is checked for each width. */
+static void test_int_limit(void) {
+  CHECK(MPNS_INT_LIMIT(64) == 9007199254740992.0);
+  CHECK(MPNS_INT_LIMIT(32) == 2147483648.0);
+  CHECK(MPNS_INT_LIMIT(16) == 32768.0);
+}
+
 static void test_advice(void) {
   mpns_advice a = mpns_answer_advise(200, "received", NULL);
   CHECK(a.outcome == MPNS_RECEIVED && a.ok && a.retry_after == -1);
@@ -291,6 +335,8 @@ int main(void) {
   test_callback();
   test_checks_honour_len();
   test_message_id();
+  test_scan_every_byte();
+  test_int_limit();
   test_advice();
   test_uri_check();
   test_client_options();
