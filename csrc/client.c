@@ -439,11 +439,13 @@ static void report_ready(mpns_client *c) {
 
 /* ---- waiting ------------------------------------------------------------ */
 
-/* Seconds until something is due, capped at `cap`; 0 if work is ready. */
+/* Seconds until something is due, capped at `cap`; 0 if work is ready or
+ * none is left (a step that just reported the last outcome, say an invalid
+ * URI, must not then sleep: a synchronous send would take `cap` seconds). */
 static double wait_for(mpns_client *c, double cap) {
   double now = mpns_now(), w = cap;
   const mpns_timer *t = mpns_timers_peek(&c->timers);
-  if (c->ready.n || can_start(c)) return 0;
+  if (c->ready.n || can_start(c) || !mpns_client_pending(c)) return 0;
   if (c->curl_due >= 0 && c->curl_due - now < w) w = c->curl_due - now;
   if (t && t->due - now < w) w = t->due - now;
   return w > 0 ? w : 0;

@@ -305,6 +305,18 @@ local function refused(uri)
   return err, before
 end
 
+-- An outcome known before any I/O is reported at once: the step that
+-- reports it does not then wait out its poll timeout (1 s) with nothing
+-- left to wait for.
+function TestInvalidUri:test_reported_without_waiting()
+  local c, now = mpns.client(), require("socket").gettime
+  local t0 = now()
+  for _ = 1, 3 do lu.assertEquals(select(2, c:send(U.toast(), "ftp://127.0.0.1/x")).kind, "invalid_uri") end
+  local took = now() - t0
+  c:close()
+  lu.assertTrue(took < 0.5, ("3 refused sends took %.2f s"):format(took))
+end
+
 function TestInvalidUri:test_non_http_scheme()
   refused("ftp://127.0.0.1/x")
   refused("file:///etc/passwd")
