@@ -32,8 +32,11 @@ IMAGE_SRC = $(wildcard csrc/image*.c)
 IMAGE_OBJ = $(IMAGE_SRC:csrc/%.c=build/core/%.o)
 IMAGE_CFLAGS = $(shell $(PKG) --cflags cairo libpng 2>/dev/null)
 IMAGE_LIBS = $(shell $(PKG) --libs cairo libpng 2>/dev/null || echo -lcairo -lpng16) -ljpeg -lm
-BIND_SRC = $(filter-out csrc/limage.c,$(wildcard csrc/l*.c))
-CORE_SRC = $(filter-out $(BIND_SRC) csrc/limage.c $(IMAGE_SRC),$(wildcard csrc/*.c))
+# The SQLite store's WAL-gathering VFS (csrc/lsqlite_wal.c) is one too,
+# mpns.sqlite_wal, so that only the SQLite store loads libsqlite3.
+SQLITE_LIBS = $(shell $(PKG) --libs sqlite3 2>/dev/null || echo -lsqlite3)
+BIND_SRC = $(filter-out csrc/limage.c csrc/lsqlite_wal.c,$(wildcard csrc/l*.c))
+CORE_SRC = $(filter-out $(BIND_SRC) csrc/limage.c csrc/lsqlite_wal.c $(IMAGE_SRC),$(wildcard csrc/*.c))
 HEADERS  = $(wildcard csrc/*.h)
 CORE_OBJ = $(CORE_SRC:csrc/%.c=build/core/%.o)
 
@@ -41,12 +44,14 @@ MOD54  = build/5.4/mpns/core.so
 MODJIT = build/jit/mpns/core.so
 IMG54  = build/5.4/mpns/image.so
 IMGJIT = build/jit/mpns/image.so
+WAL54  = build/5.4/mpns/sqlite_wal.so
+WALJIT = build/jit/mpns/sqlite_wal.so
 
 # Debian packages the build, the tests, the emulator and the demo need.
 DEB_PKGS = gcc make pkg-config lua5.4 liblua5.4-dev luajit2 libluajit2-5.1-dev \
 	libcurl4-openssl-dev lua-unit lua-cjson lua-expat nginx libnginx-mod-http-lua \
 	openssl curl valgrind luarocks \
-	lua-dbi-sqlite3 sqlite3 redis-server lua-redis lua-nginx-redis lua-socket lua-sec \
+	lua-dbi-sqlite3 sqlite3 libsqlite3-dev redis-server lua-redis lua-nginx-redis lua-socket lua-sec \
 	libcairo2-dev libpng-dev libjpeg-dev fonts-dejavu-core chromium clang lua-ldoc strace \
 	libexpat1-dev
 BENCH_PKGS = wrk nodejs npm
@@ -57,7 +62,7 @@ SUDO = $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 all: build
 build: $(MOD54) $(MODJIT) build/libmpns.a build/core_test build/embed \
-	$(IMG54) $(IMGJIT) build/image_test
+	$(IMG54) $(IMGJIT) build/image_test $(WAL54) $(WALJIT)
 
 # examples/embed.c: the engine driven from a host's own poll() loop.
 build/embed: examples/embed.c build/libmpns.a
@@ -104,6 +109,14 @@ $(IMG54): build/5.4/limage.o $(IMAGE_OBJ) build/libmpns.a
 $(IMGJIT): build/jit/limage.o $(IMAGE_OBJ) build/libmpns.a
 	@mkdir -p $(@D)
 	$(CC) -shared -Wl,-z,nodelete -o $@ $^ $(IMAGE_LIBS)
+
+$(WAL54): build/5.4/lsqlite_wal.o
+	@mkdir -p $(@D)
+	$(CC) -shared -Wl,-z,nodelete -o $@ $^ $(SQLITE_LIBS)
+
+$(WALJIT): build/jit/lsqlite_wal.o
+	@mkdir -p $(@D)
+	$(CC) -shared -Wl,-z,nodelete -o $@ $^ $(SQLITE_LIBS)
 
 build/libmpns.a: $(CORE_OBJ)
 	ar rcs $@ $^
@@ -197,7 +210,11 @@ build/asan/mpns/image.so: $(ASAN_IMG_OBJ) build/asan/core/check.o build/asan/cor
 	@mkdir -p $(@D)
 	$(SAN_CC) $(SAN) -shared -o $@ $^ $(IMAGE_LIBS)
 
-asan-build: build/asan/mpns/core.so build/asan/mpns/image.so build/asan/lua_asan build/asan/core_test
+build/asan/mpns/sqlite_wal.so: build/asan/core/lsqlite_wal.o
+	@mkdir -p $(@D)
+	$(SAN_CC) $(SAN) -shared -o $@ $^ $(SQLITE_LIBS)
+
+asan-build: build/asan/mpns/core.so build/asan/mpns/image.so build/asan/mpns/sqlite_wal.so build/asan/lua_asan build/asan/core_test
 
 check-asan: deps
 	@$(MAKE) --no-print-directory build asan-build
@@ -235,6 +252,8 @@ install: build
 	install -m 644 $(MODJIT) $(DESTDIR)$(CMODJIT)/mpns/core.so
 	install -m 644 $(IMG54) $(DESTDIR)$(CMOD54)/mpns/image.so
 	install -m 644 $(IMGJIT) $(DESTDIR)$(CMODJIT)/mpns/image.so
+	install -m 644 $(WAL54) $(DESTDIR)$(CMOD54)/mpns/sqlite_wal.so
+	install -m 644 $(WALJIT) $(DESTDIR)$(CMODJIT)/mpns/sqlite_wal.so
 	for d in $(DESTDIR)$(LMOD54) $(DESTDIR)$(LMODJIT); do \
 	  for f in $(LUA_FILES:lua/%=%); do install -D -m 644 lua/$$f $$d/$$f || exit 1; done; done
 	install -D -m 755 bin/mpns-worker $(DESTDIR)$(PREFIX)/bin/mpns-worker
@@ -245,7 +264,8 @@ uninstall:
 	  rm -f $(addprefix $$d/,$(LUA_FILES:lua/%=%)); \
 	  [ ! -d $$d/mpns ] || find $$d/mpns -depth -type d -empty -delete; done
 	rm -f $(DESTDIR)$(CMOD54)/mpns/core.so $(DESTDIR)$(CMODJIT)/mpns/core.so \
-	  $(DESTDIR)$(CMOD54)/mpns/image.so $(DESTDIR)$(CMODJIT)/mpns/image.so
+	  $(DESTDIR)$(CMOD54)/mpns/image.so $(DESTDIR)$(CMODJIT)/mpns/image.so \
+	  $(DESTDIR)$(CMOD54)/mpns/sqlite_wal.so $(DESTDIR)$(CMODJIT)/mpns/sqlite_wal.so
 	rm -f $(DESTDIR)$(PREFIX)/bin/mpns-worker
 	-rmdir $(DESTDIR)$(CMOD54)/mpns $(DESTDIR)$(CMODJIT)/mpns 2>/dev/null
 

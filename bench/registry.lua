@@ -3,14 +3,19 @@
 --   2. the same N again: all duplicates, the row count must stay N;
 --   3. reg:subscribe_many of N distinct channels, 1,000 a call;
 --   4. reg:record of N outcomes (buffered, the default flush_every);
---   5. reading all 2N back through reg:channels{};
---   6. the floor: the same distinct writes as 1. through LuaDBI alone (one
+--   5. reg:set_tile on the first N channels, one call (one commit) each: rows
+--      of ~600 bytes, what a stored tile costs;
+--   6. reg:record of another outcome on those N: updates of rows with a tile;
+--   7. reading all 2N back through reg:channels{};
+--   8. the floor: the same distinct writes as 1. through LuaDBI alone (one
 --      INSERT each, its own transaction; the schema's trigger adds the tag row).
 -- Each into a fresh database file in a temp dir; wall time from socket.gettime,
--- CPU from os.clock. Prints one line per step: the median of ROUNDS rounds and
--- the SQL statements each call ran (LuaDBI executes, counted).
+-- CPU from os.clock. Prints one line per step: the median of ROUNDS rounds,
+-- the SQL statements each call ran (LuaDBI executes, counted), and the write
+-- system calls and bytes a call (/proc/self/io: syscw, wchar; the first round's).
 --   lua5.4 bench/registry.lua [N] [ROUNDS]   (or luajit; run from the repo root)
 --   lua5.4 bench/registry.lua N 1 sync       step 1 only, under synchronous = OFF, NORMAL, FULL
+--   lua5.4 bench/registry.lua N R sqlite-vfs every step through SQLite's own VFS (gather_wal = false)
 local mpns = require "mpns"
 
 local N = tonumber(arg[1]) or 100000
@@ -27,8 +32,19 @@ local function fields(i)
     tags = { "news" } }
 end
 
-local RESULT = mpns.parse_response(200, { ["X-NotificationStatus"] = "Received",
-  ["X-DeviceConnectionStatus"] = "Connected", ["X-SubscriptionStatus"] = "Active" })
+local function answer(status)
+  return mpns.parse_response(200, { ["X-NotificationStatus"] = status,
+    ["X-DeviceConnectionStatus"] = "Connected", ["X-SubscriptionStatus"] = "Active" })
+end
+local RESULT, SUPPRESSED = answer("Received"), answer("Suppressed")
+
+-- A flip tile of ~400 bytes of JSON, distinct per channel.
+local function tile(i)
+  return { kind = "flip_tile", title = "Scores " .. i, count = i % 99,
+    background_image = "http://img.example.com/tiles/" .. i .. "/front-background-image.png",
+    back_title = "Latest", back_content = "Home 2 - 1 Away, 87th minute, corner kick pending " .. i,
+    back_background_image = "http://img.example.com/tiles/" .. i .. "/back.png" }
+end
 
 local STEPS = {
   { "subscribe, distinct", function(reg)
@@ -53,6 +69,13 @@ local STEPS = {
     for i = 1, N do reg:record(uri(i), RESULT, "raw") end
     assert(reg:flush())
   end, function(reg) assert(reg:get(uri(N)).app_running == true) end },
+  { "set_tile, one a call", function(reg)
+    for i = 1, N do assert(reg:set_tile(uri(i), tile(i))) end
+  end },
+  { "record, rows with a tile", function(reg)
+    for i = 1, N do reg:record(uri(i), SUPPRESSED, "raw") end
+    assert(reg:flush())
+  end, function(reg) assert(reg:get(uri(N)).app_running == false) end },
   { "channels{} read back", function(reg)
     local n = 0
     for _ in reg:channels{ all = true } do n = n + 1 end
@@ -83,15 +106,26 @@ local function count_statements(db)
   mt.execute = function(...) executed = executed + 1; return execute(...) end
 end
 
+-- Write system calls and bytes so far (Linux; zeros elsewhere).
+local function written()
+  local f = io.open("/proc/self/io")
+  if not f then return 0, 0 end
+  local s = f:read("a")
+  f:close()
+  return tonumber(s:match("syscw: (%d+)")), tonumber(s:match("wchar: (%d+)"))
+end
+
 local function run_round(dir)
-  local reg = assert(mpns.registry.open{ path = dir .. "/push.db" })
+  local reg = assert(mpns.registry.open{ path = dir .. "/push.db", gather_wal = arg[3] ~= "sqlite-vfs" })
   if executed == 0 then count_statements(reg.store.db) end
   local out = {}
   for s, step in ipairs(STEPS) do
     collectgarbage()
+    local sw, sb = written()
     local w, c, e = wall(), os.clock(), executed
     local n = step[2](reg) or N
-    out[s] = { n / (wall() - w), n / (os.clock() - c), (executed - e) / n }
+    local ew, eb = written()
+    out[s] = { n / (wall() - w), n / (os.clock() - c), (executed - e) / n, (ew - sw) / n, (eb - sb) / n / 1024 }
     if step[3] then step[3](reg) end
   end
   reg:close()
@@ -132,6 +166,6 @@ for s, step in ipairs(STEPS) do
   table.sort(walls)
   table.sort(cpus)
   local m = math.floor((ROUNDS + 1) / 2)
-  print(string.format("  %-30s %9.0f /s  (%9.0f /s CPU)  %5.2f statements a call", step[1], walls[m], cpus[m],
-    rounds[1][s][3]))
+  print(string.format("  %-30s %9.0f /s  (%9.0f /s CPU)  %5.2f statements, %5.2f writes, %5.2f KB a call",
+    step[1], walls[m], cpus[m], rounds[1][s][3], rounds[1][s][4], rounds[1][s][5]))
 end

@@ -26,6 +26,7 @@ dependencies = { "lua >= 5.1" }
 -- mpns.image renders with cairo, libpng and libjpeg (libcairo2-dev,
 -- libpng-dev, libjpeg-dev and fonts-dejavu-core on Debian).
 external_dependencies = {
+  SQLITE = { header = "sqlite3.h" },
   CURL = { header = "curl/curl.h" },
   CAIRO = { header = "cairo/cairo.h" },
 }
@@ -81,6 +82,13 @@ build = {
       defines = { "_POSIX_C_SOURCE=200809L" },
       incdirs = { "$(CAIRO_INCDIR)/cairo" },
       libraries = { "cairo", "png16", "jpeg", "m" },
+    },
+    -- the SQLite store's WAL-gathering VFS (a module of its own: libsqlite3)
+    ["mpns.sqlite_wal"] = {
+      sources = { "csrc/lsqlite_wal.c" },
+      incdirs = { "$(SQLITE_INCDIR)" },
+      libdirs = { "$(SQLITE_LIBDIR)" },
+      libraries = { "sqlite3" },
     },
   },
 }

@@ -35,7 +35,8 @@ end
 
 local PROBE = [[local m = require "mpns"; assert(m.toast{ text1 = "x" }:body():find("Text1")); ]]
   .. [[assert(type(m.client) == "function"); assert(require "mpns.client"); ]]
-  .. [[assert(m.image.tile{ text = "x" }:sub(2, 4) == "PNG"); print("ok")]]
+  .. [[assert(m.image.tile{ text = "x" }:sub(2, 4) == "PNG"); ]]
+  .. [[assert(require("mpns.sqlite_wal").register() == "mpns-wal"); print("ok")]]
 
 local function make(args) return sh(("make -C '%s' --no-print-directory %s"):format(REPO, args)) end
 

@@ -784,4 +784,80 @@ function TestSqlite:test_kill_9_mid_transaction_loses_nothing_committed()
   lu.assertEquals(pragma(self.path, "integrity_check"), "ok")
 end
 
+-- mpns.sqlite_wal (csrc/lsqlite_wal.c) gathers a commit's WAL writes into
+-- one write: the commit must be in the file when the call returns, or
+-- another connection would read frames that are not there.
+function TestSqlite:test_each_commit_is_in_the_file_when_the_call_returns()
+  local sqlite = require "mpns.store.sqlite"
+  lu.assertEquals(sqlite.VFS, "mpns-wal")  -- the built tree has it: the store uses it
+  local reg = assert(mpns.registry.open{ path = self.path })
+  local other = assert(sqlite.new{ path = self.path, gather_wal = false })  -- SQLite's own VFS
+  for i = 1, 300 do
+    assert(reg:subscribe{ uri = LIVE .. i, user = "u" .. i, tags = { "t" } })
+    local rec = other:get(LIVE .. i)
+    lu.assertEquals(rec and rec.user, "u" .. i)
+  end
+  -- one commit of ~700 KB of WAL: several buffers' worth, written in order
+  local list = {}
+  for i = 1, 3000 do list[i] = { uri = LIVE .. "m" .. i, user = "m" .. i, tags = { "a", "b" } } end
+  lu.assertEquals(reg:subscribe_many(list), 3000)
+  lu.assertEquals(other:count{ tag = "b" }, 3000)
+  -- and the other way round: what SQLite's own VFS commits, this one reads
+  assert(other:subscribe({ uri = LIVE .. "o", tags = {} }, 1))
+  lu.assertEquals(reg:get(LIVE .. "o").uri, LIVE .. "o")
+  other:close()
+  reg:close()
+  lu.assertEquals(pragma(self.path, "integrity_check"), "ok")
+end
+
+-- A path is passed to SQLite as a URI filename (to name the VFS): the
+-- characters a URI gives a meaning to still name the file itself.
+function TestSqlite:test_a_path_with_uri_characters_names_that_file()
+  local path = self.dir .. "/a?b#c%41 d.db"
+  local reg = assert(mpns.registry.open{ path = path })
+  assert(reg:subscribe{ uri = LIVE .. "a" })
+  reg:close()
+  lu.assertNotNil(io.open(path, "rb"))
+  lu.assertEquals(sql_on(path, { "SELECT count(*) FROM channels" }), 1)
+end
+
+-- Every subscribe that returned survives a kill -9 of its process: the
+-- child notes each one in a file after it returned, one call at a time.
+local SUBSCRIBER = [[
+local reg = assert(require("mpns").registry.open{ path = arg[1] })
+local done = io.open(arg[2], "a")
+done:setvbuf("no")  -- one write a line, in the kernel before the next subscribe
+for i = 1, 1000000 do
+  assert(reg:subscribe{ uri = "http://a.notify.live.net/c/" .. i, tags = { "t" } })
+  done:write(i, "\n")
+end
+]]
+
+function TestSqlite:test_kill_9_loses_no_subscribe_that_returned()
+  local script, done, pidfile = self.dir .. "/child.lua", self.dir .. "/done", self.dir .. "/pid"
+  local f = io.open(script, "w")
+  f:write(SUBSCRIBER)
+  f:close()
+  assert(os.execute(string.format("%s %s %s %s >%s/child.log 2>&1 & echo $! > %s",
+    interpreter(), script, self.path, done, self.dir, pidfile)))
+  local pid = require("proc").read_file(pidfile):match("%d+")
+  local function returned()  -- the last whole line
+    return tonumber((require("proc").read_file(done) or ""):match("(%d+)\n$")) or 0
+  end
+  for _ = 1, 600 do
+    if returned() >= 500 then break end
+    os.execute("sleep 0.05")
+  end
+  os.execute("kill -9 " .. pid)
+  while require("proc").alive(pid) do os.execute("sleep 0.05") end
+  local n = returned()
+  lu.assertTrue(n >= 500, "the child subscribed " .. n .. ": "
+    .. tostring(require("proc").read_file(self.dir .. "/child.log")))
+  local reg = assert(mpns.registry.open{ path = self.path })
+  lu.assertTrue(reg:count{ all = true } >= n)
+  for i = 1, n do lu.assertNotNil(reg:get("http://a.notify.live.net/c/" .. i), i) end
+  reg:close()
+  lu.assertEquals(pragma(self.path, "integrity_check"), "ok")
+end
+
 os.exit(lu.LuaUnit.run() == 0)

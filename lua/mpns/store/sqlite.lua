@@ -5,6 +5,9 @@
 -- BEGIN IMMEDIATE ... COMMIT, and triggers keep the tag index in the same
 -- statement as the row: a crash mid-write loses nothing committed and leaves
 -- nothing half-written. Prepared statements are kept and reused.
+-- The file is opened through mpns.sqlite_wal when it is built: a VFS that
+-- hands SQLite's WAL writes of one commit to the kernel in one call
+-- (csrc/lsqlite_wal.c; the commit is written before SQLite publishes it).
 local DBI = require "DBI"
 local store = require "mpns.store"
 local options = require "mpns.options"
@@ -80,7 +83,8 @@ local WHERE = {
   { "due", "(retry_at IS NULL OR retry_at <= ?)" },
 }
 
-local OPTIONS = { path = "string", synchronous = "string", busy_timeout = "number" }
+local OPTIONS = { path = "string", synchronous = "string", busy_timeout = "number",
+  gather_wal = "boolean" }
 local SYNC = { OFF = true, NORMAL = true, FULL = true, EXTRA = true }
 
 local function check_options(opts)
@@ -216,7 +220,7 @@ end
 local function pack(...) return { n = select("#", ...), ... } end
 
 --- Opens (and creates) the database at `opts.path`.
----@param opts {path: string, synchronous?: string, busy_timeout?: number}
+---@param opts {path: string, synchronous?: string, busy_timeout?: number, gather_wal?: boolean}
 ---@return table|nil store
 ---@return string|nil err
 -- nil, reason when the file's directory does not exist: said plainly, and
@@ -229,11 +233,23 @@ local function missing_dir(path)
   return "no directory " .. dir .. " for " .. path
 end
 
+-- mpns.sqlite_wal's VFS name when it is built, else nil (SQLite's own VFS).
+-- LuaDBI takes no VFS argument: a URI filename names it.
+local ok_wal, wal = pcall(require, "mpns.sqlite_wal")
+M.VFS = ok_wal and wal.register() or nil
+
+-- `path` as a URI filename that opens it through `vfs` (%, ? and # escaped).
+local function uri_of(path, vfs)
+  local p = path:gsub("[%%?#]", function(c) return string.format("%%%02X", c:byte()) end)
+  return (p:sub(1, 1) == "/" and "file://" or "file:") .. p .. "?vfs=" .. vfs
+end
+
 function M.new(opts)
   check_options(opts)
   local why = missing_dir(opts.path)
   if why then return nil, "mpns.store.sqlite: " .. why end
-  local db, err = DBI.Connect("SQLite3", opts.path)
+  local vfs = opts.gather_wal ~= false and M.VFS
+  local db, err = DBI.Connect("SQLite3", vfs and uri_of(opts.path, vfs) or opts.path)
   if not db then return nil, "mpns.store.sqlite: " .. tostring(err) end
   db:autocommit(true)  -- LuaDBI would otherwise hold one transaction open forever
   local self = setmetatable({ db = db, st = {}, depth = 0, updates = {}, selects = {} }, mt)
