@@ -756,14 +756,19 @@ local function interpreter()
   return arg[i]
 end
 
-function TestSqlite:test_kill_9_mid_transaction_loses_nothing_committed()
-  local script, marker, pidfile = self.dir .. "/child.lua", self.dir .. "/marker", self.dir .. "/pid"
-  local f = io.open(script, "w")
-  f:write(CHILD)
-  f:close()
+-- Starts `code` under this interpreter with the database path and `out`
+-- as its arguments (its log in the test's dir); returns its PID.
+local function spawn(self, code, out)
+  local script, pidfile = self.dir .. "/child.lua", self.dir .. "/pid"
+  require("proc").write_file(script, code)
   assert(os.execute(string.format("%s %s %s %s >%s/child.log 2>&1 & echo $! > %s",
-    interpreter(), script, self.path, marker, self.dir, pidfile)))
-  local pid = require("proc").read_file(pidfile):match("%d+")
+    interpreter(), script, self.path, out, self.dir, pidfile)))
+  return require("proc").read_file(pidfile):match("%d+")
+end
+
+function TestSqlite:test_kill_9_mid_transaction_loses_nothing_committed()
+  local marker = self.dir .. "/marker"
+  local pid = spawn(self, CHILD, marker)
   for _ = 1, 600 do
     if io.open(marker) then break end
     os.execute("sleep 0.05")
@@ -834,13 +839,8 @@ end
 ]]
 
 function TestSqlite:test_kill_9_loses_no_subscribe_that_returned()
-  local script, done, pidfile = self.dir .. "/child.lua", self.dir .. "/done", self.dir .. "/pid"
-  local f = io.open(script, "w")
-  f:write(SUBSCRIBER)
-  f:close()
-  assert(os.execute(string.format("%s %s %s %s >%s/child.log 2>&1 & echo $! > %s",
-    interpreter(), script, self.path, done, self.dir, pidfile)))
-  local pid = require("proc").read_file(pidfile):match("%d+")
+  local done = self.dir .. "/done"
+  local pid = spawn(self, SUBSCRIBER, done)
   local function returned()  -- the last whole line
     return tonumber((require("proc").read_file(done) or ""):match("(%d+)\n$")) or 0
   end
