@@ -188,8 +188,8 @@ local function report_crash()
   local at, done, r, n = crash()
   print(("  (d) kill -9 of 1 of 3 workers at %d/%d: %d with an outcome (outcome counts sum %d), "
     .. "%d received nothing, %d twins (bound: %d in flight), %d resent after the reclaim, "
-    .. "%d notifications with a wrong X-MessageID"):format(at, n, done, r.counted, r.missing,
-    r.twins, CONC, r.summary.resent, r.wrong_ids))
+    .. "%d notifications with a wrong X-MessageID, %d emulator evictions"):format(at, n, done, r.counted,
+    r.missing, r.twins, CONC, r.summary.resent, r.wrong_ids, r.evicted))
   local o = {}
   for k, v in pairs(r.summary.outcomes) do o[#o + 1] = k .. "=" .. v end
   print("      outcomes: " .. table.concat(o, " "))

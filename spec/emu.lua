@@ -36,7 +36,7 @@ end
 local OPTIONS = {
   daily_limit = "--daily-limit", max_payload = "--max-payload",
   max_headers = "--max-headers", queue_limit = "--queue-limit", keep = "--keep", memo = "--memo",
-  notes_size = "--notes-size", log_level = "--log-level",
+  notes_size = "--notes-size", state_size = "--state-size", log_level = "--log-level",
   image_max_bytes = "--image-max-bytes", image_timeout = "--image-timeout",
   fetchers = "--fetchers", clock_speed = "--clock-speed",
 }

@@ -172,9 +172,34 @@ function TestResponses:test_full_notes_memory_evicts_old_not_new()
     toast("quiet", "q1")
     lu.assertEquals(small:get("quiet").notifications[1].fields.Text1, "q1")
     lu.assertNil(small:stats().lost)
+    lu.assertTrue(small:stats().notes_evicted > 0, "evictions are counted")
   end)
   small:stop()
   assert(ok, err)
+end
+
+--- A full state dict forgets the least recently used channels: counted, so
+--- a run that needs every channel's state can see it was not kept.
+function TestResponses:test_full_state_memory_counts_evictions()
+  local function fill(em, n)
+    local c, ok = require("mpns").client { max_connections = 20 }, 0
+    local toast = require("mpns").toast { text1 = "t" }
+    for i = 1, n do
+      c:send_async(toast, em.http_prefix .. "fill-" .. i, function(res) if res and res.ok then ok = ok + 1 end end)
+    end
+    c:run()
+    c:close()
+    lu.assertEquals(ok, n)
+  end
+  local small = assert(emu.start { state_size = "64k" })
+  local ok, err = pcall(function()
+    fill(small, 2000)  -- two keys a channel: far more than 64 KB holds
+    lu.assertTrue((small:stats().state_evicted or 0) > 0)
+  end)
+  small:stop()
+  assert(ok, err)
+  fill(e, 2000)
+  lu.assertNil(e:stats().state_evicted)
 end
 
 TestControl = {}

@@ -61,12 +61,19 @@ end
 --- done (channels with an outcome), counted (sum of outcome counts),
 --- missing (channels that received nothing), twins (received more than
 --- once), wrong_ids (a notification whose X-MessageID is not the job's for
---- that channel), and the job's summary.
+--- that channel), evicted (state or notification lists the emulators had
+--- to forget for room: the lists would be misread), and the job's summary.
 function C.delivery(q, id, parts)
   local s = q:summary(id)
-  local r = { done = s.done, counted = 0, missing = 0, twins = 0, wrong_ids = 0, summary = s }
+  local r = { done = s.done, counted = 0, missing = 0, twins = 0, wrong_ids = 0, evicted = 0, summary = s }
   for _, v in pairs(s.outcomes) do r.counted = r.counted + v end
+  local seen = {}
   for _, part in ipairs(parts) do
+    if not seen[part.e] then
+      seen[part.e] = true
+      local st = part.e:stats()
+      r.evicted = r.evicted + (st.state_evicted or 0) + (st.notes_evicted or 0)
+    end
     local got, list = C.received(part.e, part.tag, part.n), C.uris(part.e, part.tag, part.n)
     for i = 1, part.n do
       local ids = got[part.tag .. "-" .. i] or {}

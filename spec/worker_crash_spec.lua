@@ -33,6 +33,7 @@ local function check_delivery(q, id, list, tag, max_twins)
   lu.assertEquals(r.counted, N, "each outcome counted once")
   lu.assertEquals(r.missing, 0, "channels that received nothing")
   lu.assertEquals(r.wrong_ids, 0, "notifications without the job's X-MessageID for their channel")
+  lu.assertEquals(r.evicted, 0, "emulator state forgotten for room: the lists above cannot be trusted")
   lu.assertTrue(r.twins <= max_twins, r.twins .. " twins, more than " .. max_twins .. " in flight")
   return r.twins, r.summary
 end

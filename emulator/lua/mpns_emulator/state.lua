@@ -27,6 +27,15 @@ local DEFAULT_JSON = cjson.encode(DEFAULTS)
 -- hot path rarely decodes. The tables are shared, so they are read-only.
 local decoded = cache.new(1024, cjson.decode)
 
+-- Sets a state key. A full dict makes room by evicting the least recently
+-- used keys: a forgotten channel would come back healthy and unthrottled,
+-- so every eviction is counted (stats "state_evicted"; see --state-size).
+local function set_state(key, value)
+  local ok, err, forcible = shared.mpns_state:set(key, value)
+  if forcible then stats.event("state_evicted") end
+  return ok, err
+end
+
 -- The channel's record, or nil when the emulator has not seen it.
 function _M.find(id)
   local s = shared.mpns_state:get("c:" .. id)
@@ -38,7 +47,7 @@ function _M.load(id)
   local key = "c:" .. id
   local s = shared.mpns_state:get(key)
   if not s then
-    shared.mpns_state:set(key, DEFAULT_JSON)
+    set_state(key, DEFAULT_JSON)
     s = DEFAULT_JSON
   end
   return decoded:get(s)
@@ -52,7 +61,7 @@ function _M.copy(rec)
 end
 
 function _M.save(id, rec)
-  local ok, err = shared.mpns_state:set("c:" .. id, cjson.encode(rec))
+  local ok, err = set_state("c:" .. id, cjson.encode(rec))
   if not ok then ngx.log(ngx.ERR, "mpns emulator: cannot save channel ", id, ": ", err) end
 end
 
@@ -69,7 +78,9 @@ end
 
 -- Counts one push today; returns the count.
 function _M.count_push(id)
-  return shared.mpns_state:incr(day_key(id), 1, 0, 2 * 86400) or 0
+  local n, _, forcible = shared.mpns_state:incr(day_key(id), 1, 0, 2 * 86400)
+  if forcible then stats.event("state_evicted") end
+  return n or 0
 end
 
 function _M.pushes_today(id) return shared.mpns_state:get(day_key(id)) or 0 end
@@ -77,14 +88,16 @@ function _M.pushes_today(id) return shared.mpns_state:get(day_key(id)) or 0 end
 -- Lists never evict: rpush fails with "no memory" when the dict is full.
 -- A set does evict the least recently used keys (a quiet channel's list, say),
 -- so setting and deleting a page-sized filler frees a whole page, which the
--- push can use whatever its size.
+-- push can use whatever its size. Counted (stats "notes_evicted"; see
+-- --notes-size): an evicted list reads as a phone that received nothing.
 local FILLER = string.rep(" ", 4000)
 
 local function rpush_evicting(dict, key, value)
   local n, err = dict:rpush(key, value)
   if n or err ~= "no memory" then return n, err end
-  local ok, serr = dict:set("evict:", FILLER)
+  local ok, serr, forcible = dict:set("evict:", FILLER)
   dict:delete("evict:")
+  if forcible then stats.event("notes_evicted") end
   if not ok then return nil, serr end
   return dict:rpush(key, value)
 end
@@ -198,7 +211,7 @@ end
 
 function _M.set_callback(id, cb)
   if cb then
-    shared.mpns_state:set("cb:" .. id, cjson.encode(cb))
+    set_state("cb:" .. id, cjson.encode(cb))
   else
     shared.mpns_state:delete("cb:" .. id)
   end
