@@ -508,6 +508,36 @@ function TestSqlite:test_schema_version_wal_and_reopen()
   reg:close()
 end
 
+-- The first column of `sql`'s first row on the registry's own connection
+-- (per-connection pragmas).
+local function on_store(reg, sql)
+  local st = assert(reg.store.db:prepare(sql))
+  assert(st:execute())
+  local row = st:fetch(false)
+  st:close()
+  return row[1]
+end
+
+-- A new file gets 1,024-byte pages (a commit writes less WAL); a file made
+-- with SQLite's 4,096 keeps them and works as before; both checkpoint
+-- every 40 MB of WAL, counted in their own pages.
+function TestSqlite:test_page_size_of_new_and_older_files()
+  local reg = assert(mpns.registry.open{ path = self.path })
+  lu.assertEquals(on_store(reg, "PRAGMA wal_autocheckpoint"), 40960)
+  reg:close()
+  lu.assertEquals(pragma(self.path, "page_size"), 1024)
+  local old = self.dir .. "/old.db"
+  sql_on(old, { "PRAGMA page_size = 4096", "PRAGMA journal_mode = WAL" })
+  reg = assert(mpns.registry.open{ path = old })
+  lu.assertEquals(on_store(reg, "PRAGMA wal_autocheckpoint"), 10240)
+  assert(reg:subscribe{ uri = LIVE .. "a", tags = { "t" } })
+  reg:close()
+  lu.assertEquals(pragma(old, "page_size"), 4096)
+  reg = assert(mpns.registry.open{ path = old })
+  lu.assertEquals(reg:count{ tag = "t" }, 1)
+  reg:close()
+end
+
 function TestSqlite:test_a_newer_schema_is_refused()
   assert(mpns.registry.open{ path = self.path }):close()
   sql_on(self.path, { "PRAGMA user_version = 7" })
