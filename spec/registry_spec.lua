@@ -538,6 +538,17 @@ function TestSqlite:test_page_size_of_new_and_older_files()
   reg:close()
 end
 
+-- `page_bytes` chooses a new file's page size; it cannot change an
+-- existing file's, and a size SQLite would ignore raises.
+function TestSqlite:test_page_bytes_option()
+  assert(mpns.registry.open{ path = self.path, page_bytes = 4096 }):close()
+  lu.assertEquals(pragma(self.path, "page_size"), 4096)
+  assert(mpns.registry.open{ path = self.path, page_bytes = 2048 }):close()
+  lu.assertEquals(pragma(self.path, "page_size"), 4096)
+  lu.assertErrorMsgContains("option 'page_bytes' expected a power of two from 512 to 65536, got 1000",
+    mpns.registry.open, { path = self.path, page_bytes = 1000 })
+end
+
 function TestSqlite:test_a_newer_schema_is_refused()
   assert(mpns.registry.open{ path = self.path }):close()
   sql_on(self.path, { "PRAGMA user_version = 7" })
