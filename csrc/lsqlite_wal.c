@@ -12,8 +12,10 @@
  *   - before any other operation on the file (read, sync, truncate, size,
  *     lock, close, file control), a write that is not contiguous, or when
  *     the buffer is full.
- * Nothing else changes: the file formats, the locks and the syncs are
- * SQLite's own, so processes with and without this VFS share a database.
+ * The file formats, the locks and the syncs are SQLite's own, so processes
+ * with and without this VFS share a database. One lock call is declined:
+ * the read-mark update at the start of a read (see declined() below), two
+ * fcntl a transaction.
  * A failed gathered write is returned by the write that triggered it
  * (SQLite then rolls the transaction back, as for any failed write).
  * Selected per connection with a URI filename (`file:push.db?vfs=mpns-wal`),
