@@ -12,8 +12,10 @@
  *   - before any other operation on the file (read, sync, truncate, size,
  *     lock, close, file control), a write that is not contiguous, or when
  *     the buffer is full.
- * Nothing else changes: the file formats, the locks and the syncs are
- * SQLite's own, so processes with and without this VFS share a database.
+ * The file formats, the locks and the syncs are SQLite's own, so processes
+ * with and without this VFS share a database. One lock call is declined:
+ * the read-mark update at the start of a read (see declined() below), two
+ * fcntl a transaction.
  * A failed gathered write is returned by the write that triggered it
  * (SQLite then rolls the transaction back, as for any failed write).
  * Selected per connection with a URI filename (`file:push.db?vfs=mpns-wal`),
@@ -51,6 +53,8 @@ typedef struct {
   sqlite3_int64 at;
   int kick_fd;                  /* the WAL file opened again, for sync_file_range; -1: none */
   sqlite3_int64 kick_from, kick_to;  /* written since the last kick */
+  int ckpt;                     /* database file: this connection holds the checkpoint lock */
+  int marks;                    /* database file: MARKS_*, what became of the last read-mark update */
 } WalFile;
 
 #define KICK (1 << 20)          /* bytes of WAL per writeback start */
@@ -203,10 +207,41 @@ static int w_shm_map(sqlite3_file *file, int pg, int pgsz, int extend, void vola
   return f->real->pMethods->xShmMap(f->real, pg, pgsz, extend, out);
 }
 
+/* The WAL index's lock slots (SQLite's file format, walformat.html). */
+#define CKPT_LOCK 1
+#define READ_LOCK(i) (3 + (i))
+#define NREADER 8
+
+/* A read transaction starts by updating a read mark to the newest frame
+ * (an exclusive lock on that reader slot, then its release: two fcntl on
+ * Linux, 2-3 us each here) unless another connection holds every slot.
+ * Outside a checkpoint this declines that update as if the slots were
+ * busy: SQLite then reads under the newest mark already set, which is at or
+ * below the newest frame, so the reader's snapshot is the same and a
+ * checkpoint can only copy less while it reads. A checkpoint (it holds the
+ * checkpoint lock, and sets the marks it needs) and a lock of more than one
+ * slot pass through. Should SQLite find no usable mark and come back (no
+ * read lock asked for in between), that round gets the real locks. */
+enum { MARKS_UPDATED, MARKS_DECLINED, MARKS_PASS };
+
+static int declined(WalFile *f, int offset, int n, int flags)
+{
+  if (offset < READ_LOCK(0) || offset >= READ_LOCK(NREADER) || n != 1) return 0;
+  if (flags == (SQLITE_SHM_LOCK | SQLITE_SHM_SHARED)) f->marks = MARKS_UPDATED;
+  if (f->ckpt || offset == READ_LOCK(0) || flags != (SQLITE_SHM_LOCK | SQLITE_SHM_EXCLUSIVE)) return 0;
+  if (offset == READ_LOCK(1))  /* SQLite tries the slots from 1 up */
+    f->marks = f->marks == MARKS_DECLINED ? MARKS_PASS : MARKS_DECLINED;
+  return f->marks == MARKS_DECLINED;
+}
+
 static int w_shm_lock(sqlite3_file *file, int offset, int n, int flags)
 {
   WalFile *f = (WalFile *)file;
-  return f->real->pMethods->xShmLock(f->real, offset, n, flags);
+  int rc;
+  if (declined(f, offset, n, flags)) return SQLITE_BUSY;
+  rc = f->real->pMethods->xShmLock(f->real, offset, n, flags);
+  if (rc == SQLITE_OK && offset == CKPT_LOCK && n == 1) f->ckpt = (flags & SQLITE_SHM_LOCK) != 0;
+  return rc;
 }
 
 static void w_shm_barrier(sqlite3_file *file)

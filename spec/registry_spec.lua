@@ -508,6 +508,47 @@ function TestSqlite:test_schema_version_wal_and_reopen()
   reg:close()
 end
 
+-- The first column of `sql`'s first row on the registry's own connection
+-- (per-connection pragmas).
+local function on_store(reg, sql)
+  local st = assert(reg.store.db:prepare(sql))
+  assert(st:execute())
+  local row = st:fetch(false)
+  st:close()
+  return row[1]
+end
+
+-- A new file gets 1,024-byte pages (a commit writes less WAL); a file made
+-- with SQLite's 4,096 keeps them and works as before; both checkpoint
+-- every 40 MB of WAL, counted in their own pages.
+function TestSqlite:test_page_size_of_new_and_older_files()
+  local reg = assert(mpns.registry.open{ path = self.path })
+  lu.assertEquals(on_store(reg, "PRAGMA wal_autocheckpoint"), 40960)
+  reg:close()
+  lu.assertEquals(pragma(self.path, "page_size"), 1024)
+  local old = self.dir .. "/old.db"
+  sql_on(old, { "PRAGMA page_size = 4096", "PRAGMA journal_mode = WAL" })
+  reg = assert(mpns.registry.open{ path = old })
+  lu.assertEquals(on_store(reg, "PRAGMA wal_autocheckpoint"), 10240)
+  assert(reg:subscribe{ uri = LIVE .. "a", tags = { "t" } })
+  reg:close()
+  lu.assertEquals(pragma(old, "page_size"), 4096)
+  reg = assert(mpns.registry.open{ path = old })
+  lu.assertEquals(reg:count{ tag = "t" }, 1)
+  reg:close()
+end
+
+-- `page_bytes` chooses a new file's page size; it cannot change an
+-- existing file's, and a size SQLite would ignore raises.
+function TestSqlite:test_page_bytes_option()
+  assert(mpns.registry.open{ path = self.path, page_bytes = 4096 }):close()
+  lu.assertEquals(pragma(self.path, "page_size"), 4096)
+  assert(mpns.registry.open{ path = self.path, page_bytes = 2048 }):close()
+  lu.assertEquals(pragma(self.path, "page_size"), 4096)
+  lu.assertErrorMsgContains("option 'page_bytes' expected a power of two from 512 to 65536, got 1000",
+    mpns.registry.open, { path = self.path, page_bytes = 1000 })
+end
+
 function TestSqlite:test_a_newer_schema_is_refused()
   assert(mpns.registry.open{ path = self.path }):close()
   sql_on(self.path, { "PRAGMA user_version = 7" })
@@ -810,6 +851,32 @@ function TestSqlite:test_each_commit_is_in_the_file_when_the_call_returns()
   -- and the other way round: what SQLite's own VFS commits, this one reads
   assert(other:subscribe({ uri = LIVE .. "o", tags = {} }, 1))
   lu.assertEquals(reg:get(LIVE .. "o").uri, LIVE .. "o")
+  other:close()
+  reg:close()
+  lu.assertEquals(pragma(self.path, "integrity_check"), "ok")
+end
+
+-- mpns.sqlite_wal declines the read-mark update at the start of a read
+-- (csrc/lsqlite_wal.c, declined()): a read still sees the newest commit,
+-- whoever made it, and the checkpoints still set the marks they need, so
+-- the WAL starts over instead of growing (here every 50 pages, ~7 commits).
+function TestSqlite:test_reads_see_the_newest_commit_and_the_wal_starts_over()
+  local sqlite = require "mpns.store.sqlite"
+  local reg = assert(mpns.registry.open{ path = self.path })
+  local other = assert(sqlite.new{ path = self.path, gather_wal = false })  -- SQLite's own VFS
+  on_store(reg, "PRAGMA wal_autocheckpoint = 50")
+  local biggest = 0
+  for i = 1, 300 do
+    assert(reg:subscribe{ uri = LIVE .. i, user = "u" .. i, tags = { "t" } })
+    assert(other:subscribe({ uri = LIVE .. "o" .. i, os = "8.0", tags = {} }, i))
+    lu.assertEquals(reg:get(LIVE .. "o" .. i).created_at, i)
+    lu.assertEquals(other:get(LIVE .. i).user, "u" .. i)
+    local wal = io.open(self.path .. "-wal", "rb")
+    biggest = math.max(biggest, wal:seek("end"))
+    wal:close()
+  end
+  lu.assertTrue(biggest < 256 * 1024, "the WAL grew to " .. biggest .. " bytes")
+  lu.assertEquals(reg:count{ all = true }, 600)
   other:close()
   reg:close()
   lu.assertEquals(pragma(self.path, "integrity_check"), "ok")
