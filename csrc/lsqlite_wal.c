@@ -210,7 +210,7 @@ static int w_shm_map(sqlite3_file *file, int pg, int pgsz, int extend, void vola
 /* The WAL index's lock slots (SQLite's file format, walformat.html). */
 #define CKPT_LOCK 1
 #define READ_LOCK(i) (3 + (i))
-#define NREADER 8
+#define NREADER (SQLITE_SHM_NLOCK - 3)  /* slots 3..7 */
 
 /* A read transaction starts by updating a read mark to the newest frame
  * (an exclusive lock on that reader slot, then its release: two fcntl on
