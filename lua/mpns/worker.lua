@@ -53,7 +53,7 @@ function M.new(opts)
     concurrency = copts.max_connections, visibility = opts.visibility or 30,
     client = mpns.client(copts), idle_exit = opts.idle_exit,
     reg = registry.open { store = st, allowed_hosts = opts.allowed_hosts },
-    batches = {}, ready = {}, done = {}, acks = {}, inflight = 0, sends = 0, jobs = {},
+    batches = {}, ready = {}, done = {}, acks = {}, inflight = 0, sending = 0, sends = 0, jobs = {},
     next_reclaim = 0, next_beat = 0, idle_since = now() }, W)
   self.status = status.new(self, opts.status or "auto", opts.log)
   return self
@@ -158,85 +158,135 @@ end
 
 ------------------------------------------------------------------ sending
 
--- Starts ready sends up to `concurrency` unrecorded ones.
+-- Starts ready sends up to `concurrency` unrecorded ones. A finished send
+-- is its ready entry with `res` or `err` set, in `done`.
 function W:start()
-  while self.inflight < self.concurrency and #self.ready > 0 do
-    local s = table.remove(self.ready)
-    while s and s.b.lost do s = table.remove(self.ready) end
+  local ready, done = self.ready, self.done
+  while self.inflight < self.concurrency and #ready > 0 do
+    local s = table.remove(ready)
+    while s and s.b.lost do s = table.remove(ready) end
     if not s then break end
     local j = s.b.job
     local msg, why = queue.build(j.kind, j.fields, j.id, s.uri, s.os)
     self.inflight, self.sends = self.inflight + 1, self.sends + 1
     if not msg then
-      self.done[#self.done + 1] = { s = s, err = { kind = "unsupported_os", message = why } }
+      s.err = { kind = "unsupported_os", message = why }
+      done[#done + 1] = s
     else
+      self.sending = self.sending + 1
       self.client:send_async(msg, s.uri, function(res, err)
-        self.done[#self.done + 1] = { s = s, res = res, err = err }
+        self.sending = self.sending - 1
+        s.res, s.err = res, err
+        local d = self.done  -- post() replaces the list
+        d[#d + 1] = s
       end)
     end
   end
 end
 
--- A finished send as the record script's five arguments.
-function W:outcome_args(d, t, a)
-  local s, r = d.s, d.res or d.err
-  local outcome = r.outcome or r.kind
-  local due, member = "", ""
-  if r.retry_after and s.n <= (s.b.job.max_retries or 3) then
-    due = t + r.retry_after
-    member = cjson.encode { job = s.b.job.id, uri = s.uri, os = s.os, n = s.n + 1 }
-  end
-  a[#a + 1], a[#a + 2], a[#a + 3], a[#a + 4], a[#a + 5] = s.uri, outcome, due, member, s.lease or ""
-end
-
--- Records what finished, per job in one script call, and acks finished
--- batches. What failed to record stays for the next round.
-function W:record()
-  if #self.done == 0 and #self.acks == 0 then return true end
-  local t, per_job, order = now(), {}, {}
-  for _, d in ipairs(self.done) do
-    local id = d.s.b.job.id
-    if not per_job[id] then per_job[id] = {}; order[#order + 1] = id end
-    table.insert(per_job[id], d)
-  end
-  if #order == 0 then order[1] = false end
-  local left, ok, err = {}, true, nil
-  for _, id in ipairs(order) do
-    local list = per_job[id] or {}
-    if ok then ok, err = self:record_job(id, list, t) end
-    if not ok then for _, d in ipairs(list) do left[#left + 1] = d end end
-  end
-  self.done = left
-  return ok, err
-end
-
-function W:record_job(id, list, t)
-  local k = self.k
-  local a = { k.out(id or "-"), k.sum(id or "-"), k.stats, k.stream, self.group, k.retry, #list, 0 }
-  local finished = {}
-  for _, d in ipairs(list) do
-    if d.s.resend then a[8] = a[8] + 1 end
-    self:outcome_args(d, t, a)
-    local b = d.s.b
+-- The record script call for one job's finished sends (id false: acks
+-- alone), with `acks` to acknowledge; the batches it finishes. A final
+-- outcome is two arguments; one to retry later, or that ends a leased
+-- retry, five (lua/mpns/worker/scripts.lua).
+function W:record_cmd(id, list, t, acks)
+  local k, job = self.k, list[1] and list[1].b.job
+  local a = { "EVALSHA", self.c.shas[S.record], 0, k.out(id or "-"), k.sum(id or "-"), k.stats, k.stream,
+    self.group, k.retry, 0, 0, 0 }
+  local n, extra, finished, resent = #a, nil, {}, 0
+  for _, s in ipairs(list) do
+    local r, b = s.res or s.err, s.b
+    if s.resend then resent = resent + 1 end
+    if s.lease or (r.retry_after and s.n <= (job.max_retries or 3)) then
+      extra = extra or {}
+      extra[#extra + 1] = s
+    else
+      a[n + 1], a[n + 2], n = s.uri, r.outcome or r.kind, n + 2
+    end
     b.open = b.open - 1
     if b.open == 0 and b.id then finished[#finished + 1] = b end
   end
-  for _, ack in ipairs(self.acks) do a[#a + 1] = ack end
-  for _, b in ipairs(finished) do a[#a + 1] = b.id end
-  local res, err = self.c:eval(S.record, 0, (table.unpack or unpack)(a))
-  if not res then
-    for _, d in ipairs(list) do d.s.b.open = d.s.b.open + 1 end  -- retried next round
+  a[10], a[11], a[12] = (n - 12) / 2, extra and #extra or 0, resent
+  for _, s in ipairs(extra or {}) do
+    local r, due, member = s.res or s.err, "", ""
+    if r.retry_after and s.n <= (job.max_retries or 3) then
+      due = t + r.retry_after
+      member = cjson.encode { job = job.id, uri = s.uri, os = s.os, n = s.n + 1 }
+    end
+    a[n + 1], a[n + 2], a[n + 3], a[n + 4], a[n + 5], n = s.uri, r.outcome or r.kind, due, member, s.lease or "", n + 5
+  end
+  for _, ack in ipairs(acks) do n = n + 1; a[n] = ack end
+  for _, b in ipairs(finished) do n = n + 1; a[n] = b.id end
+  return a, finished
+end
+
+-- Writes what finished, one record script call per job (the acks of
+-- finished batches in them), without waiting for Redis: it runs them
+-- while the worker steps its sends, and W:confirm reads the replies next
+-- round. Until then those sends still count in `inflight`, so no more than
+-- `concurrency` sends are ever unrecorded (the bound on twins after a crash).
+function W:post()
+  if self.posted or (#self.done == 0 and #self.acks == 0) then return true end
+  local ok, err = self.c:load(S.record)
+  if not ok then return nil, err end
+  local t, per_job, order = now(), {}, {}
+  for _, d in ipairs(self.done) do
+    local id = d.b.job.id
+    if not per_job[id] then per_job[id] = {}; order[#order + 1] = id end
+    local l = per_job[id]
+    l[#l + 1] = d
+  end
+  if #order == 0 then order[1] = false end
+  local cmds, posted = {}, {}
+  for i, id in ipairs(order) do
+    local acks = i == 1 and self.acks or {}
+    local list = per_job[id] or {}
+    cmds[i], posted[i] = self:record_cmd(id, list, t, acks)
+    posted[i] = { list = list, finished = posted[i], acks = acks }
+  end
+  ok, err = self.c:send(cmds)
+  if not ok then
+    for _, p in ipairs(posted) do self:unpost(p) end
     return nil, err
   end
-  for _, b in ipairs(finished) do self.batches[b.id] = nil end
-  self.acks = {}
-  self.inflight = self.inflight - #list
-  -- the registry only once the queue holds the outcomes: a failed script
-  -- call retries the list, and must not expire a channel twice
-  for _, d in ipairs(list) do
-    local changes, rerr = self.reg:record(d.s.uri, d.res or d.err, d.s.b.job.kind)
-    if changes == nil then self.status:log("registry_error", { error = rerr }) end
+  self.posted, self.done, self.acks = posted, {}, {}
+  return true
+end
+
+-- A record call that failed (or whose fate is unknown): its sends and
+-- acks are posted again next round (the script's HSETNX keeps the first outcome).
+-- (`requeue`: they had left `done`).
+function W:unpost(p, requeue)
+  for _, d in ipairs(p.list) do
+    d.b.open = d.b.open + 1
+    if requeue then self.done[#self.done + 1] = d end
   end
+  if requeue then for _, ack in ipairs(p.acks) do self.acks[#self.acks + 1] = ack end end
+end
+
+-- Reads the replies of the last post. Recorded sends leave the window, and
+-- only then go to the registry: a failed call is posted again and must not
+-- expire a channel twice.
+function W:confirm()
+  local posted = self.posted
+  if not posted then return true end
+  local replies, err = self.c:receive()
+  for i, p in ipairs(posted) do
+    local r = replies and replies[i]
+    if r and r.err == nil then
+      for _, b in ipairs(p.finished) do self.batches[b.id] = nil end
+      self.inflight = self.inflight - #p.list
+      for _, d in ipairs(p.list) do
+        local changes, rerr = self.reg:record(d.uri, d.res or d.err, d.b.job.kind)
+        if changes == nil then self.status:log("registry_error", { error = rerr }) end
+      end
+    else
+      err = err or r.err
+      if tostring(err):find("NOSCRIPT", 1, true) then self.c:forget(S.record) end
+      self:unpost(p, true)
+    end
+  end
+  self.posted = nil
+  if err then return nil, err end
   return true
 end
 
@@ -262,22 +312,29 @@ end
 
 function W:busy() return self.inflight > 0 or #self.ready > 0 or next(self.batches) ~= nil end
 
--- One round: send, wait a little, record, claim more.
+-- One round: send, wait for answers, read the replies of the records
+-- posted last round (Redis ran them meanwhile), send into the slots they
+-- freed, claim more, post this round's outcomes. Every synchronous Redis
+-- call comes between the confirm and the post: one connection, in order.
 function W:round()
   if self.check_stop and not self.stopping and self.check_stop() then
     self.status:log("stopping", { consumer = self.consumer })
     self:stop()
   end
   self:start()
-  if self.inflight > 0 then self.client:step(0.05) end
-  local ok, err = self:record()
-  if ok and #self.done == 0 then ok, err = self:refill() end
-  if not ok then
-    self.status:log("redis_error", { error = err })
-    if self.inflight == 0 then os.execute("sleep 0.2") else self.client:step(0.2) end
+  if self.sending > 0 then self.client:step(0.05) end
+  local ok, err = self:confirm()
+  if ok then
+    self:start()
+    ok, err = self:refill()
   end
   self:heartbeat()
   self.status:tick(now())
+  if ok then ok, err = self:post() end
+  if not ok then
+    self.status:log("redis_error", { error = err })
+    if self.sending == 0 then os.execute("sleep 0.2") else self.client:step(0.2) end
+  end
 end
 
 --- Runs until stopped (`worker:stop()`, SIGTERM through bin/mpns-worker) or
@@ -291,7 +348,8 @@ function W:run()
     if self:busy() then self.idle_since = now()
     elseif self.idle_exit and now() - self.idle_since >= self.idle_exit then break end
   end
-  self:record()
+  self:post()
+  self:confirm()
   self.reg:flush()
   self.c:call("ZREM", self.k.workers, self.consumer)
   self.status:tick(now(), true)

@@ -3,29 +3,36 @@
 local M = {}
 
 -- Records a job's outcomes and acknowledges finished batches, at once.
--- ARGV: out, sum, stats, stream, group, retry key, n items, how many were
--- resent (after a reclaim), then per item
--- uri, outcome, retry due ("" = final), retry member, lease to drop ("" =
--- none); then the stream ids to XACK + XDEL. The first outcome of a
--- (job, channel) wins (HSETNX); a later one only counts in `sent`.
+-- ARGV: out, sum, stats, stream, group, retry key, then how many final
+-- outcomes, how many others, how many of them all were resent (after a
+-- reclaim); then per final outcome uri, outcome; per other uri, outcome,
+-- retry due ("" = final), retry member, lease to drop ("" = none); then the
+-- stream ids to XACK + XDEL. The first outcome of a (job, channel) wins
+-- (HSETNX); a later one only counts in `sent`.
 M.record = [[
 local out, sum, stats, stream, group, rkey = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
-local n, counts, retries = tonumber(ARGV[7]), {}, 0
-local i = 9
-for _ = 1, n do
-  local uri, outcome, due, member, lease = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
-  i = i + 5
-  if lease ~= '' then redis.call('ZREM', rkey, lease) end
-  if due ~= '' then
-    if redis.call('HEXISTS', out, uri) == 0 then
-      redis.call('ZADD', rkey, due, member)
-      retries = retries + 1
-    end
-  elseif redis.call('HSETNX', out, uri, outcome) == 1 then
+local finals, others, counts, retries = tonumber(ARGV[7]), tonumber(ARGV[8]), {}, 0
+local function final(uri, outcome)
+  if redis.call('HSETNX', out, uri, outcome) == 1 then
     counts['o:' .. outcome] = (counts['o:' .. outcome] or 0) + 1
   end
 end
-counts.sent, counts.retries, counts.resent = n, retries, tonumber(ARGV[8])
+local i = 10
+for _ = 1, finals do
+  final(ARGV[i], ARGV[i + 1])
+  i = i + 2
+end
+for _ = 1, others do
+  local uri, outcome, due, member, lease = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
+  i = i + 5
+  if lease ~= '' then redis.call('ZREM', rkey, lease) end
+  if due == '' then final(uri, outcome)
+  elseif redis.call('HEXISTS', out, uri) == 0 then
+    redis.call('ZADD', rkey, due, member)
+    retries = retries + 1
+  end
+end
+counts.sent, counts.retries, counts.resent = finals + others, retries, tonumber(ARGV[9])
 for k, v in pairs(counts) do
   if v > 0 then redis.call('HINCRBY', sum, k, v); redis.call('HINCRBY', stats, k, v) end
 end
@@ -34,7 +41,7 @@ if i <= #ARGV then
   redis.call('XACK', stream, group, unpack(ids))
   redis.call('XDEL', stream, unpack(ids))
 end
-return n
+return finals + others
 ]]
 
 -- Leases due retries: ARGV retry key, now, lease until, limit. Each is
