@@ -54,7 +54,8 @@ function M.new(opts)
     client = mpns.client(copts), idle_exit = opts.idle_exit,
     reg = registry.open { store = st, allowed_hosts = opts.allowed_hosts },
     batches = {}, ready = {}, done = {}, acks = {}, inflight = 0, sending = 0, sends = 0, jobs = {},
-    next_reclaim = 0, next_beat = 0, idle_since = now() }, W)
+    next_reclaim = 0, next_beat = 0, next_claim = 0, idle_since = now() }, W)
+  self.min_post = math.max(1, math.floor(self.concurrency / 2))
   self.status = status.new(self, opts.status or "auto", opts.log)
   return self
 end
@@ -76,8 +77,19 @@ function W:job(id)
   return j
 end
 
--- Queues a batch's channels that have no outcome yet; false on a Redis failure.
-function W:take(entry, reclaimed)
+-- The positions in `uris` that already have an outcome for the job (HMGET).
+function W:outcomes(job, uris)
+  local have, err = self.c:call("HMGET", self.k.out(job.id), (table.unpack or unpack)(uris))
+  if not have then return nil, err end
+  local set = {}
+  for i = 1, #uris do set[i] = have[i] ~= nil or nil end
+  return set
+end
+
+-- Queues a batch's channels that have no outcome yet; false on a Redis
+-- failure. `have`: the positions with an outcome, from the claim script
+-- (nil: asked here).
+function W:take(entry, reclaimed, have)
   local id, f = entry[1], {}
   if self.batches[id] then return true end  -- ours already (idle while Redis was away)
   for i = 1, #entry[2], 2 do f[entry[2][i]] = entry[2][i + 1] end
@@ -86,16 +98,17 @@ function W:take(entry, reclaimed)
   local items = cjson.decode(f.ch)
   local b = { id = id, job = job, open = 0 }
   if job then
-    local uris = { "HMGET", self.k.out(job.id) }
-    for i, it in ipairs(items) do uris[i + 2] = type(it) == "table" and it[1] or it end
-    local have
-    have, err = self.c:call((table.unpack or unpack)(uris))
-    if not have then return nil, err end
-    for i, it in ipairs(items) do
-      if have[i] == nil then
+    local uris, ready = {}, self.ready
+    for i, it in ipairs(items) do uris[i] = type(it) == "table" and it[1] or it end
+    if not have then
+      have, err = self:outcomes(job, uris)
+      if not have then return nil, err end
+    end
+    for i, uri in ipairs(uris) do
+      if not have[i] then
         b.open = b.open + 1
-        self.ready[#self.ready + 1] = { b = b, uri = uris[i + 2], os = type(it) == "table" and it[2] or nil,
-          n = 1, resend = reclaimed }
+        local it = items[i]
+        ready[#ready + 1] = { b = b, uri = uri, os = type(it) == "table" and it[2] or nil, n = 1, resend = reclaimed }
       end
     end
   end
@@ -104,7 +117,18 @@ function W:take(entry, reclaimed)
   return true
 end
 
--- Stream entries: reclaimed ones first (every visibility/2), else new ones.
+-- A claim script's reply (W:post sends it with the records): the entry,
+-- with the positions that have an outcome; false when the stream is empty.
+function W:take_claimed(reply)
+  if not reply then self.next_claim = now() + 0.1; return true end
+  local set = {}
+  for _, i in ipairs(reply[3]) do set[i] = true end
+  return self:take({ reply[1], reply[2] }, false, set)
+end
+
+-- Entries a dead worker held (every visibility/2), else, when this worker
+-- is idle, new ones, waiting in Redis for them. Busy, it claims through
+-- W:post instead, without waiting.
 function W:claim()
   local t, res, err = now(), nil, nil
   if t >= self.next_reclaim then
@@ -114,12 +138,10 @@ function W:claim()
     if not res then return nil, err end
     if res[2] and #res[2] > 0 then return res[2], true end
   end
-  local cmd = { "XREADGROUP", "GROUP", self.group, self.consumer, "COUNT", 1,
-    "STREAMS", self.k.stream, ">" }
-  if self.inflight == 0 and #self.ready == 0 then  -- idle: wait for work in Redis
-    table.insert(cmd, 7, "BLOCK"); table.insert(cmd, 8, math.floor(math.min(0.5, self.idle_exit or 1) * 1000))
-  end
-  res, err = self.c:call((table.unpack or unpack)(cmd))
+  if self.inflight > 0 or #self.ready > 0 then return {}, false end
+  self.waited = true
+  res, err = self.c:call("XREADGROUP", "GROUP", self.group, self.consumer, "COUNT", 1,
+    "BLOCK", math.floor(math.min(0.5, self.idle_exit or 1) * 1000), "STREAMS", self.k.stream, ">")
   if err then return nil, err end
   return res and res[1][2] or {}, false
 end
@@ -219,36 +241,68 @@ function W:record_cmd(id, list, t, acks)
   return a, finished
 end
 
--- Writes what finished, one record script call per job (the acks of
--- finished batches in them), without waiting for Redis: it runs them
--- while the worker steps its sends, and W:confirm reads the replies next
--- round. Until then those sends still count in `inflight`, so no more than
--- `concurrency` sends are ever unrecorded (the bound on twins after a crash).
-function W:post()
-  if self.posted or (#self.done == 0 and #self.acks == 0) then return true end
-  local ok, err = self.c:load(S.record)
-  if not ok then return nil, err end
-  local t, per_job, order = now(), {}, {}
+-- True when the finished sends should be posted now: a half window of
+-- them (fewer calls: Redis commands per notification), or nothing else in
+-- flight, or stopping, or the oldest waited `POST_WAIT` seconds.
+local POST_WAIT = 0.02
+function W:records_due(t)
+  if #self.done == 0 and #self.acks == 0 then return false end
+  self.done_since = self.done_since or t
+  return #self.done >= self.min_post or self.sending == 0 or self.stopping or t - self.done_since >= POST_WAIT
+end
+
+-- True when the next batch should be claimed with the post: fewer sends
+-- than `concurrency` ready, and the last claim found something (else
+-- again after 0.1 s; an idle worker waits for work in W:claim).
+function W:claim_due(t)
+  local due = not self.stopping and not self.waited and #self.ready < self.concurrency and t >= self.next_claim
+  self.waited = nil
+  return due
+end
+
+-- The record calls, one per job (the acks with the first), and the posted list.
+function W:record_cmds(t, cmds, posted)
+  local per_job, order = {}, {}
   for _, d in ipairs(self.done) do
     local id = d.b.job.id
     if not per_job[id] then per_job[id] = {}; order[#order + 1] = id end
     local l = per_job[id]
     l[#l + 1] = d
   end
-  if #order == 0 then order[1] = false end
-  local cmds, posted = {}, {}
+  if #order == 0 then order[1] = false end  -- acks alone
   for i, id in ipairs(order) do
-    local acks = i == 1 and self.acks or {}
-    local list = per_job[id] or {}
-    cmds[i], posted[i] = self:record_cmd(id, list, t, acks)
-    posted[i] = { list = list, finished = posted[i], acks = acks }
+    local acks, list = i == 1 and self.acks or {}, per_job[id] or {}
+    local cmd, finished = self:record_cmd(id, list, t, acks)
+    cmds[i], posted[i] = cmd, { list = list, finished = finished, acks = acks }
+  end
+end
+
+-- Writes what finished, as record script calls (the acks of finished
+-- batches in them), and the claim of the next batch, without waiting for
+-- Redis: it runs them while the worker steps its sends, and W:confirm
+-- reads the replies next round. Until then those sends still count in
+-- `inflight`, so no more than `concurrency` sends are ever unrecorded
+-- (the bound on twins after a crash).
+function W:post()
+  local t = now()
+  local records, claim = self:records_due(t), self:claim_due(t)
+  if self.posted or not (records or claim) then return true end
+  local ok, err = self.c:load(S.record)
+  if ok and claim then ok, err = self.c:load(S.claim) end
+  if not ok then return nil, err end
+  local cmds, posted = {}, {}
+  if records then self:record_cmds(t, cmds, posted) end
+  if claim then
+    cmds[#cmds + 1] = { "EVALSHA", self.c.shas[S.claim], 0, self.k.stream, self.group, self.consumer, self.k.out("") }
+    posted.claim = true
   end
   ok, err = self.c:send(cmds)
   if not ok then
     for _, p in ipairs(posted) do self:unpost(p) end
     return nil, err
   end
-  self.posted, self.done, self.acks = posted, {}, {}
+  self.posted = posted
+  if records then self.done, self.acks, self.done_since = {}, {}, nil end
   return true
 end
 
@@ -286,6 +340,14 @@ function W:confirm()
     end
   end
   self.posted = nil
+  local c = posted.claim and replies and replies[#posted + 1]
+  if c and c.err then
+    if c.err:find("NOSCRIPT", 1, true) then self.c:forget(S.claim) end
+    err = err or c.err
+  elseif c then  -- taken even when a record failed: it is ours in Redis now
+    local ok, terr = self:take_claimed(c.ok)
+    if not ok then err = err or terr end
+  end
   if err then return nil, err end
   return true
 end

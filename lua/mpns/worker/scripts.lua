@@ -44,6 +44,27 @@ end
 return finals + others
 ]]
 
+-- Claims the next batch (XREADGROUP: a script never blocks) and says
+-- which of its channels already have an outcome for the job, so a worker
+-- can pipeline it with its records. ARGV: stream, group, consumer, the
+-- outcome keys' prefix (q:out:). Returns false (no new batch) or { id,
+-- fields, positions in the batch that have an outcome }.
+M.claim = [==[
+local r = redis.call('XREADGROUP', 'GROUP', ARGV[2], ARGV[3], 'COUNT', 1, 'STREAMS', ARGV[1], '>')
+if not r then return false end
+local e, f, have = r[1][2][1], {}, {}
+for i = 1, #e[2], 2 do f[e[2][i]] = e[2][i + 1] end
+if f.job and f.ch then
+  local uris = {}
+  for i, it in ipairs(cjson.decode(f.ch)) do uris[i] = type(it) == 'table' and it[1] or it end
+  if #uris > 0 then
+    local v = redis.call('HMGET', ARGV[4] .. f.job, unpack(uris))
+    for i = 1, #uris do if v[i] then have[#have + 1] = i end end
+  end
+end
+return { e[1], e[2], have }
+]==]
+
 -- Leases due retries: ARGV retry key, now, lease until, limit. Each is
 -- pushed to `lease until` so a worker that dies holding it gives it back.
 M.lease = [[
