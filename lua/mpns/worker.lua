@@ -1,8 +1,11 @@
 --- mpns.worker: sends the queue's batches (lua/mpns/queue.lua). Claims stream
--- entries through a consumer group, sends through mpns.client (keep-alive,
--- at most `concurrency` in flight), records each outcome per (job, channel)
--- before it starts another send, and acknowledges a batch once all of its
--- channels have one. Batches a dead worker held are reclaimed (XAUTOCLAIM)
+-- entries through a consumer group, sends through mpns.client (keep-alive),
+-- records each outcome per (job, channel), and acknowledges a batch once
+-- all of its channels have one. At most `concurrency` sends are ever
+-- without a recorded outcome: a send's slot frees only when Redis has
+-- confirmed its record (records and the next claim go out in one write and
+-- are read back a round later, so the worker never waits on Redis while
+-- sends are in flight). Batches a dead worker held are reclaimed (XAUTOCLAIM)
 -- after `visibility` seconds; channels that already have an outcome are
 -- skipped, so only what the dead worker had in flight can be sent twice,
 -- with the same X-MessageID. Sends answered with retry_after are scheduled
@@ -410,6 +413,8 @@ function W:run()
     if self:busy() then self.idle_since = now()
     elseif self.idle_exit and now() - self.idle_since >= self.idle_exit then break end
   end
+  self.stopping = true  -- the last post claims nothing
+  self:confirm()   -- what is posted, then what is left (acks of batches found done)
   self:post()
   self:confirm()
   self.reg:flush()
