@@ -12,10 +12,9 @@ local M = {}
 M.record = [[
 local out, sum, stats, stream, group, rkey = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
 local finals, others, counts, retries = tonumber(ARGV[7]), tonumber(ARGV[8]), {}, 0
+local per = {}  -- first outcomes per outcome name
 local function final(uri, outcome)
-  if redis.call('HSETNX', out, uri, outcome) == 1 then
-    counts['o:' .. outcome] = (counts['o:' .. outcome] or 0) + 1
-  end
+  if redis.call('HSETNX', out, uri, outcome) == 1 then per[outcome] = (per[outcome] or 0) + 1 end
 end
 local i = 10
 for _ = 1, finals do
@@ -32,6 +31,7 @@ for _ = 1, others do
     retries = retries + 1
   end
 end
+for k, v in pairs(per) do counts['o:' .. k] = v end
 counts.sent, counts.retries, counts.resent = finals + others, retries, tonumber(ARGV[9])
 for k, v in pairs(counts) do
   if v > 0 then redis.call('HINCRBY', sum, k, v); redis.call('HINCRBY', stats, k, v) end
