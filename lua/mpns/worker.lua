@@ -388,6 +388,8 @@ function W:round()
   end
   self:start()
   if self.sending > 0 then self.client:step(0.05) end
+  -- Redis still running what was posted: more answers first, not a wait
+  if self.posted and self.sending > 0 and not self.c:ready() then return end
   local ok, err = self:confirm()
   if ok then
     self:start()

@@ -291,6 +291,16 @@ local function receive_lua(self)
   return out
 end
 
+--- True when the replies of the last `conn:send` have begun to arrive (or
+--- none are awaited): reading them then hardly waits.
+function Conn:ready()
+  if (self.unread or 0) == 0 or not self.c then return true end
+  local sock = self.c.network.socket
+  if sock:dirty() then return true end   -- already in LuaSocket's buffer
+  local readable = require("socket").select({ sock }, nil, 0)
+  return readable[1] ~= nil
+end
+
 --- The replies of the last `conn:send`, in order: a list of { ok = reply }
 --- or { err = message }; nil, err if the connection failed (it is dropped:
 --- whether Redis ran those commands is unknown).
