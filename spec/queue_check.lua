@@ -8,9 +8,10 @@ local queue = require "mpns.queue"
 local C = {}
 
 --- Starts one bin/mpns-worker; opts: lua (the interpreter), concurrency,
---- visibility, log (file for its stderr). Returns its PID.
+--- visibility, log (file for its stderr), root (the checkout whose worker
+--- runs, "."). Returns its PID.
 function C.start_worker(server, name, prefix, opts)
-  local cmd = table.concat({ opts.lua or "luajit", "bin/mpns-worker", "--redis", server.url,
+  local cmd = table.concat({ opts.lua or "luajit", (opts.root or ".") .. "/bin/mpns-worker", "--redis", server.url,
     "--group", "g", "--consumer", name, "--concurrency", opts.concurrency or 16,
     "--visibility", opts.visibility or 2, "--prefix", prefix, "--allow-host", "127.0.0.1:*",
     "--status", "log" }, " ")

@@ -89,7 +89,7 @@ local function send_updates(self, list)
     end
   end
   if n > 0 and not send() then return nil, err end
-  return res or {}
+  return res or 0
 end
 
 -- The key of the running light thread (a coroutine; LuaJIT's main thread
@@ -161,7 +161,7 @@ function M:update(uri, changes)
   if b then b[#b + 1] = update_args(uri, changes); return true end
   local res, err = send_updates(self, { update_args(uri, changes) })
   if not res then return nil, err end
-  return res[#res] == 1
+  return res == 1
 end
 
 function M:incr(uri, field, n)

@@ -113,9 +113,10 @@ return 1
 -- ARGV: prefix, then per update: uri, field count, field, value, ...
 -- (values encoded; "" clears), or uri, "=": the previous update's fields
 -- (update_many: a fan-out's run of equal outcomes costs one argument more
--- per channel, not twenty). Returns 1/0 per update (0: no such channel).
+-- per channel, not twenty). Returns 1 if the last update's channel exists,
+-- else 0 (one reply, not one per channel: a flush updates hundreds).
 M.update = COMMON .. [[
-local out, i, args, given = {}, 2, nil, nil
+local last, i, args, given = 0, 2, nil, nil
 while i <= #ARGV do
   local uri, n = ARGV[i], ARGV[i + 1]
   if n == '=' then  -- the previous entry's fields again (update_many)
@@ -132,12 +133,12 @@ while i <= #ARGV do
   if redis.call('EXISTS', key(uri)) == 1 then
     if next(given) then apply(uri, current(uri), given) end
     redis.call('HSET', key(uri), unpack(args))
-    out[#out + 1] = 1
+    last = 1
   else
-    out[#out + 1] = 0
+    last = 0
   end
 end
-return out
+return last
 ]]
 
 -- ARGV: prefix, uri, field, n. Returns the new value as text, or false.
