@@ -431,10 +431,11 @@ end
 
 TestBufferedRecord = {}
 
--- Outcomes wait in the registry until flush_every of them (or a lookup).
+-- Outcomes wait in the registry until flush_every of them (or a lookup);
+-- two for one channel count twice, and the later one wins.
 function TestBufferedRecord:test_outcomes_are_written_in_groups()
   local st = require("mpns.store.memory").new()
-  local reg = mpns.registry.open{ store = st, flush_every = 3, flush_interval = 1e9 }
+  local reg = mpns.registry.open{ store = st, flush_every = 4, flush_interval = 1e9 }
   for i = 1, 3 do reg:subscribe{ uri = LIVE .. i } end
   reg:record(LIVE .. 1, RECEIVED, "toast")
   reg:record(LIVE .. 2, RECEIVED, "toast")
@@ -604,6 +605,21 @@ function TestSqlite:test_a_version_2_file_is_migrated()
   lu.assertEquals(outcome_rows(), 2)
   lu.assertTrue(reg:unsubscribe(LIVE .. "a"))
   lu.assertEquals(outcome_rows(), 1)  -- the channel's outcome row went with it
+  reg:close()
+end
+
+-- A channel recorded twice before a flush is listed twice: in one run of
+-- equal outcomes it is one row, and a later different outcome wins.
+function TestSqlite:test_a_channel_recorded_twice_before_a_flush()
+  local reg = assert(mpns.registry.open{ path = self.path })
+  for _, u in ipairs { "a", "b" } do reg:subscribe{ uri = LIVE .. u } end
+  for _, u in ipairs { "a", "b", "a" } do reg:record(LIVE .. u, RECEIVED, "raw") end
+  lu.assertTrue(reg:flush())
+  lu.assertEquals({ reg:get(LIVE .. "a").app_running, reg:get(LIVE .. "b").last_outcome }, { true, "received" })
+  reg:record(LIVE .. "a", RECEIVED, "raw")
+  reg:record(LIVE .. "a", SUPPRESSED, "raw")
+  local a = reg:get(LIVE .. "a")
+  lu.assertEquals({ a.last_outcome, a.app_running }, { "suppressed", false })
   reg:close()
 end
 

@@ -466,8 +466,7 @@ end
 -- new_changes(res, kind, tile, now), except that an outcome whose inputs
 -- equal the last one's (a fan-out's usual answer) gets the last one's
 -- table: a send then builds nothing here, and flush finds the run of equal
--- changes by identity. The tables are never changed once made (buffer
--- copies before it merges).
+-- changes by identity. The tables are never changed once made.
 local function outcome_changes(last, res, msg, tile, now)
   local kind = type(msg) == "string" and msg or msg ~= nil and msg.kind or nil
   if tile and res.outcome == nil then tile = nil end  -- kept only once MPNS answered
@@ -511,20 +510,13 @@ local function expire(self, uri)
   return rec
 end
 
--- Adds one channel's changes to a pending buffer (on top of any it holds,
--- in a table of its own: changes tables are shared, see outcome_changes).
+-- Appends one channel's changes to a pending buffer. A channel recorded
+-- twice is listed twice: flush writes in order, so the later fields win, as
+-- a merge would (and a URI twice in one run is one row).
 local function buffer(p, uri, c, now)
-  local old = p.changes[uri]
-  if old then
-    local merged = {}
-    for k, v in pairs(old) do merged[k] = v end
-    for k, v in pairs(c) do merged[k] = v end
-    p.changes[uri] = merged
-    return
-  end
-  if p.n == 0 then p.since = now end
-  p.n = p.n + 1
-  p.uris[p.n], p.changes[uri] = uri, c
+  local n = p.n + 1
+  if n == 1 then p.since = now end
+  p.n, p.uris[n], p.changes[n] = n, uri, c
 end
 
 --- Applies a send's outcome to its channel. `res_or_err` is a send's result
@@ -599,9 +591,9 @@ function Registry:flush()
   local ok, err = pcall(st.batch, st, function()
     local i, uris, changes = 1, p.uris, p.changes
     while i <= p.n do  -- a run of equal changes (a fan-out's usual answer) is one update_many
-      local c, j = changes[uris[i]], i
+      local c, j = changes[i], i
       while j < p.n do
-        local d = changes[uris[j + 1]]
+        local d = changes[j + 1]
         if d ~= c and not same_changes(c, d) then break end
         j = j + 1
       end
@@ -615,7 +607,7 @@ function Registry:flush()
   if ok then return true end
   local later = self.pending     -- kept for the next flush, newer changes on top
   self.pending = p
-  for i = 1, later.n do buffer(p, later.uris[i], later.changes[later.uris[i]], later.since) end
+  for i = 1, later.n do buffer(p, later.uris[i], later.changes[i], later.since) end
   return nil, PREFIX .. tostring(err)
 end
 
