@@ -623,6 +623,29 @@ function TestSqlite:test_a_channel_recorded_twice_before_a_flush()
   reg:close()
 end
 
+-- A flush finds scanned rows by id; an id whose row another connection
+-- deleted and gave to a new channel, or whose channel this registry moved
+-- to another URI, must not take the old channel's outcome.
+function TestSqlite:test_outcomes_never_follow_a_reused_or_moved_id()
+  local reg = assert(mpns.registry.open{ path = self.path })
+  for _, u in ipairs { "a", "b" } do reg:subscribe{ uri = LIVE .. u } end
+  reg:subscribe{ uri = LIVE .. "m", device = "d" }
+  for _ in reg:channels() do end  -- the scan that remembers ids
+  sql_on(self.path, { "DELETE FROM channels WHERE uri = '" .. LIVE .. "m'",
+    "INSERT INTO channels (uri, os, tags, created_at, updated_at) VALUES ('" .. LIVE .. "c', '8.0', '[]', 1, 1)" })
+  lu.assertEquals(sql_on(self.path, { "SELECT id FROM channels WHERE uri = '" .. LIVE .. "c'" }), 3)  -- m's id
+  for _, u in ipairs { "a", "m" } do reg:record(LIVE .. u, RECEIVED, "raw") end
+  lu.assertTrue(reg:flush())
+  lu.assertEquals({ reg:get(LIVE .. "a").app_running, reg:get(LIVE .. "c").last_outcome }, { true, nil })
+  reg:subscribe{ uri = LIVE .. "d1", device = "e" }
+  for _ in reg:channels() do end
+  reg:subscribe{ uri = LIVE .. "d2", device = "e" }  -- the device's channel moves, keeping its id
+  for _, u in ipairs { "b", "d1" } do reg:record(LIVE .. u, SUPPRESSED, "raw") end
+  lu.assertTrue(reg:flush())
+  lu.assertEquals({ reg:get(LIVE .. "b").app_running, reg:get(LIVE .. "d2").last_outcome }, { false, nil })
+  reg:close()
+end
+
 -- The triggers keep the tag index whoever writes: a repeated tag given to
 -- the store directly is one index row, and a delete drops them all.
 function TestSqlite:test_tag_rows_follow_every_write()

@@ -177,6 +177,49 @@ local function all(self, sql, ...)
   return rows
 end
 
+-- ---- ids of the rows scans read ----------------------------------------------
+-- A fan-out writes the outcomes of rows it has just scanned. Found by id, a
+-- row costs about a third of what its URI costs through the uri index (a
+-- long key whose first ~50 bytes every channel shares), so scans remember
+-- uri -> id for the rows they read (two generations of IDS_KEPT) and
+-- update_many uses the ids when it has all of them. They are trusted only
+-- while no other connection has committed (PRAGMA data_version, checked
+-- before each scan and each update_many) and are dropped for a URI this
+-- connection deletes or moves: no id can have changed hands. Otherwise the
+-- URIs, as before.
+local IDS_KEPT = 4096
+
+local function forget_ids(self) self.ids, self.old_ids, self.n_ids = {}, {}, 0 end
+
+local function forget_id(self, uri) self.ids[uri], self.old_ids[uri] = nil, nil end
+
+-- Forgets every id when another connection has committed since they were read.
+local function check_ids(self)
+  local row = one(self, "PRAGMA data_version")
+  local v = row and row[1]
+  if v ~= self.version or not v then forget_ids(self) end
+  self.version = v
+end
+
+local function remember_ids(self, rows, records)
+  local ids = self.ids
+  for i = 1, #rows do ids[records[i].uri] = rows[i][1] end
+  self.n_ids = self.n_ids + #rows
+  if self.n_ids > IDS_KEPT then self.old_ids, self.ids, self.n_ids = ids, {}, 0 end
+end
+
+-- The ids of `uris` as a JSON array, or nil unless every one is known.
+local function ids_of(self, uris)
+  check_ids(self)
+  local out, ids, old = {}, self.ids, self.old_ids
+  for i = 1, #uris do
+    local id = ids[uris[i]] or old[uris[i]]
+    if not id then return nil end
+    out[i] = id
+  end
+  return "[" .. concat(out, ",") .. "]"
+end
+
 -- A reader of rows whose columns are `id`, then the fields `names` (in
 -- order): it returns each row as a channel record (nil for no row). The
 -- reader is one table constructor made for `names` (schema names only), so
@@ -281,6 +324,7 @@ function M.new(opts)
   if not db then return nil, "mpns.store.sqlite: " .. tostring(err) end
   db:autocommit(true)  -- LuaDBI would otherwise hold one transaction open forever
   local self = setmetatable({ db = db, st = {}, depth = 0, updates = {}, selects = {} }, mt)
+  forget_ids(self)
   local ok
   ok, err = self:_setup(opts)
   if not ok then self:close(); return nil, "mpns.store.sqlite: " .. tostring(err) end
@@ -363,6 +407,7 @@ local function renew(self, row, f, now)
     and (f.device or row[COL.device]) == row[COL.device] and (f.os or row[COL.os]) == row[COL.os] then
     return to_record(row)
   end
+  forget_id(self, row[COL.uri])  -- a move: that URI no longer names this id
   local st, err = run(self, RENEW, f.uri, f.user, f.device, f.os, tags, now, row[COL.id])
   if not st then return nil, err end
   if st:affected() == 0 then return false end
@@ -408,6 +453,7 @@ local function upsert_device(self, f, now)
   local old = other and other[COL.uri] or nil
   if row then  -- the same channel again; a device it takes over leaves its old channel
     if other then
+      forget_id(self, other[COL.uri])
       local ok, e = run(self, "DELETE FROM channels WHERE id = ?", other[COL.id])
       if not ok then return nil, e end
     end
@@ -439,6 +485,7 @@ end
 
 -- One statement: the delete trigger drops the tag rows with it.
 function M:delete(uri)
+  forget_id(self, uri)
   local st, err = run(self, "DELETE FROM channels WHERE uri = ?", uri)
   if not st then return nil, err end
   return st:affected() > 0
@@ -544,14 +591,19 @@ local function json_strings(list)
   return '["' .. concat(list, '","') .. '"]'
 end
 
+local BY_ID = "id IN (SELECT value FROM json_each(?))"
+
 --- One write for the same changes on many records (doc/push-kit.md): an
---- UPDATE, an upsert of their outcome rows, or both in one transaction.
+--- UPDATE, an upsert of their outcome rows, or both in one transaction;
+--- rows found by id when scans read them all (see above), else by URI.
 function M:update_many(uris, changes)
   local tags = changes.tags
   if tags == NULL then tags = {} end
-  local main, out = write_parts(self, changes, tags, MANY)
-  if not (main.sql or out.sql) or #uris == 0 then return true end
-  local changed, err = run_parts(self, main, out, json_strings(uris))
+  if #uris == 0 then return true end
+  local ids = ids_of(self, uris)
+  local main, out = write_parts(self, changes, tags, ids and BY_ID or MANY)
+  if not (main.sql or out.sql) then return true end
+  local changed, err = run_parts(self, main, out, ids or json_strings(uris))
   if not changed then return nil, err end
   return true
 end
@@ -587,10 +639,12 @@ function M:scan(filter, cursor, limit, fields)
   local sql, read = select_of(self, fields)
   local clause, args = where(filter, cursor or 0)
   args[#args + 1] = limit
+  check_ids(self)  -- before the read: a commit after it makes update_many drop these
   local rows, err = all(self, sql .. clause .. " ORDER BY id LIMIT ?", unpack(args, 1, #args))
   if not rows then return nil, err end
   local out = {}
   for i, row in ipairs(rows) do out[i] = read(row) end
+  remember_ids(self, rows, out)
   return out, (#rows == limit) and rows[#rows][1] or nil
 end
 
