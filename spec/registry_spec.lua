@@ -431,10 +431,11 @@ end
 
 TestBufferedRecord = {}
 
--- Outcomes wait in the registry until flush_every of them (or a lookup).
+-- Outcomes wait in the registry until flush_every of them (or a lookup);
+-- two for one channel count twice, and the later one wins.
 function TestBufferedRecord:test_outcomes_are_written_in_groups()
   local st = require("mpns.store.memory").new()
-  local reg = mpns.registry.open{ store = st, flush_every = 3, flush_interval = 1e9 }
+  local reg = mpns.registry.open{ store = st, flush_every = 4, flush_interval = 1e9 }
   for i = 1, 3 do reg:subscribe{ uri = LIVE .. i } end
   reg:record(LIVE .. 1, RECEIVED, "toast")
   reg:record(LIVE .. 2, RECEIVED, "toast")
@@ -499,7 +500,7 @@ function TestSqlite:test_schema_version_wal_and_reopen()
   reg:subscribe{ uri = LIVE .. "a", user = "o'brien\"; DROP TABLE channels; --", tags = { "x'y" } }
   reg:record(LIVE .. "a", RECEIVED, "tile")
   reg:close()
-  lu.assertEquals(pragma(self.path, "user_version"), 2)
+  lu.assertEquals(pragma(self.path, "user_version"), 3)
   lu.assertEquals(pragma(self.path, "journal_mode"), "wal")
   reg = assert(mpns.registry.open{ path = self.path })
   local rec = reg:get(LIVE .. "a")
@@ -554,25 +555,135 @@ function TestSqlite:test_a_newer_schema_is_refused()
   sql_on(self.path, { "PRAGMA user_version = 7" })
   local reg, err = mpns.registry.open{ path = self.path }
   lu.assertNil(reg)
-  lu.assertStrContains(err, "database schema version 7 is not this library's (2)")
+  lu.assertStrContains(err, "database schema version 7 is not this library's (3)")
+end
+
+-- The schema of versions 1 and 2 (the outcome columns in the channel's
+-- row; version 2 added the tag triggers), as those versions created it.
+local V1 = {
+  [[CREATE TABLE channels (
+    id INTEGER PRIMARY KEY, uri TEXT NOT NULL UNIQUE, user TEXT, device TEXT,
+    os TEXT NOT NULL, tags TEXT NOT NULL, created_at REAL NOT NULL, updated_at REAL NOT NULL,
+    last_outcome TEXT, last_status INTEGER, last_at REAL, notification_status TEXT,
+    device_status TEXT, subscription_status TEXT, pinned INTEGER, app_running INTEGER,
+    retry_at REAL, counter INTEGER NOT NULL DEFAULT 0, tile TEXT, callback TEXT)]],
+  "CREATE INDEX channels_user ON channels (user) WHERE user IS NOT NULL",
+  "CREATE UNIQUE INDEX channels_device ON channels (device) WHERE device IS NOT NULL",
+  [[CREATE TABLE channel_tags (tag TEXT NOT NULL, channel INTEGER NOT NULL,
+    PRIMARY KEY (tag, channel)) WITHOUT ROWID]],
+  "PRAGMA user_version = 1",
+}
+local V2 = {
+  [[CREATE TRIGGER channels_tags_insert AFTER INSERT ON channels BEGIN
+    INSERT INTO channel_tags (tag, channel) SELECT value, NEW.id FROM json_each(NEW.tags)
+      WHERE true ON CONFLICT DO NOTHING;
+  END]],
+  [[CREATE TRIGGER channels_tags_update AFTER UPDATE OF tags ON channels
+    WHEN OLD.tags IS NOT NEW.tags BEGIN
+    DELETE FROM channel_tags WHERE channel = OLD.id AND tag IN (SELECT value FROM json_each(OLD.tags));
+    INSERT INTO channel_tags (tag, channel) SELECT value, NEW.id FROM json_each(NEW.tags)
+      WHERE true ON CONFLICT DO NOTHING;
+  END]],
+  [[CREATE TRIGGER channels_tags_delete AFTER DELETE ON channels BEGIN
+    DELETE FROM channel_tags WHERE channel = OLD.id AND tag IN (SELECT value FROM json_each(OLD.tags));
+  END]],
+  "PRAGMA user_version = 2",
+}
+
+local function concat_lists(...)
+  local out = {}
+  for _, l in ipairs { ... } do for _, x in ipairs(l) do out[#out + 1] = x end end
+  return out
 end
 
 -- A version-1 file (no triggers: the tag rows were written by Lua) gains
 -- the triggers on open and keeps its tag rows.
 function TestSqlite:test_a_version_1_file_is_migrated()
-  assert(mpns.registry.open{ path = self.path }):close()
-  sql_on(self.path, { "DROP TRIGGER channels_tags_insert", "DROP TRIGGER channels_tags_update",
-    "DROP TRIGGER channels_tags_delete", "PRAGMA user_version = 1",
+  sql_on(self.path, concat_lists(V1, {
     "INSERT INTO channels (uri, os, tags, created_at, updated_at) VALUES ('" .. LIVE .. "old', '8.0', '[\"t\"]', 1, 1)",
-    "INSERT INTO channel_tags VALUES ('t', last_insert_rowid())" })
+    "INSERT INTO channel_tags VALUES ('t', last_insert_rowid())" }))
   local reg = assert(mpns.registry.open{ path = self.path })
-  lu.assertEquals(pragma(self.path, "user_version"), 2)
+  lu.assertEquals(pragma(self.path, "user_version"), 3)
   lu.assertEquals(reg:count{ tag = "t" }, 1)
   reg:subscribe{ uri = LIVE .. "new", tags = { "t", "u" } }
   lu.assertEquals({ reg:count{ tag = "t" }, reg:count{ tag = "u" } }, { 2, 1 })
   reg:unsubscribe(LIVE .. "old")
   reg:subscribe{ uri = LIVE .. "new", tags = { "u" } }
   lu.assertEquals({ reg:count{ tag = "t" }, reg:count{ tag = "u" } }, { 0, 1 })
+  reg:close()
+end
+
+-- A version-2 file keeps every channel's outcome: its columns move to
+-- channel_outcomes (rows only for channels that have one) and leave the
+-- channel's row; reads, the due filter, records and deletes then use it.
+function TestSqlite:test_a_version_2_file_is_migrated()
+  local now = os.time()
+  sql_on(self.path, concat_lists(V1, V2, {
+    "INSERT INTO channels (uri, user, os, tags, created_at, updated_at, last_outcome, last_status, last_at, "
+      .. "notification_status, device_status, subscription_status, pinned, retry_at, counter, tile) VALUES ('"
+      .. LIVE .. "a', 'al', '8.0', '[\"t\"]', 1, 2, 'throttled', 200, 3, 'QueueFull', 'Connected', 'Active', 1, "
+      .. (now + 3600) .. ", 4, '{\"kind\":\"tile\",\"title\":\"T\"}')",
+    "INSERT INTO channels (uri, os, tags, created_at, updated_at) VALUES ('" .. LIVE .. "b', '7.1', '[]', 1, 1)" }))
+  local reg = assert(mpns.registry.open{ path = self.path })
+  lu.assertEquals(pragma(self.path, "user_version"), 3)
+  local function outcome_rows() return sql_on(self.path, { "SELECT count(*) FROM channel_outcomes" }) end
+  lu.assertEquals(outcome_rows(), 1)
+  lu.assertEquals(sql_on(self.path, { "SELECT count(*) FROM pragma_table_info('channels') WHERE name = 'last_outcome'" }), 0)
+  local a = reg:get(LIVE .. "a")
+  lu.assertEquals({ a.user, a.tags, a.last_outcome, a.last_status, a.last_at, a.notification_status,
+    a.device_status, a.subscription_status, a.pinned, a.retry_at, a.counter, a.tile, a.created_at, a.updated_at },
+    { "al", { "t" }, "throttled", 200, 3, "QueueFull", "Connected", "Active", true, now + 3600, 4,
+      { kind = "tile", title = "T" }, 1, 2 })
+  lu.assertNil(reg:get(LIVE .. "b").last_outcome)
+  local due = {}
+  for ch in reg:channels() do due[#due + 1] = ch.uri end
+  lu.assertEquals(due, { LIVE .. "b" })  -- a is backed off until its retry_at
+  lu.assertEquals({ reg:count{ all = true, tag = "t" }, reg:count{} }, { 1, 1 })
+  reg:record(LIVE .. "b", RECEIVED, "raw")
+  reg:record(LIVE .. "a", RECEIVED, "tile")
+  lu.assertTrue(reg:get(LIVE .. "b").app_running)
+  lu.assertEquals({ reg:get(LIVE .. "a").retry_at, reg:count{} }, { nil, 2 })
+  lu.assertEquals(outcome_rows(), 2)
+  lu.assertTrue(reg:unsubscribe(LIVE .. "a"))
+  lu.assertEquals(outcome_rows(), 1)  -- the channel's outcome row went with it
+  reg:close()
+end
+
+-- A channel recorded twice before a flush is listed twice: in one run of
+-- equal outcomes it is one row, and a later different outcome wins.
+function TestSqlite:test_a_channel_recorded_twice_before_a_flush()
+  local reg = assert(mpns.registry.open{ path = self.path })
+  for _, u in ipairs { "a", "b" } do reg:subscribe{ uri = LIVE .. u } end
+  for _, u in ipairs { "a", "b", "a" } do reg:record(LIVE .. u, RECEIVED, "raw") end
+  lu.assertTrue(reg:flush())
+  lu.assertEquals({ reg:get(LIVE .. "a").app_running, reg:get(LIVE .. "b").last_outcome }, { true, "received" })
+  reg:record(LIVE .. "a", RECEIVED, "raw")
+  reg:record(LIVE .. "a", SUPPRESSED, "raw")
+  local a = reg:get(LIVE .. "a")
+  lu.assertEquals({ a.last_outcome, a.app_running }, { "suppressed", false })
+  reg:close()
+end
+
+-- A flush finds scanned rows by id; an id whose row another connection
+-- deleted and gave to a new channel, or whose channel this registry moved
+-- to another URI, must not take the old channel's outcome.
+function TestSqlite:test_outcomes_never_follow_a_reused_or_moved_id()
+  local reg = assert(mpns.registry.open{ path = self.path })
+  for _, u in ipairs { "a", "b" } do reg:subscribe{ uri = LIVE .. u } end
+  reg:subscribe{ uri = LIVE .. "m", device = "d" }
+  for _ in reg:channels() do end  -- the scan that remembers ids
+  sql_on(self.path, { "DELETE FROM channels WHERE uri = '" .. LIVE .. "m'",
+    "INSERT INTO channels (uri, os, tags, created_at, updated_at) VALUES ('" .. LIVE .. "c', '8.0', '[]', 1, 1)" })
+  lu.assertEquals(sql_on(self.path, { "SELECT id FROM channels WHERE uri = '" .. LIVE .. "c'" }), 3)  -- m's id
+  for _, u in ipairs { "a", "m" } do reg:record(LIVE .. u, RECEIVED, "raw") end
+  lu.assertTrue(reg:flush())
+  lu.assertEquals({ reg:get(LIVE .. "a").app_running, reg:get(LIVE .. "c").last_outcome }, { true, nil })
+  reg:subscribe{ uri = LIVE .. "d1", device = "e" }
+  for _ in reg:channels() do end
+  reg:subscribe{ uri = LIVE .. "d2", device = "e" }  -- the device's channel moves, keeping its id
+  for _, u in ipairs { "b", "d1" } do reg:record(LIVE .. u, SUPPRESSED, "raw") end
+  lu.assertTrue(reg:flush())
+  lu.assertEquals({ reg:get(LIVE .. "b").app_running, reg:get(LIVE .. "d2").last_outcome }, { false, nil })
   reg:close()
 end
 

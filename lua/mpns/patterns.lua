@@ -191,17 +191,21 @@ end
 -- on_result, then after(res, err) if given. A registry that fails (returns
 -- nil, err or raises) is counted in summary.unrecorded: the send still
 -- counts and on_result still runs.
+local function done(job, res, err)
+  local run, ch, msg, after, tile = job[1], job[2], job[3], job[4], job[5]
+  local ok, changes, rerr = pcall(run.registry.record, run.registry, ch.uri, res or err, msg, tile)
+  if not ok then unrecorded(run.summary, changes)
+  elseif changes == nil then unrecorded(run.summary, rerr) end
+  count(run.summary, res, err)
+  if run.on_result then run.on_result(ch, res, err) end
+  if after then after(res, err) end
+end
+
 function Run:send(ch, msg, after, tile)
   self.summary.sent = self.summary.sent + 1
-  local run = self
-  self.sender:send(msg, ch.uri, function(res, err)
-    local ok, changes, rerr = pcall(run.registry.record, run.registry, ch.uri, res or err, msg, tile)
-    if not ok then unrecorded(run.summary, changes)
-    elseif changes == nil then unrecorded(run.summary, rerr) end
-    count(run.summary, res, err)
-    if run.on_result then run.on_result(ch, res, err) end
-    if after then after(res, err) end
-  end)
+  -- one upvalue: each local a closure captures is an allocation of its own
+  local job = { self, ch, msg, after, tile }
+  self.sender:send(msg, ch.uri, function(res, err) return done(job, res, err) end)
 end
 
 --- Counts a registry write that failed (summary.unrecorded, record_errors).

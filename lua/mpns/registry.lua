@@ -214,6 +214,7 @@ function M.open(opts)
     clock = opts.clock or os.time, on_expired = opts.on_expired,
     flush_every = opts.flush_every or 500, flush_interval = opts.flush_interval or 1,
     page_size = opts.page_size or 500, pending = { n = 0, uris = {}, changes = {} },
+    last = {},  -- the last outcome's inputs and changes (see outcome_changes)
   }, Registry)
 end
 
@@ -444,23 +445,42 @@ local function shown(res)
 end
 
 -- The fields a send's result (or error) sets on its channel.
-local function outcome_changes(res, msg, now)
+local function new_changes(res, kind, tile, now)
   local retry = res.retry_after and now + res.retry_after or NULL
   if res.outcome == nil then  -- no answer: the three statuses stay the last answer's
     return { last_at = now, retry_at = retry, last_outcome = res.kind, last_status = NULL }
   end
-  -- one constructor: the table is sized once (this runs once per send)
+  -- one constructor: the table is sized once
   local c = { last_at = now, retry_at = retry, last_outcome = res.outcome, last_status = res.status or NULL,
     notification_status = res.notification_status or NULL,
     device_status = res.device_connection_status or NULL,
-    subscription_status = res.subscription_status or NULL }
-  local kind = type(msg) == "string" and msg or msg ~= nil and msg.kind
+    subscription_status = res.subscription_status or NULL, tile = tile }
   local field = TILE_KINDS[kind] and "pinned" or kind == "raw" and "app_running"
   if field then
     local v = shown(res)
     if v ~= nil then c[field] = v end
   end
   return c
+end
+
+-- new_changes(res, kind, tile, now), except that an outcome whose inputs
+-- equal the last one's (a fan-out's usual answer) gets the last one's
+-- table: a send then builds nothing here, and flush finds the run of equal
+-- changes by identity. The tables are never changed once made.
+local function outcome_changes(last, res, msg, tile, now)
+  local kind = type(msg) == "string" and msg or msg ~= nil and msg.kind or nil
+  if tile and res.outcome == nil then tile = nil end  -- kept only once MPNS answered
+  if last.now == now and last.outcome == res.outcome and last.status == res.status
+    and last.notification == res.notification_status and last.device == res.device_connection_status
+    and last.subscription == res.subscription_status and last.kind == kind and last.tile == tile
+    and last.failure == res.kind and last.retry_after == res.retry_after then
+    return last.changes
+  end
+  last.now, last.outcome, last.status, last.notification = now, res.outcome, res.status, res.notification_status
+  last.device, last.subscription, last.kind, last.tile = res.device_connection_status, res.subscription_status, kind, tile
+  last.failure, last.retry_after = res.kind, res.retry_after
+  last.changes = new_changes(res, kind, tile, now)
+  return last.changes
 end
 
 -- Raises unless `tile` is a tile kind and that constructor's fields
@@ -490,16 +510,13 @@ local function expire(self, uri)
   return rec
 end
 
--- Adds one channel's changes to a pending buffer (on top of any it holds).
+-- Appends one channel's changes to a pending buffer. A channel recorded
+-- twice is listed twice: flush writes in order, so the later fields win, as
+-- a merge would (and a URI twice in one run is one row).
 local function buffer(p, uri, c, now)
-  local old = p.changes[uri]
-  if old then
-    for k, v in pairs(c) do old[k] = v end
-    return
-  end
-  if p.n == 0 then p.since = now end
-  p.n = p.n + 1
-  p.uris[p.n], p.changes[uri] = uri, c
+  local n = p.n + 1
+  if n == 1 then p.since = now end
+  p.n, p.uris[n], p.changes[n] = n, uri, c
 end
 
 --- Applies a send's outcome to its channel. `res_or_err` is a send's result
@@ -515,7 +532,7 @@ end
 ---@param res_or_err table
 ---@param msg any|nil a message (its `kind` is read) or a kind string
 ---@param tile table|nil { kind = "tile", ...fields }
----@return table|nil changes the fields set (nil, err: a flush failed)
+---@return table|nil changes the fields set, shared with equal outcomes: read it, never change it (nil, err: a flush failed)
 ---@return table|nil expired the forgotten channel, for `delete_channel`
 function Registry:record(uri, res_or_err, msg, tile)
   live(self)
@@ -530,8 +547,7 @@ function Registry:record(uri, res_or_err, msg, tile)
     return {}, rec or nil
   end
   local now = self.clock()
-  local c = outcome_changes(res_or_err, msg, now)
-  if tile and res_or_err.outcome ~= nil then c.tile = tile end
+  local c = outcome_changes(self.last, res_or_err, msg, tile, now)
   local p = self.pending
   buffer(p, uri, c, now)
   if p.n >= self.flush_every or now - p.since >= self.flush_interval then
@@ -575,8 +591,12 @@ function Registry:flush()
   local ok, err = pcall(st.batch, st, function()
     local i, uris, changes = 1, p.uris, p.changes
     while i <= p.n do  -- a run of equal changes (a fan-out's usual answer) is one update_many
-      local c, j = changes[uris[i]], i
-      while j < p.n and same_changes(c, changes[uris[j + 1]]) do j = j + 1 end
+      local c, j = changes[i], i
+      while j < p.n do
+        local d = changes[j + 1]
+        if d ~= c and not same_changes(c, d) then break end
+        j = j + 1
+      end
       local done, e
       if j == i then done, e = st:update(uris[i], c)
       else done, e = st:update_many(slice(uris, i, j), c) end
@@ -587,7 +607,7 @@ function Registry:flush()
   if ok then return true end
   local later = self.pending     -- kept for the next flush, newer changes on top
   self.pending = p
-  for i = 1, later.n do buffer(p, later.uris[i], later.changes[later.uris[i]], later.since) end
+  for i = 1, later.n do buffer(p, later.uris[i], later.changes[i], later.since) end
   return nil, PREFIX .. tostring(err)
 end
 

@@ -18,7 +18,7 @@ local concat, unpack = table.concat, table.unpack or unpack
 local M = {}
 local mt = { __index = M }
 
-M.SCHEMA_VERSION = 2
+M.SCHEMA_VERSION = 3
 
 -- Version 2: triggers keep channel_tags equal to each row's tag list, so a
 -- subscribe, update or delete is one statement (one transaction) however
@@ -42,13 +42,39 @@ local TRIGGERS = {
   END]],
 }
 
+-- Version 3: what a send's outcome sets lives in a narrow row of its own,
+-- keyed by the channel's id and written only by outcomes (absent: all
+-- NULL). A fan-out's outcomes then rewrite rows of ~60 bytes instead of the
+-- channel's whole row (its tile, tags and URI), and a scan decodes fewer
+-- columns. Reads join the two (a LEFT JOIN SQLite drops when no outcome
+-- column is asked for).
+local OUTCOME_COLS = { "last_outcome", "last_status", "last_at", "notification_status",
+  "device_status", "subscription_status", "pinned", "app_running", "retry_at" }
+local OUTCOME = {}
+for _, name in ipairs(OUTCOME_COLS) do OUTCOME[name] = true end
+
+local OUTCOMES_TABLE = [[CREATE TABLE channel_outcomes (channel INTEGER PRIMARY KEY,
+  last_outcome TEXT, last_status INTEGER, last_at REAL, notification_status TEXT,
+  device_status TEXT, subscription_status TEXT, pinned INTEGER, app_running INTEGER, retry_at REAL)]]
+local OUTCOMES_TRIGGER = [[CREATE TRIGGER channels_outcomes_delete AFTER DELETE ON channels BEGIN
+    DELETE FROM channel_outcomes WHERE channel = OLD.id;
+  END]]
+
+-- Version 2 to 3: the outcome columns move to channel_outcomes (rows that
+-- have any), then leave channels.
+local TO_V3 = { OUTCOMES_TABLE,
+  "INSERT INTO channel_outcomes (channel, " .. concat(OUTCOME_COLS, ", ") .. ") SELECT id, "
+    .. concat(OUTCOME_COLS, ", ") .. " FROM channels WHERE coalesce(" .. concat(OUTCOME_COLS, ", ")
+    .. ") IS NOT NULL" }
+for _, name in ipairs(OUTCOME_COLS) do TO_V3[#TO_V3 + 1] = "ALTER TABLE channels DROP COLUMN " .. name end
+TO_V3[#TO_V3 + 1] = OUTCOMES_TRIGGER
+
 local SCHEMA = {
   [[CREATE TABLE channels (
     id INTEGER PRIMARY KEY, uri TEXT NOT NULL UNIQUE, user TEXT, device TEXT,
     os TEXT NOT NULL, tags TEXT NOT NULL, created_at REAL NOT NULL, updated_at REAL NOT NULL,
-    last_outcome TEXT, last_status INTEGER, last_at REAL, notification_status TEXT,
-    device_status TEXT, subscription_status TEXT, pinned INTEGER, app_running INTEGER,
-    retry_at REAL, counter INTEGER NOT NULL DEFAULT 0, tile TEXT, callback TEXT)]],
+    counter INTEGER NOT NULL DEFAULT 0, tile TEXT, callback TEXT)]],
+  OUTCOMES_TABLE,
   -- Partial indexes: a channel without user or device costs no index page.
   "CREATE INDEX channels_user ON channels (user) WHERE user IS NOT NULL",
   "CREATE UNIQUE INDEX channels_device ON channels (device) WHERE device IS NOT NULL",
@@ -58,10 +84,10 @@ local SCHEMA = {
     PRIMARY KEY (tag, channel)) WITHOUT ROWID]],
 }
 for _, sql in ipairs(TRIGGERS) do SCHEMA[#SCHEMA + 1] = sql end
-SCHEMA[#SCHEMA + 1] = "PRAGMA user_version = " .. M.SCHEMA_VERSION
+SCHEMA[#SCHEMA + 1] = OUTCOMES_TRIGGER
 
--- What brings an older schema up to this one, by its version.
-local MIGRATE = { [1] = TRIGGERS }
+-- What brings a schema from its version to the next.
+local MIGRATE = { [1] = TRIGGERS, [2] = TO_V3 }
 
 -- Rows are fetched as arrays (cheaper than named columns): `id`, then FIELDS
 -- in order; COL maps a name to its position and CONV turns a column back
@@ -74,7 +100,9 @@ for i, f in ipairs(FIELDS) do
   CONV[i] = (f[2] == "json" and store.decode) or (f[2] == "boolean" and to_bool)
     or (f[2] == "number" and math.tointeger and to_number) or false
 end
-local SELECT = "SELECT id, " .. concat(COLS, ", ") .. " FROM channels "
+-- Every read goes through this join (column names are unique across the two).
+local FROM = " FROM channels LEFT JOIN channel_outcomes ON channel = id "
+local SELECT = "SELECT id, " .. concat(COLS, ", ") .. FROM
 
 -- Filter keys in a fixed order, each with its WHERE fragment.
 local WHERE = {
@@ -155,6 +183,49 @@ local function all(self, sql, ...)
   return rows
 end
 
+-- ---- ids of the rows scans read ----------------------------------------------
+-- A fan-out writes the outcomes of rows it has just scanned. Found by id, a
+-- row costs about a third of what its URI costs through the uri index (a
+-- long key whose first ~50 bytes every channel shares), so scans remember
+-- uri -> id for the rows they read (two generations of IDS_KEPT) and
+-- update_many uses the ids when it has all of them. They are trusted only
+-- while no other connection has committed (PRAGMA data_version, checked
+-- before each scan and each update_many) and are dropped for a URI this
+-- connection deletes or moves: no id can have changed hands. Otherwise the
+-- URIs, as before.
+local IDS_KEPT = 4096
+
+local function forget_ids(self) self.ids, self.old_ids, self.n_ids = {}, {}, 0 end
+
+local function forget_id(self, uri) self.ids[uri], self.old_ids[uri] = nil, nil end
+
+-- Forgets every id when another connection has committed since they were read.
+local function check_ids(self)
+  local row = one(self, "PRAGMA data_version")
+  local v = row and row[1]
+  if v ~= self.version or not v then forget_ids(self) end
+  self.version = v
+end
+
+local function remember_ids(self, rows, records)
+  local ids = self.ids
+  for i = 1, #rows do ids[records[i].uri] = rows[i][1] end
+  self.n_ids = self.n_ids + #rows
+  if self.n_ids > IDS_KEPT then self.old_ids, self.ids, self.n_ids = ids, {}, 0 end
+end
+
+-- The ids of `uris` as a JSON array, or nil unless every one is known.
+local function ids_of(self, uris)
+  check_ids(self)
+  local out, ids, old = {}, self.ids, self.old_ids
+  for i = 1, #uris do
+    local id = ids[uris[i]] or old[uris[i]]
+    if not id then return nil end
+    out[i] = id
+  end
+  return "[" .. concat(out, ",") .. "]"
+end
+
 -- A reader of rows whose columns are `id`, then the fields `names` (in
 -- order): it returns each row as a channel record (nil for no row). The
 -- reader is one table constructor made for `names` (schema names only), so
@@ -185,7 +256,7 @@ local function select_of(self, fields)
   for _, name in ipairs(fields) do
     if not COL[name] or name == "id" then error("mpns.store.sqlite: scan of an unknown field '" .. tostring(name) .. "'", 3) end
   end
-  hit = { "SELECT id, " .. key .. " FROM channels ", reader(fields) }
+  hit = { "SELECT id, " .. key .. FROM, reader(fields) }
   self.selects[key] = hit
   return hit[1], hit[2]
 end
@@ -259,6 +330,7 @@ function M.new(opts)
   if not db then return nil, "mpns.store.sqlite: " .. tostring(err) end
   db:autocommit(true)  -- LuaDBI would otherwise hold one transaction open forever
   local self = setmetatable({ db = db, st = {}, depth = 0, updates = {}, selects = {} }, mt)
+  forget_ids(self)
   local ok
   ok, err = self:_setup(opts)
   if not ok then self:close(); return nil, "mpns.store.sqlite: " .. tostring(err) end
@@ -305,23 +377,35 @@ function M:_setup(opts)
   if not ok then return nil, err end
   local row = one(self, "PRAGMA user_version")
   local version = row and tointeger(row[1])
-  local steps = version == 0 and SCHEMA or MIGRATE[version]
-  if steps then
-    for _, sql in ipairs(steps) do
-      ok, err = one(self, sql)
-      if ok == nil then return finish(self, false, nil, err) end
-    end
-    ok, err = one(self, "PRAGMA user_version = " .. M.SCHEMA_VERSION)
-    if ok == nil then return finish(self, false, nil, err) end
-  elseif version ~= M.SCHEMA_VERSION then
+  if version ~= 0 and version ~= M.SCHEMA_VERSION and not MIGRATE[version] then
     return finish(self, false, nil, "database schema version " .. tostring(version)
       .. " is not this library's (" .. M.SCHEMA_VERSION .. ")")
   end
+  if version == M.SCHEMA_VERSION then return finish(self, true, true) end
+  ok, err = self:_upgrade(version)
+  if not ok then return finish(self, false, nil, err) end
   return finish(self, true, true)
 end
 
--- A record's columns after a write, in SELECT's order (to_record reads them).
-local RETURNING = " RETURNING id, " .. concat(COLS, ", ")
+local function apply(self, list)
+  for _, sql in ipairs(list) do
+    local ok, err = one(self, sql)
+    if ok == nil then return nil, err end
+  end
+  return true
+end
+
+-- The schema for a new file (version 0), else each step from `version` up.
+function M:_upgrade(version)
+  local ok, err = true, nil
+  if version == 0 then ok, err = apply(self, SCHEMA) end
+  for v = version == 0 and M.SCHEMA_VERSION or version, M.SCHEMA_VERSION - 1 do
+    if ok then ok, err = apply(self, MIGRATE[v]) end
+  end
+  if ok then ok, err = one(self, "PRAGMA user_version = " .. M.SCHEMA_VERSION) end
+  if ok == nil then return nil, err end
+  return true
+end
 
 local INSERT = "INSERT INTO channels (uri, user, device, os, tags, created_at, updated_at) "
   .. "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (uri) DO NOTHING"
@@ -341,7 +425,7 @@ local function insert(self, f, now)
 end
 
 local RENEW = "UPDATE channels SET uri = ?, user = coalesce(?, user), device = coalesce(?, device), "
-  .. "os = coalesce(?, os), tags = coalesce(?, tags), updated_at = ? WHERE id = ?" .. RETURNING
+  .. "os = coalesce(?, os), tags = coalesce(?, tags), updated_at = ? WHERE id = ?"
 
 -- Writes the subscribe fields (and a new uri, for a move) over row `row`:
 -- the record, false if the row is gone, or nil, err. A phone that says
@@ -352,7 +436,12 @@ local function renew(self, row, f, now)
     and (f.device or row[COL.device]) == row[COL.device] and (f.os or row[COL.os]) == row[COL.os] then
     return to_record(row)
   end
-  local new, err = one(self, RENEW, f.uri, f.user, f.device, f.os, tags, now, row[COL.id])
+  forget_id(self, row[COL.uri])  -- a move: that URI no longer names this id
+  local st, err = run(self, RENEW, f.uri, f.user, f.device, f.os, tags, now, row[COL.id])
+  if not st then return nil, err end
+  if st:affected() == 0 then return false end
+  local new
+  new, err = one(self, SELECT .. "WHERE id = ?", row[COL.id])  -- the record with its outcome
   if not new then return new, err end
   return to_record(new)
 end
@@ -393,6 +482,7 @@ local function upsert_device(self, f, now)
   local old = other and other[COL.uri] or nil
   if row then  -- the same channel again; a device it takes over leaves its old channel
     if other then
+      forget_id(self, other[COL.uri])
       local ok, e = run(self, "DELETE FROM channels WHERE id = ?", other[COL.id])
       if not ok then return nil, e end
     end
@@ -424,56 +514,96 @@ end
 
 -- One statement: the delete trigger drops the tag rows with it.
 function M:delete(uri)
+  forget_id(self, uri)
   local st, err = run(self, "DELETE FROM channels WHERE uri = ?", uri)
   if not st then return nil, err end
   return st:affected() > 0
 end
 
--- The UPDATE statement for the fields in `changes` (names from COLS only,
--- cached by which are present), its parameters and their count; raises on
--- an unknown key. No pairs/sort per call: record() flushes run through here.
+-- The writes for the fields in `changes`: an UPDATE of channels for its
+-- columns and an upsert of channel_outcomes for the outcome's, each as
+-- { sql, params..., n = count } with the row's key (`where`'s parameter)
+-- still to add; SQL text from schema names only, cached by which fields
+-- are present. Raises on an unknown key. No pairs/sort per call: record()
+-- flushes run through here.
 local BIT = {}
 for i = 1, #COLS do BIT[i] = 2 ^ i end
 
-local function update_statement(self, changes, tags, where_uri)
-  local args, n, key = {}, 0, 0
+local function write_sql(self, changes, where, key)
+  local cache = self.updates[where]
+  if not cache then cache = {}; self.updates[where] = cache end
+  local hit = cache[key]
+  if hit then return hit[1], hit[2] end
+  local sets, cols, marks, upd = {}, {}, {}, {}
+  for i = 2, #COLS do
+    local name = COLS[i]
+    if changes[name] ~= nil and not OUTCOME[name] then sets[#sets + 1] = name .. " = ?" end
+    if changes[name] ~= nil and OUTCOME[name] then
+      cols[#cols + 1], marks[#marks + 1], upd[#upd + 1] = name, "?", name .. " = excluded." .. name
+    end
+  end
+  hit = { #sets > 0 and "UPDATE channels SET " .. concat(sets, ", ") .. " WHERE " .. where,
+    #cols > 0 and "INSERT INTO channel_outcomes (channel, " .. concat(cols, ", ") .. ") SELECT id, "
+      .. concat(marks, ", ") .. " FROM channels WHERE " .. where
+      .. " ON CONFLICT (channel) DO UPDATE SET " .. concat(upd, ", ") }
+  cache[key] = hit
+  return hit[1], hit[2]
+end
+
+local function write_parts(self, changes, tags, where)
+  local main, out, key = { n = 0 }, { n = 0 }, 0
   for i = 2, #COLS do  -- COLS[1] is uri, the key
     local name = COLS[i]
     local v = changes[name]
     if v ~= nil then
-      n, key = n + 1, key + BIT[i]
+      key = key + BIT[i]
       if name == "tags" then v = to_param(name, tags)
       elseif v == NULL then v = nil
       elseif type(v) ~= "string" then v = to_param(name, v) end
-      args[n] = v
+      local part = OUTCOME[name] and out or main
+      part.n = part.n + 1
+      part[part.n] = v
     end
   end
   local keys = 0
   for _ in pairs(changes) do keys = keys + 1 end
-  if keys ~= n or changes.device ~= nil then store.check_changes(changes, "mpns.store.sqlite") end
-  local cache = self.updates[where_uri]
-  if not cache then cache = {}; self.updates[where_uri] = cache end
-  local sql = cache[key]
-  if not sql then
-    local sets = {}
-    for i = 2, #COLS do
-      if changes[COLS[i]] ~= nil then sets[#sets + 1] = COLS[i] .. " = ?" end
-    end
-    sql = "UPDATE channels SET " .. concat(sets, ", ") .. " WHERE " .. where_uri
-    cache[key] = sql
+  if keys ~= main.n + out.n or changes.device ~= nil then store.check_changes(changes, "mpns.store.sqlite") end
+  main.sql, out.sql = write_sql(self, changes, where, key)
+  return main, out
+end
+
+-- Runs the parts that have SQL with `param` as the key, in one
+-- transaction when both do; the rows changed, or nil, err.
+local function run_parts(self, main, out, param)
+  local both = main.sql and out.sql
+  if both then
+    local ok, err = begin(self)
+    if not ok then return nil, err end
   end
-  return sql, args, n + 1
+  local changed = 0
+  for _, part in ipairs { main, out } do
+    if part.sql then
+      part[part.n + 1] = param
+      local st, err = run(self, part.sql, unpack(part, 1, part.n + 1))
+      if not st then
+        if both then return finish(self, false, nil, err) end
+        return nil, err
+      end
+      changed = math.max(changed, st:affected())
+    end
+  end
+  if both then return finish(self, true, changed) end
+  return changed
 end
 
 function M:update(uri, changes)
   local tags = changes.tags
   if tags == NULL then tags = {} end  -- the column is never NULL
-  local sql, args, nargs = update_statement(self, changes, tags, "uri = ?")
-  if nargs == 1 then return self:get(uri) ~= nil end
-  args[nargs] = uri
-  local st, err = run(self, sql, unpack(args, 1, nargs))
-  if not st then return nil, err end
-  return st:affected() > 0
+  local main, out = write_parts(self, changes, tags, "uri = ?")
+  if not (main.sql or out.sql) then return self:get(uri) ~= nil end
+  local changed, err = run_parts(self, main, out, uri)
+  if not changed then return nil, err end
+  return changed > 0
 end
 
 -- The URIs travel as one JSON array: one prepared statement whatever
@@ -490,15 +620,20 @@ local function json_strings(list)
   return '["' .. concat(list, '","') .. '"]'
 end
 
---- One UPDATE for the same changes on many records (doc/push-kit.md).
+local BY_ID = "id IN (SELECT value FROM json_each(?))"
+
+--- One write for the same changes on many records (doc/push-kit.md): an
+--- UPDATE, an upsert of their outcome rows, or both in one transaction;
+--- rows found by id when scans read them all (see above), else by URI.
 function M:update_many(uris, changes)
   local tags = changes.tags
   if tags == NULL then tags = {} end
-  local sql, args, nargs = update_statement(self, changes, tags, MANY)
-  if nargs == 1 or #uris == 0 then return true end
-  args[nargs] = json_strings(uris)
-  local st, err = run(self, sql, unpack(args, 1, nargs))
-  if not st then return nil, err end
+  if #uris == 0 then return true end
+  local ids = ids_of(self, uris)
+  local main, out = write_parts(self, changes, tags, ids and BY_ID or MANY)
+  if not (main.sql or out.sql) then return true end
+  local changed, err = run_parts(self, main, out, ids or json_strings(uris))
+  if not changed then return nil, err end
   return true
 end
 
@@ -506,8 +641,13 @@ function M:incr(uri, field, n)
   if TYPE[field] ~= "number" then
     error("mpns.store.sqlite: incr needs a number field, got '" .. tostring(field) .. "'", 2)
   end
-  local row, err = one(self, "UPDATE channels SET " .. field .. " = coalesce(" .. field
-    .. ", 0) + ? WHERE uri = ? RETURNING " .. field .. " AS v", n, uri)
+  local sql = "UPDATE channels SET " .. field .. " = coalesce(" .. field .. ", 0) + ? WHERE uri = ?"
+  if OUTCOME[field] then  -- the outcome row may not exist yet
+    sql = "INSERT INTO channel_outcomes (channel, " .. field .. ") SELECT id, ? FROM channels WHERE uri = ?"
+      .. " ON CONFLICT (channel) DO UPDATE SET " .. field .. " = coalesce(channel_outcomes." .. field
+      .. ", 0) + excluded." .. field
+  end
+  local row, err = one(self, sql .. " RETURNING " .. field .. " AS v", n, uri)
   if row == nil then return nil, err end
   return row and to_number(row[1]) or nil
 end
@@ -528,17 +668,19 @@ function M:scan(filter, cursor, limit, fields)
   local sql, read = select_of(self, fields)
   local clause, args = where(filter, cursor or 0)
   args[#args + 1] = limit
+  check_ids(self)  -- before the read: a commit after it makes update_many drop these
   local rows, err = all(self, sql .. clause .. " ORDER BY id LIMIT ?", unpack(args, 1, #args))
   if not rows then return nil, err end
   local out = {}
   for i, row in ipairs(rows) do out[i] = read(row) end
+  remember_ids(self, rows, out)
   return out, (#rows == limit) and rows[#rows][1] or nil
 end
 
 function M:count(filter)
   filter = store.check_filter(filter, "mpns.store.sqlite")
   local clause, args = where(filter, nil)
-  local row, err = one(self, "SELECT count(*) AS n FROM channels " .. clause, unpack(args, 1, #args))
+  local row, err = one(self, "SELECT count(*) AS n" .. FROM .. clause, unpack(args, 1, #args))
   if row == nil then return nil, err end
   return to_number(row[1])
 end
