@@ -55,6 +55,7 @@ typedef struct {
   sqlite3_int64 kick_from, kick_to;  /* written since the last kick */
   int ckpt;                     /* database file: this connection holds the checkpoint lock */
   int marks;                    /* database file: MARKS_*, what became of the last read-mark update */
+  unsigned reads;               /* database file: read-mark updates asked for */
 } WalFile;
 
 #define KICK (1 << 20)          /* bytes of WAL per writeback start */
@@ -224,13 +225,18 @@ static int w_shm_map(sqlite3_file *file, int pg, int pgsz, int extend, void vola
  * read lock asked for in between), that round gets the real locks. */
 enum { MARKS_UPDATED, MARKS_DECLINED, MARKS_PASS };
 
+/* Every PASS_EVERY-th read updates its mark all the same: with other
+ * processes reading, a mark no reader moves holds checkpoints back, and
+ * the WAL grew 2-4 times larger between restarts (one writer, two readers). */
+#define PASS_EVERY 16
+
 static int declined(WalFile *f, int offset, int n, int flags)
 {
   if (offset < READ_LOCK(0) || offset >= READ_LOCK(NREADER) || n != 1) return 0;
   if (flags == (SQLITE_SHM_LOCK | SQLITE_SHM_SHARED)) f->marks = MARKS_UPDATED;
   if (f->ckpt || offset == READ_LOCK(0) || flags != (SQLITE_SHM_LOCK | SQLITE_SHM_EXCLUSIVE)) return 0;
   if (offset == READ_LOCK(1))  /* SQLite tries the slots from 1 up */
-    f->marks = f->marks == MARKS_DECLINED ? MARKS_PASS : MARKS_DECLINED;
+    f->marks = f->marks == MARKS_DECLINED || ++f->reads % PASS_EVERY == 0 ? MARKS_PASS : MARKS_DECLINED;
   return f->marks == MARKS_DECLINED;
 }
 

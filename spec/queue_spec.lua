@@ -112,6 +112,23 @@ function TestWorker:test_each_channel_once_with_its_message_id_and_outcome()
   q:close()
 end
 
+-- A stream entry mpns.queue did not write (no job, a channel list that is
+-- not JSON) is acknowledged and logged, and the worker goes on to the next.
+function TestWorker:test_a_bad_stream_entry_is_acked_and_skipped()
+  local q, prefix = open_queue()
+  server:cli("XGROUP", "CREATE", q.k.stream, "mpns", "0", "MKSTREAM")
+  server:cli("XADD", q.k.stream, "*", "job", "nope", "ch", "'{not json'")
+  server:cli("XADD", q.k.stream, "*", "ch", "'[]'")
+  local list = uris("bad", 3)
+  local id = assert(q:push { message = { kind = "toast", text1 = "after" }, audience = { uris = list } })
+  local logged = {}
+  run_worker(prefix, { status = "log", log = function(line) logged[#logged + 1] = line end })
+  lu.assertEquals(q:summary(id).done, 3)
+  lu.assertEquals(server:cli("XPENDING", q.k.stream, "mpns"):match("^(%d+)"), "0")
+  lu.assertStrContains(table.concat(logged, "\n"), "event=bad_entry")
+  q:close()
+end
+
 function TestWorker:test_tag_audience_records_outcomes_in_the_registry()
   local q, prefix = open_queue()
   local reg = mpns.registry.open { store = q.store, allowed_hosts = { "127.0.0.1:*" } }

@@ -687,6 +687,24 @@ function TestSqlite:test_outcomes_never_follow_a_reused_or_moved_id()
   reg:close()
 end
 
+-- Ids are remembered only from committed rows: a row a transaction
+-- inserted and scanned, then rolled back, leaves its id free for the next
+-- insert, which must not take the first URI's outcomes. A scan that does
+-- not read uri remembers nothing (and does not fail).
+function TestSqlite:test_ids_of_a_rolled_back_row_are_not_remembered()
+  local st = assert(require("mpns.store.sqlite").new{ path = self.path })
+  lu.assertFalse(pcall(st.batch, st, function()
+    assert(st:subscribe({ uri = LIVE .. "x" }, 1))
+    assert(st:scan({}, 0, 10))
+    error("rolled back")
+  end))
+  assert(st:subscribe({ uri = LIVE .. "y" }, 1))
+  st:batch(function() assert(st:update_many({ LIVE .. "x" }, { last_outcome = "x-outcome" })) end)
+  lu.assertNil(st:get(LIVE .. "y").last_outcome)
+  lu.assertEquals(#assert(st:scan({}, 0, 10, { "os" })), 1)
+  st:close()
+end
+
 -- The triggers keep the tag index whoever writes: a repeated tag given to
 -- the store directly is one index row, and a delete drops them all.
 function TestSqlite:test_tag_rows_follow_every_write()

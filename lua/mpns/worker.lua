@@ -96,9 +96,15 @@ function W:take(entry, reclaimed, have)
   local id, f = entry[1], {}
   if self.batches[id] then return true end  -- ours already (idle while Redis was away)
   for i = 1, #entry[2], 2 do f[entry[2][i]] = entry[2][i + 1] end
+  local okd, items = pcall(cjson.decode, f.ch or "")
+  if type(f.job) ~= "string" or not okd or type(items) ~= "table" then
+    -- not written by mpns.queue: acknowledged and logged, never retried
+    self.status:log("bad_entry", { id = id })
+    self.acks[#self.acks + 1] = id
+    return true
+  end
   local job, err = self:job(f.job)
   if job == nil then return nil, err end
-  local items = cjson.decode(f.ch)
   local b = { id = id, job = job, open = 0 }
   if job then
     local uris, ready = {}, self.ready

@@ -187,12 +187,13 @@ end
 -- A fan-out writes the outcomes of rows it has just scanned. Found by id, a
 -- row costs about a third of what its URI costs through the uri index (a
 -- long key whose first ~50 bytes every channel shares), so scans remember
--- uri -> id for the rows they read (two generations of IDS_KEPT) and
--- update_many uses the ids when it has all of them. They are trusted only
--- while no other connection has committed (PRAGMA data_version, checked
--- before each scan and each update_many) and are dropped for a URI this
--- connection deletes or moves: no id can have changed hands. Otherwise the
--- URIs, as before.
+-- uri -> id for the committed rows they read outside a transaction (two
+-- generations of IDS_KEPT), and update_many inside a transaction (the
+-- registry's flush) uses the ids when it has all of them. They are trusted
+-- only while no other connection has committed (PRAGMA data_version,
+-- checked before each scan and, under the write lock, each update_many)
+-- and are dropped for a URI this connection deletes or moves: no id can
+-- have changed hands. Otherwise the URIs, as before.
 local IDS_KEPT = 4096
 
 local function forget_ids(self) self.ids, self.old_ids, self.n_ids = {}, {}, 0 end
@@ -207,7 +208,10 @@ local function check_ids(self)
   self.version = v
 end
 
+-- Only rows read outside a transaction (committed: no rollback can hand
+-- their ids to other rows), and only records that carry their URI.
 local function remember_ids(self, rows, records)
+  if self.depth > 0 or not (records[1] and records[1].uri) then return end
   local ids = self.ids
   for i = 1, #rows do ids[records[i].uri] = rows[i][1] end
   self.n_ids = self.n_ids + #rows
@@ -425,7 +429,7 @@ local function insert(self, f, now)
 end
 
 local RENEW = "UPDATE channels SET uri = ?, user = coalesce(?, user), device = coalesce(?, device), "
-  .. "os = coalesce(?, os), tags = coalesce(?, tags), updated_at = ? WHERE id = ?"
+  .. "os = coalesce(?, os), tags = coalesce(?, tags), updated_at = ? WHERE id = ? AND uri = ?"
 
 -- Writes the subscribe fields (and a new uri, for a move) over row `row`:
 -- the record, false if the row is gone, or nil, err. A phone that says
@@ -437,13 +441,16 @@ local function renew(self, row, f, now)
     return to_record(row)
   end
   forget_id(self, row[COL.uri])  -- a move: that URI no longer names this id
-  local st, err = run(self, RENEW, f.uri, f.user, f.device, f.os, tags, now, row[COL.id])
-  if not st then return nil, err end
-  if st:affected() == 0 then return false end
+  local ok, err = begin(self)  -- the write and the record read back, as one
+  if not ok then return nil, err end
+  local st
+  st, err = run(self, RENEW, f.uri, f.user, f.device, f.os, tags, now, row[COL.id], row[COL.uri])
+  if not st then return finish(self, false, nil, err) end
+  if st:affected() == 0 then return finish(self, true, false) end  -- gone, or its id reused
   local new
   new, err = one(self, SELECT .. "WHERE id = ?", row[COL.id])  -- the record with its outcome
-  if not new then return new, err end
-  return to_record(new)
+  if not new then return finish(self, new ~= nil, new, err) end
+  return finish(self, true, to_record(new))
 end
 
 -- Subscribe without a device: an INSERT that does nothing when the URI is
@@ -629,7 +636,9 @@ function M:update_many(uris, changes)
   local tags = changes.tags
   if tags == NULL then tags = {} end
   if #uris == 0 then return true end
-  local ids = ids_of(self, uris)
+  -- ids only inside a transaction (the registry's flush): its write lock
+  -- keeps other writers out between the data_version check and the write
+  local ids = self.depth > 0 and ids_of(self, uris) or nil
   local main, out = write_parts(self, changes, tags, ids and BY_ID or MANY)
   if not (main.sql or out.sql) then return true end
   local changed, err = run_parts(self, main, out, ids or json_strings(uris))

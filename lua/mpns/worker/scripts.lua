@@ -54,9 +54,10 @@ local r = redis.call('XREADGROUP', 'GROUP', ARGV[2], ARGV[3], 'COUNT', 1, 'STREA
 if not r then return false end
 local e, f, have = r[1][2][1], {}, {}
 for i = 1, #e[2], 2 do f[e[2][i]] = e[2][i + 1] end
-if f.job and f.ch then
+local ok, list = pcall(cjson.decode, f.ch or '')
+if f.job and ok and type(list) == 'table' then  -- else the worker acks it as a bad entry
   local uris = {}
-  for i, it in ipairs(cjson.decode(f.ch)) do uris[i] = type(it) == 'table' and it[1] or it end
+  for i, it in ipairs(list) do uris[i] = type(it) == 'table' and it[1] or it end
   if #uris > 0 then
     local v = redis.call('HMGET', ARGV[4] .. f.job, unpack(uris))
     for i = 1, #uris do if v[i] then have[#have + 1] = i end end
