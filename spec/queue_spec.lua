@@ -129,6 +129,22 @@ function TestWorker:test_a_bad_stream_entry_is_acked_and_skipped()
   q:close()
 end
 
+-- Stopping with outcomes Redis never confirmed: the worker retries, then
+-- says how many sends it leaves unrecorded instead of claiming success.
+function TestWorker:test_a_stop_without_redis_says_what_is_unrecorded()
+  local own = assert(rs.start())
+  local w = assert(worker.new { port = own.port, prefix = "d:", status = "none",
+    allowed_hosts = { "127.0.0.1:*" } })
+  w.done = { { b = { id = "1-0", job = { id = "j" }, open = 1 }, uri = e.http_prefix .. "d-1",
+    res = { outcome = "received" }, n = 1 } }
+  own:stop()
+  w.drain_for = 0.3
+  local ok, err = w:drain()
+  lu.assertNil(ok)
+  lu.assertStrContains(err, "stopped with 1 sends unrecorded")
+  w:close()
+end
+
 function TestWorker:test_tag_audience_records_outcomes_in_the_registry()
   local q, prefix = open_queue()
   local reg = mpns.registry.open { store = q.store, allowed_hosts = { "127.0.0.1:*" } }

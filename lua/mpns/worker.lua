@@ -411,7 +411,8 @@ function W:round()
 end
 
 --- Runs until stopped (`worker:stop()`, SIGTERM through bin/mpns-worker) or
---- idle for `idle_exit` seconds; finishes every claimed batch first.
+--- idle for `idle_exit` seconds; finishes every claimed batch first. true,
+--- or nil and why some sends were left unrecorded (W:drain).
 function W:run()
   self.status:log("start", { consumer = self.consumer, group = self.group, concurrency = self.concurrency })
   local ok, err = self.c:call("XGROUP", "CREATE", self.k.stream, self.group, "0", "MKSTREAM")
@@ -421,16 +422,30 @@ function W:run()
     if self:busy() then self.idle_since = now()
     elseif self.idle_exit and now() - self.idle_since >= self.idle_exit then break end
   end
-  self.stopping = true  -- the last post claims nothing
-  self:confirm()   -- what is posted, then what is left (acks of batches found done)
-  self:post()
-  self:confirm()
+  local ok, err = self:drain()
   self.reg:flush()
   self.c:call("ZREM", self.k.workers, self.consumer)
   self.status:tick(now(), true)
   self.status:log("stop", { consumer = self.consumer, sends = self.sends,
     redis_commands = self.c.commands })
-  return true
+  return ok, err
+end
+
+-- Records and acks what is left (what is posted, then the rest), retrying
+-- a failing Redis for up to 10 s: true, or nil and why some sends are left
+-- unrecorded (another worker sends those channels again after `visibility`).
+function W:drain()
+  self.stopping = true  -- the last posts claim nothing
+  local deadline, err = now() + (self.drain_for or 10), nil
+  repeat
+    local ok, e = self:confirm()
+    if ok then ok, e = self:post() end
+    if ok then ok, e = self:confirm() end
+    if ok and #self.done == 0 and #self.acks == 0 then return true end
+    err = e or err
+    if not ok then self.status:log("redis_error", { error = e }); os.execute("sleep 0.2") end
+  until now() >= deadline
+  return nil, "stopped with " .. #self.done .. " sends unrecorded: " .. tostring(err)
 end
 
 --- Asks run() to return once the claimed batches are finished.

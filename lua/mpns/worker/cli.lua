@@ -19,7 +19,9 @@ Sends the batches of mpns.queue jobs from Redis to MPNS (see README, "Scale-out 
   --help                this text
 
 SIGTERM (or Ctrl-C) stops it gracefully: it claims nothing more, finishes and
-records the batches it holds, acknowledges them and exits 0. A second signal
+records the batches it holds, acknowledges them and exits 0 (1 when Redis
+stayed unreachable for 10 s meanwhile: those sends are sent again by another
+worker after --visibility seconds). A second signal
 ends it at once; its unfinished batches go to another worker after
 --visibility seconds.]]
 
@@ -72,8 +74,9 @@ return function(worker)
     w, err = worker.new(o)
     if not w then io.stderr:write("mpns-worker: ", tostring(err), "\n"); return 1 end
     on_signals(w)
-    w:run()
+    local ok, rerr = w:run()
     w:close()
+    if not ok then io.stderr:write("mpns-worker: ", tostring(rerr), "\n"); return 1 end
     return 0
   end
 end
