@@ -4,10 +4,10 @@
 --   (b) through mpns.patterns.one_time over an SQLite registry (paged scan,
 --       each outcome recorded, buffered writes),
 -- each in its own process under /usr/bin/time (peak RSS, the client's CPU
--- seconds: what load on a shared machine changes least), ROUNDS times in
--- turn; prints the median of each and the ratios (target: b <= 1.2 x a,
--- peak RSS <= 64 MB).
---   lua5.4 bench/fanout.lua [N] [ROUNDS]        (or luajit; run from the repo root)
+-- seconds: what load on a shared machine changes least), ROUNDS times, the
+-- two swapping places each round; prints the median of each and the ratios
+-- (target: b <= 1.2 x a, peak RSS <= 64 MB).
+--   lua5.4 bench/fanout.lua [N] [ROUNDS=5]      (or luajit; run from the repo root)
 -- Worker modes (what the driver runs): fanout.lua list|registry PREFIX N DB
 local mpns = require "mpns"
 
@@ -57,7 +57,7 @@ end
 -- ---- the driver ------------------------------------------------------------------
 
 local emu = require "emu"
-local N, ROUNDS = tonumber(arg[1]) or 100000, tonumber(arg[2]) or 3
+local N, ROUNDS = tonumber(arg[1]) or 100000, tonumber(arg[2]) or 5
 local VM = rawget(_G, "jit") and "luajit" or "lua5.4"
 local db = os.tmpname()
 local e = assert(emu.start { keep = 1 })
@@ -84,8 +84,11 @@ end
 
 local results = {}
 for _, mode in ipairs { "list", "registry" } do results[mode] = { s = {}, rss = {}, cpu = {} } end
+-- The two sides swap places each round: a drift of the machine's load over a
+-- run then weighs on both alike.
+local ORDERS = { { "list", "registry" }, { "registry", "list" } }
 for round = 1, ROUNDS do
-  for _, mode in ipairs { "list", "registry" } do
+  for _, mode in ipairs(ORDERS[round % 2 + 1]) do
     assert(e:reset())
     local out = sh(("/usr/bin/time -f 'rss_kb=%%M cpu=%%U+%%S' %s bench/fanout.lua %s '%s' %d '%s' 2>&1")
       :format(VM, mode, e.http_prefix, N, db))
