@@ -258,10 +258,11 @@ end
 TestFailures = { setUp = setup }
 
 -- record raising or returning nil, err: every send still counted and told.
+-- (The patterns record through record_sent: record without its checks.)
 function TestFailures:test_record_failures_are_counted_not_lost()
   local a, b = phone("rf"), phone("rf")
   local calls, seen = 0, 0
-  reg.record = function()
+  reg.record_sent = function()
     calls = calls + 1
     if calls == 1 then error("store exploded") end
     return nil, "store busy"
@@ -276,6 +277,19 @@ function TestFailures:test_record_failures_are_counted_not_lost()
   lu.assertStrContains(s.record_errors[1], "store exploded")
   lu.assertEquals(s.record_errors[2], "store busy")
   lu.assertStrContains(tostring(s), "2 not recorded")
+end
+
+-- A sender that gives done neither a result nor an error: the send is
+-- counted, and unrecorded with why (never a raise out of the callback).
+function TestFailures:test_a_sender_giving_no_outcome_is_counted_unrecorded()
+  local _, uri = phone("no")
+  local bad = { send = function(_, _, _, done) done(nil, nil) end, wait = function() return true end }
+  local s = mpns.patterns.one_time.new { registry = reg, sender = bad }:send(mpns.toast { text1 = "x" }, { user = "no" })
+  lu.assertEquals(s.sent, 1)
+  lu.assertEquals(s.counts, { unknown = 1 })
+  lu.assertEquals(s.unrecorded, 1)
+  lu.assertStrContains(s.record_errors[1], "gave no result or error table")
+  lu.assertNil(reg:get(uri).last_outcome)
 end
 
 -- The last tile is stored once MPNS answered, never for a send that failed.

@@ -168,7 +168,10 @@ Run.__index = Run
 
 --- A run of `self` (a pattern) named `name`; run:finish() returns its summary.
 function P.run(self, name)
-  return setmetatable({ pattern = self, registry = self.registry, sender = self.sender,
+  local reg = self.registry
+  return setmetatable({ pattern = self, registry = reg, sender = self.sender,
+    -- mpns.registry's record without the argument checks (the run's own are good)
+    record = reg.record_sent or reg.record,
     on_result = self.on_result, summary = new_summary(name),
     by_os = setmetatable({}, { __mode = "k" }), tiles = setmetatable({}, { __mode = "k" }) }, Run)
 end
@@ -181,31 +184,45 @@ local function unrecorded(s, err)
   if #s.record_errors < RECORD_ERRORS then s.record_errors[#s.record_errors + 1] = tostring(err) end
 end
 
-local function count(s, res, err)
-  local k = res and res.outcome or (err and err.kind) or "unknown"
-  s.counts[k] = (s.counts[k] or 0) + 1
+-- Why a sender's done(res, err) gave no result or error table.
+local function bad_outcome(r)
+  return "mpns.patterns: the sender gave no result or error table (" .. tostring(r) .. ")"
 end
 
---- Sends msg to the channel, records the outcome in the registry (with
--- `tile`, the fields a tile msg was built from, to keep), counts it, calls
--- on_result, then after(res, err) if given. A registry that fails (returns
--- nil, err or raises) is counted in summary.unrecorded: the send still
--- counts and on_result still runs.
+--- Records the outcome of a send (job: run, channel, the message's kind,
+-- after, tile: the fields a tile message was built from, to keep), counts
+-- it, calls on_result, then after(res, err) if given. A registry that fails
+-- (returns nil, err or raises) is counted in summary.unrecorded: the send
+-- still counts and on_result still runs.
 local function done(job, res, err)
-  local run, ch, msg, after, tile = job[1], job[2], job[3], job[4], job[5]
-  local ok, changes, rerr = pcall(run.registry.record, run.registry, ch.uri, res or err, msg, tile)
-  if not ok then unrecorded(run.summary, changes)
-  elseif changes == nil then unrecorded(run.summary, rerr) end
-  count(run.summary, res, err)
+  local run, ch, after = job[1], job[2], job[4]
+  local s, r = run.summary, res or err
+  if type(r) ~= "table" or (r.outcome == nil and r.kind == nil) then unrecorded(s, bad_outcome(r))
+  else
+    local ok, changes, rerr = pcall(run.record, run.registry, ch.uri, r, job[3], job[5])
+    if not ok then unrecorded(s, changes)
+    elseif changes == nil then unrecorded(s, rerr) end
+  end
+  local k = res and res.outcome or (err and err.kind) or "unknown"
+  s.counts[k] = (s.counts[k] or 0) + 1
   if run.on_result then run.on_result(ch, res, err) end
   if after then after(res, err) end
 end
 
-function Run:send(ch, msg, after, tile)
-  self.summary.sent = self.summary.sent + 1
+-- Sends msg (of `kind`) to the channel; done records the outcome.
+local function queue(run, ch, msg, kind, after, tile)
+  local s = run.summary
+  s.sent = s.sent + 1
   -- one upvalue: each local a closure captures is an allocation of its own
-  local job = { self, ch, msg, after, tile }
-  self.sender:send(msg, ch.uri, function(res, err) return done(job, res, err) end)
+  local job = { run, ch, kind, after, tile }
+  run.sender:send(msg, ch.uri, function(res, err) return done(job, res, err) end)
+end
+
+--- Sends msg to the channel and records the outcome in the registry
+-- (with `tile`, the fields a tile msg was built from, to keep), counts it,
+-- calls on_result, then after(res, err) if given.
+function Run:send(ch, msg, after, tile)
+  queue(self, ch, msg, msg.kind, after, tile)
 end
 
 --- Counts a registry write that failed (summary.unrecorded, record_errors).
@@ -219,26 +236,32 @@ function Run:skip(ch, reason)
   if self.on_result then self.on_result(ch, nil, { kind = "skipped", message = reason, uri = ch.uri }) end
 end
 
+-- msg's form for the channel's OS, made once per OS and run: { msg =, kind = }
+-- or { why = } when that OS cannot show it.
+local function os_form(run, msg, ch)
+  local os = ch.os or msg.os
+  local cache = run.by_os[msg]
+  if not cache then cache = {}; run.by_os[msg] = cache end
+  local form = cache[os]
+  if form == nil then
+    local m, why = msg:for_os(os)
+    form = m and { msg = m, kind = m.kind } or { why = why or ("nothing for OS " .. tostring(os)) }
+    cache[os] = form
+  end
+  return form
+end
+
 --- `msg` for the channel's OS (one copy per OS and run), or nil, reason.
 function Run:for_os(msg, ch)
-  local os = ch.os or msg.os
-  local cache = self.by_os[msg]
-  if not cache then cache = {}; self.by_os[msg] = cache end
-  local hit = cache[os]
-  if hit == nil then
-    local m, why = msg:for_os(os)
-    hit = m or { why = why or ("nothing for OS " .. tostring(os)) }
-    cache[os] = hit
-  end
-  if type(hit) == "table" then return nil, hit.why end
-  return hit
+  local form = os_form(self, msg, ch)
+  return form.msg, form.why
 end
 
 --- Sends the channel its OS's form of msg, or counts it skipped.
 function Run:send_for_os(ch, msg, after, tile)
-  local m, why = self:for_os(msg, ch)
-  if not m then return self:skip(ch, why) end
-  self:send(ch, m, after, tile)
+  local form = os_form(self, msg, ch)
+  if not form.msg then return self:skip(ch, form.why) end
+  queue(self, ch, form.msg, form.kind, after, tile)
 end
 
 --- fn(ch) for every channel matching filter; every `batch` channels the

@@ -412,7 +412,7 @@ function Registry:channels(filter)
       i, cursor, more = 1, nxt, nxt ~= nil
     end
     i = i + 1
-    return channel(buf[i - 1])
+    return setmetatable(buf[i - 1], Channel)
   end
 end
 
@@ -467,8 +467,7 @@ end
 -- equal the last one's (a fan-out's usual answer) gets the last one's
 -- table: a send then builds nothing here, and flush finds the run of equal
 -- changes by identity. The tables are never changed once made.
-local function outcome_changes(last, res, msg, tile, now)
-  local kind = type(msg) == "string" and msg or msg ~= nil and msg.kind or nil
+local function outcome_changes(last, res, kind, tile, now)
   if tile and res.outcome == nil then tile = nil end  -- kept only once MPNS answered
   if last.now == now and last.outcome == res.outcome and last.status == res.status
     and last.notification == res.notification_status and last.device == res.device_connection_status
@@ -519,6 +518,27 @@ local function buffer(p, uri, c, now)
   p.n, p.uris[n], p.changes[n] = n, uri, c
 end
 
+-- record's work, its arguments known good: `kind` a message kind or nil,
+-- `tile` checked. Raises only when the registry is closed (or a store or
+-- on_expired raises).
+local function record(self, uri, res, kind, tile)
+  if not self.store then raise("registry is closed", 2) end
+  if res.delete_channel then
+    local rec, err = expire(self, uri)
+    if rec == nil then return nil, err end
+    return {}, rec or nil
+  end
+  local now = self.clock()
+  local c = outcome_changes(self.last, res, kind, tile, now)
+  local p = self.pending
+  buffer(p, uri, c, now)
+  if p.n >= self.flush_every or now - p.since >= self.flush_interval then
+    local ok, err = self:flush()
+    if not ok then return nil, err end
+  end
+  return c
+end
+
 --- Applies a send's outcome to its channel. `res_or_err` is a send's result
 --- (`outcome`, `status`, the three statuses, `retry_after`, `delete_channel`)
 --- or its error (`kind`, `retry_after`); `msg` (a message or its kind) tells
@@ -541,21 +561,15 @@ function Registry:record(uri, res_or_err, msg, tile)
     raise("record expects a send's result or error table")
   end
   if tile ~= nil then check_tile(tile, "record") end
-  if res_or_err.delete_channel then
-    local rec, err = expire(self, uri)
-    if rec == nil then return nil, err end
-    return {}, rec or nil
-  end
-  local now = self.clock()
-  local c = outcome_changes(self.last, res_or_err, msg, tile, now)
-  local p = self.pending
-  buffer(p, uri, c, now)
-  if p.n >= self.flush_every or now - p.since >= self.flush_interval then
-    local ok, err = self:flush()
-    if not ok then return nil, err end
-  end
-  return c
+  return record(self, uri, res_or_err, type(msg) == "string" and msg or msg ~= nil and msg.kind or nil, tile)
 end
+
+--- record for the push patterns, without record's checks: `uri` a string,
+--- `res_or_err` a sender's done(res, err) argument, `kind` a message kind
+--- string (or nil), `tile` the checked fields a message was built from.
+--- (A fan-out records every send: on Lua 5.4 the checks cost about 1,200
+--- instructions a channel, 7 % of the patterns' own per-channel path.)
+Registry.record_sent = record
 
 local function slice(t, i, j)
   local out = {}
