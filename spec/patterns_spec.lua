@@ -283,13 +283,24 @@ end
 -- counted, and unrecorded with why (never a raise out of the callback).
 function TestFailures:test_a_sender_giving_no_outcome_is_counted_unrecorded()
   local _, uri = phone("no")
-  local bad = { send = function(_, _, _, done) done(nil, nil) end, wait = function() return true end }
+  local bad = { send = function(_, _, _, done, ctx) done(nil, nil, ctx) end, wait = function() return true end }
   local s = mpns.patterns.one_time.new { registry = reg, sender = bad }:send(mpns.toast { text1 = "x" }, { user = "no" })
   lu.assertEquals(s.sent, 1)
   lu.assertEquals(s.counts, { unknown = 1 })
   lu.assertEquals(s.unrecorded, 1)
   lu.assertStrContains(s.record_errors[1], "gave no result or error table")
   lu.assertNil(reg:get(uri).last_outcome)
+end
+
+-- A sender that calls done without send's ctx: a clear error from the run.
+function TestFailures:test_a_sender_dropping_ctx_is_a_clear_error()
+  phone("nc")
+  local orig = sender.send
+  local dropping = setmetatable({ send = function(snd, msg, uri, done)
+    return orig(snd, msg, uri, function(res, err) done(res, err) end)
+  end }, { __index = sender })
+  local p = mpns.patterns.one_time.new { registry = reg, sender = dropping }
+  lu.assertErrorMsgContains("called done without send's ctx", p.send, p, mpns.toast { text1 = "x" }, { user = "nc" })
 end
 
 -- The last tile is stored once MPNS answered, never for a send that failed.
@@ -299,10 +310,10 @@ function TestFailures:test_a_tile_is_stored_only_when_it_was_answered()
   assert(reg:subscribe { uri = dead, user = "ts", os = "8.0" })
   local stored_before_answer
   local orig = sender.send
-  sender.send = function(snd, msg, uri, done)
+  sender.send = function(snd, msg, uri, done, ctx)
     return orig(snd, msg, uri, function(res, err)
       stored_before_answer = stored_before_answer or reg:get(uri).tile ~= nil
-      done(res, err)
+      done(res, err, ctx)
     end)
   end
   local c = mpns.patterns.counter.new { registry = reg, sender = sender, title = "C" }

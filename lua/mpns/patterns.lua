@@ -172,7 +172,7 @@ function P.run(self, name)
   return setmetatable({ pattern = self, registry = reg, sender = self.sender,
     -- mpns.registry's record without the argument checks (the run's own are good)
     record = reg.record_sent or reg.record,
-    on_result = self.on_result, summary = new_summary(name),
+    on_result = self.on_result, summary = new_summary(name), dones = {},
     by_os = setmetatable({}, { __mode = "k" }), tiles = setmetatable({}, { __mode = "k" }) }, Run)
 end
 
@@ -189,17 +189,16 @@ local function bad_outcome(r)
   return "mpns.patterns: the sender gave no result or error table (" .. tostring(r) .. ")"
 end
 
---- Records the outcome of a send (job: run, channel, the message's kind,
--- after, tile: the fields a tile message was built from, to keep), counts
--- it, calls on_result, then after(res, err) if given. A registry that fails
--- (returns nil, err or raises) is counted in summary.unrecorded: the send
--- still counts and on_result still runs.
-local function done(job, res, err)
-  local run, ch, after = job[1], job[2], job[4]
+--- Records the outcome of a send of `kind` to `ch` (`tile`: the fields a
+-- tile message was built from, to keep), counts it, calls on_result, then
+-- after(res, err) if given. A registry that fails (returns nil, err or
+-- raises) is counted in summary.unrecorded: the send still counts and
+-- on_result still runs.
+local function settle(run, ch, kind, after, tile, res, err)
   local s, r = run.summary, res or err
   if type(r) ~= "table" or (r.outcome == nil and r.kind == nil) then unrecorded(s, bad_outcome(r))
   else
-    local ok, changes, rerr = pcall(run.record, run.registry, ch.uri, r, job[3], job[5])
+    local ok, changes, rerr = pcall(run.record, run.registry, ch.uri, r, kind, tile)
     if not ok then unrecorded(s, changes)
     elseif changes == nil then unrecorded(s, rerr) end
   end
@@ -209,20 +208,45 @@ local function done(job, res, err)
   if after then after(res, err) end
 end
 
--- Sends msg (of `kind`) to the channel; done records the outcome.
-local function queue(run, ch, msg, kind, after, tile)
+local NO_CTX = "mpns.patterns: the sender called done without send's ctx (done(res, err, ctx))"
+
+-- A send's done gets its context as send's `ctx` (doc/push-kit.md, "Sender
+-- interface"): a send makes no closure. A plain send's ctx is its channel,
+-- with one done per run and message kind; a send with `after` or `tile`
+-- has a job table { run, ch, kind, after, tile }.
+local function done_job(res, err, job)
+  if job == nil then error(NO_CTX, 0) end
+  return settle(job[1], job[2], job[3], job[4], job[5], res, err)
+end
+
+local function done_for(run, kind)
+  local done = run.dones[kind]
+  if not done then
+    done = function(res, err, ch)
+      if ch == nil then error(NO_CTX, 0) end
+      return settle(run, ch, kind, nil, nil, res, err)
+    end
+    run.dones[kind] = done
+  end
+  return done
+end
+
+-- Sends msg (of `kind`; `done`: done_for(run, kind), or nil) to the channel.
+local function queue(run, ch, msg, kind, done, after, tile)
   local s = run.summary
   s.sent = s.sent + 1
-  -- one upvalue: each local a closure captures is an allocation of its own
-  local job = { run, ch, kind, after, tile }
-  run.sender:send(msg, ch.uri, function(res, err) return done(job, res, err) end)
+  if after == nil and tile == nil then
+    run.sender:send(msg, ch.uri, done or done_for(run, kind), ch)
+  else
+    run.sender:send(msg, ch.uri, done_job, { run, ch, kind, after, tile })
+  end
 end
 
 --- Sends msg to the channel and records the outcome in the registry
 -- (with `tile`, the fields a tile msg was built from, to keep), counts it,
 -- calls on_result, then after(res, err) if given.
 function Run:send(ch, msg, after, tile)
-  queue(self, ch, msg, msg.kind, after, tile)
+  queue(self, ch, msg, msg.kind, nil, after, tile)
 end
 
 --- Counts a registry write that failed (summary.unrecorded, record_errors).
@@ -236,8 +260,8 @@ function Run:skip(ch, reason)
   if self.on_result then self.on_result(ch, nil, { kind = "skipped", message = reason, uri = ch.uri }) end
 end
 
--- msg's form for the channel's OS, made once per OS and run: { msg =, kind = }
--- or { why = } when that OS cannot show it.
+-- msg's form for the channel's OS, made once per OS and run: { msg =,
+-- kind =, done = } or { why = } when that OS cannot show it.
 local function os_form(run, msg, ch)
   local os = ch.os or msg.os
   local cache = run.by_os[msg]
@@ -245,7 +269,8 @@ local function os_form(run, msg, ch)
   local form = cache[os]
   if form == nil then
     local m, why = msg:for_os(os)
-    form = m and { msg = m, kind = m.kind } or { why = why or ("nothing for OS " .. tostring(os)) }
+    form = m and { msg = m, kind = m.kind, done = done_for(run, m.kind) }
+      or { why = why or ("nothing for OS " .. tostring(os)) }
     cache[os] = form
   end
   return form
@@ -261,7 +286,7 @@ end
 function Run:send_for_os(ch, msg, after, tile)
   local form = os_form(self, msg, ch)
   if not form.msg then return self:skip(ch, form.why) end
-  queue(self, ch, form.msg, form.kind, after, tile)
+  queue(self, ch, form.msg, form.kind, form.done, after, tile)
 end
 
 --- fn(ch) for every channel matching filter; every `batch` channels the
