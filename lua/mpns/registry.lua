@@ -178,6 +178,8 @@ end
 
 ------------------------------------------------------------------ open / close
 
+local outcome_memo  -- with the outcomes, below
+
 -- The registry's own options (types through mpns.options; counts are
 -- positive integers); the rest are the store's.
 local function split_options(opts)
@@ -214,7 +216,7 @@ function M.open(opts)
     clock = opts.clock or os.time, on_expired = opts.on_expired,
     flush_every = opts.flush_every or 500, flush_interval = opts.flush_interval or 1,
     page_size = opts.page_size or 500, pending = { n = 0, uris = {}, changes = {} },
-    last = {},  -- the last outcome's inputs and changes (see outcome_changes)
+    outcome_changes = outcome_memo(),
   }, Registry)
 end
 
@@ -463,23 +465,30 @@ local function new_changes(res, kind, tile, now)
   return c
 end
 
--- new_changes(res, kind, tile, now), except that an outcome whose inputs
--- equal the last one's (a fan-out's usual answer) gets the last one's
--- table: a send then builds nothing here, and flush finds the run of equal
--- changes by identity. The tables are never changed once made.
-local function outcome_changes(last, res, kind, tile, now)
-  if tile and res.outcome == nil then tile = nil end  -- kept only once MPNS answered
-  if last.now == now and last.outcome == res.outcome and last.status == res.status
-    and last.notification == res.notification_status and last.device == res.device_connection_status
-    and last.subscription == res.subscription_status and last.kind == kind and last.tile == tile
-    and last.failure == res.kind and last.retry_after == res.retry_after then
-    return last.changes
+-- A registry's outcome_changes(res, kind, tile, now): new_changes(res,
+-- kind, tile, now), except that an outcome whose inputs equal the last
+-- one's (a fan-out's usual answer) gets the last one's table: a send then
+-- builds nothing here, and flush finds the run of equal changes by
+-- identity. The tables are never changed once made. (The last inputs are
+-- upvalues: cheaper to read than a table's fields, once per record.)
+function outcome_memo()
+  local l_now, l_outcome, l_status, l_notification, l_device, l_subscription
+  local l_kind, l_tile, l_failure, l_retry_after, l_changes
+  return function(res, kind, tile, now)
+    local outcome = res.outcome
+    if tile and outcome == nil then tile = nil end  -- kept only once MPNS answered
+    if l_changes and now == l_now and outcome == l_outcome and kind == l_kind and tile == l_tile
+      and res.status == l_status and res.notification_status == l_notification
+      and res.device_connection_status == l_device and res.subscription_status == l_subscription
+      and res.kind == l_failure and res.retry_after == l_retry_after then
+      return l_changes
+    end
+    l_now, l_outcome, l_status, l_notification = now, outcome, res.status, res.notification_status
+    l_device, l_subscription, l_kind, l_tile = res.device_connection_status, res.subscription_status, kind, tile
+    l_failure, l_retry_after = res.kind, res.retry_after
+    l_changes = new_changes(res, kind, tile, now)
+    return l_changes
   end
-  last.now, last.outcome, last.status, last.notification = now, res.outcome, res.status, res.notification_status
-  last.device, last.subscription, last.kind, last.tile = res.device_connection_status, res.subscription_status, kind, tile
-  last.failure, last.retry_after = res.kind, res.retry_after
-  last.changes = new_changes(res, kind, tile, now)
-  return last.changes
 end
 
 -- Raises unless `tile` is a tile kind and that constructor's fields
@@ -529,7 +538,7 @@ local function record(self, uri, res, kind, tile)
     return {}, rec or nil
   end
   local now = self.clock()
-  local c = outcome_changes(self.last, res, kind, tile, now)
+  local c = self.outcome_changes(res, kind, tile, now)
   local p = self.pending
   buffer(p, uri, c, now)
   if p.n >= self.flush_every or now - p.since >= self.flush_interval then
@@ -613,7 +622,9 @@ function Registry:flush()
       end
       local done, e
       if j == i then done, e = st:update(uris[i], c)
-      else done, e = st:update_many(slice(uris, i, j), c) end
+      else  -- the whole buffer one run (a fan-out's usual flush): its own list, no copy
+        done, e = st:update_many((i == 1 and j == p.n) and uris or slice(uris, i, j), c)
+      end
       if done == nil then error(e, 0) end
       i = j + 1
     end
