@@ -189,46 +189,41 @@ local function bad_outcome(r)
   return "mpns.patterns: the sender gave no result or error table (" .. tostring(r) .. ")"
 end
 
---- Records the outcome of a send of `kind` to `ch` (`tile`: the fields a
--- tile message was built from, to keep), counts it, calls on_result, then
--- after(res, err) if given. A registry that fails (returns nil, err or
--- raises) is counted in summary.unrecorded: the send still counts and
--- on_result still runs.
-local function settle(run, ch, kind, after, tile, res, err)
-  local s, r = run.summary, res or err
-  if type(r) ~= "table" or (r.outcome == nil and r.kind == nil) then unrecorded(s, bad_outcome(r))
-  else
-    local ok, changes, rerr = pcall(run.record, run.registry, ch.uri, r, kind, tile)
-    if not ok then unrecorded(s, changes)
-    elseif changes == nil then unrecorded(s, rerr) end
-  end
-  local k = res and res.outcome or (err and err.kind) or "unknown"
-  s.counts[k] = (s.counts[k] or 0) + 1
-  if run.on_result then run.on_result(ch, res, err) end
-  if after then after(res, err) end
-end
-
 local NO_CTX = "mpns.patterns: the sender called done without send's ctx (done(res, err, ctx))"
 
--- A send's done gets its context as send's `ctx` (doc/push-kit.md, "Sender
--- interface"): a send makes no closure. A plain send's ctx is its channel,
--- with one done per run and message kind; a send with `after` or `tile`
--- has a job table { run, ch, kind, after, tile }.
-local function done_job(res, err, job)
-  if job == nil then error(NO_CTX, 0) end
-  return settle(job[1], job[2], job[3], job[4], job[5], res, err)
-end
-
+--- The run's done for sends of `kind` (one per run and kind): records the
+-- outcome of a send to `ch` (`tile`: the fields a tile message was built
+-- from, to keep), counts it, calls on_result, then after(res, err) if
+-- given. A registry that fails (returns nil, err or raises) is counted in
+-- summary.unrecorded: the send still counts and on_result still runs. The
+-- sender calls it as done(res, err, ctx) with send's ctx (doc/push-kit.md,
+-- "Sender interface"): a plain send's ctx is its channel, so a send makes
+-- no closure; one with `after` or `tile` goes through done_job.
 local function done_for(run, kind)
   local done = run.dones[kind]
-  if not done then
-    done = function(res, err, ch)
-      if ch == nil then error(NO_CTX, 0) end
-      return settle(run, ch, kind, nil, nil, res, err)
+  if done then return done end
+  done = function(res, err, ch, after, tile)
+    if ch == nil then error(NO_CTX, 0) end
+    local s, r = run.summary, res or err
+    if type(r) ~= "table" or (r.outcome == nil and r.kind == nil) then unrecorded(s, bad_outcome(r))
+    else
+      local ok, changes, rerr = pcall(run.record, run.registry, ch.uri, r, kind, tile)
+      if not ok then unrecorded(s, changes)
+      elseif changes == nil then unrecorded(s, rerr) end
     end
-    run.dones[kind] = done
+    local k = res and res.outcome or (err and err.kind) or "unknown"
+    s.counts[k] = (s.counts[k] or 0) + 1
+    if run.on_result then run.on_result(ch, res, err) end
+    if after then after(res, err) end
   end
+  run.dones[kind] = done
   return done
+end
+
+-- The done of a send with after or tile: its ctx is { run, ch, kind, after, tile }.
+local function done_job(res, err, job)
+  if job == nil then error(NO_CTX, 0) end
+  return done_for(job[1], job[3])(res, err, job[2], job[4], job[5])
 end
 
 -- Sends msg (of `kind`; `done`: done_for(run, kind), or nil) to the channel.
@@ -260,31 +255,22 @@ function Run:skip(ch, reason)
   if self.on_result then self.on_result(ch, nil, { kind = "skipped", message = reason, uri = ch.uri }) end
 end
 
--- msg's form for the channel's OS, made once per OS and run: { msg =,
--- kind =, done = } or { why = } when that OS cannot show it.
-local function os_form(run, msg, ch)
-  local os = ch.os or msg.os
-  local cache = run.by_os[msg]
-  if not cache then cache = {}; run.by_os[msg] = cache end
-  local form = cache[os]
-  if form == nil then
-    local m, why = msg:for_os(os)
-    form = m and { msg = m, kind = m.kind, done = done_for(run, m.kind) }
-      or { why = why or ("nothing for OS " .. tostring(os)) }
-    cache[os] = form
-  end
-  return form
+-- msg's form for `os`: { msg =, kind =, done = } or { why = } when that OS
+-- cannot show it.
+local function os_form(run, msg, os)
+  local m, why = msg:for_os(os)
+  if not m then return { why = why or ("nothing for OS " .. tostring(os)) } end
+  return { msg = m, kind = m.kind, done = done_for(run, m.kind) }
 end
 
---- `msg` for the channel's OS (one copy per OS and run), or nil, reason.
-function Run:for_os(msg, ch)
-  local form = os_form(self, msg, ch)
-  return form.msg, form.why
-end
-
---- Sends the channel its OS's form of msg, or counts it skipped.
+--- Sends the channel its OS's form of msg (made once per OS and run), or
+-- counts it skipped.
 function Run:send_for_os(ch, msg, after, tile)
-  local form = os_form(self, msg, ch)
+  local os = ch.os or msg.os
+  local cache = self.by_os[msg]
+  if not cache then cache = {}; self.by_os[msg] = cache end
+  local form = cache[os]
+  if form == nil then form = os_form(self, msg, os); cache[os] = form end
   if not form.msg then return self:skip(ch, form.why) end
   queue(self, ch, form.msg, form.kind, form.done, after, tile)
 end
