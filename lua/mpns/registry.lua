@@ -178,7 +178,7 @@ end
 
 ------------------------------------------------------------------ open / close
 
-local outcome_memo  -- with the outcomes, below
+local recorder  -- with the outcomes, below
 
 -- The registry's own options (types through mpns.options; counts are
 -- positive integers); the rest are the store's.
@@ -211,13 +211,14 @@ function M.open(opts)
   local hosts = compile_hosts(opts.allowed_hosts)
   local st, err = store.open(opts.store or "sqlite", store_opts)
   if not st then return nil, err end
-  return setmetatable({
+  local reg = setmetatable({
     store = st, owns_store = type(opts.store) ~= "table", hosts = hosts,
     clock = opts.clock or os.time, on_expired = opts.on_expired,
     flush_every = opts.flush_every or 500, flush_interval = opts.flush_interval or 1,
     page_size = opts.page_size or 500, pending = { n = 0, uris = {}, changes = {} },
-    outcome_changes = outcome_memo(),
   }, Registry)
+  reg.record_sent = recorder(reg)
+  return reg
 end
 
 --- Writes what `record` buffered, then closes the store if the registry
@@ -465,32 +466,6 @@ local function new_changes(res, kind, tile, now)
   return c
 end
 
--- A registry's outcome_changes(res, kind, tile, now): new_changes(res,
--- kind, tile, now), except that an outcome whose inputs equal the last
--- one's (a fan-out's usual answer) gets the last one's table: a send then
--- builds nothing here, and flush finds the run of equal changes by
--- identity. The tables are never changed once made. (The last inputs are
--- upvalues: cheaper to read than a table's fields, once per record.)
-function outcome_memo()
-  local l_now, l_outcome, l_status, l_notification, l_device, l_subscription
-  local l_kind, l_tile, l_failure, l_retry_after, l_changes
-  return function(res, kind, tile, now)
-    local outcome = res.outcome
-    if tile and outcome == nil then tile = nil end  -- kept only once MPNS answered
-    if l_changes and now == l_now and outcome == l_outcome and kind == l_kind and tile == l_tile
-      and res.status == l_status and res.notification_status == l_notification
-      and res.device_connection_status == l_device and res.subscription_status == l_subscription
-      and res.kind == l_failure and res.retry_after == l_retry_after then
-      return l_changes
-    end
-    l_now, l_outcome, l_status, l_notification = now, outcome, res.status, res.notification_status
-    l_device, l_subscription, l_kind, l_tile = res.device_connection_status, res.subscription_status, kind, tile
-    l_failure, l_retry_after = res.kind, res.retry_after
-    l_changes = new_changes(res, kind, tile, now)
-    return l_changes
-  end
-end
-
 -- Raises unless `tile` is a tile kind and that constructor's fields
 -- (checked by building it: a table may change between two calls).
 local function check_tile(tile, fn)
@@ -518,34 +493,50 @@ local function expire(self, uri)
   return rec
 end
 
--- Appends one channel's changes to a pending buffer. A channel recorded
--- twice is listed twice: flush writes in order, so the later fields win, as
--- a merge would (and a URI twice in one run is one row).
-local function buffer(p, uri, c, now)
-  local n = p.n + 1
-  if n == 1 then p.since = now end
-  p.n, p.uris[n], p.changes[n] = n, uri, c
+-- A delete_channel answer: forgets the channel (see expire).
+local function record_expiry(self, uri)
+  local rec, err = expire(self, uri)
+  if rec == nil then return nil, err end
+  return {}, rec or nil
 end
 
--- record's work, its arguments known good: `kind` a message kind or nil,
--- `tile` checked. Raises only when the registry is closed (or a store or
--- on_expired raises).
-local function record(self, uri, res, kind, tile)
-  if not self.store then raise("registry is closed", 2) end
-  if res.delete_channel then
-    local rec, err = expire(self, uri)
-    if rec == nil then return nil, err end
-    return {}, rec or nil
+-- The registry's record_sent (open makes one per registry): record's work,
+-- its arguments known good (`kind` a message kind or nil, `tile` checked).
+-- Raises only when the registry is closed (or a store or on_expired
+-- raises). An outcome whose inputs equal the last one's (a fan-out's usual
+-- answer) gets the last one's changes table: a send then builds nothing,
+-- and flush finds the run of equal changes by identity (the tables are
+-- never changed once made). The last inputs are upvalues, cheaper to read
+-- than a table's fields. Outcomes are appended to the pending buffer; a
+-- channel recorded twice is listed twice: flush writes in order, so the
+-- later fields win, as a merge would.
+function recorder(self)
+  local l_now, l_outcome, l_status, l_notification, l_device, l_subscription
+  local l_kind, l_tile, l_failure, l_retry_after, l_changes
+  return function(_, uri, res, kind, tile)
+    if not self.store then raise("registry is closed", 2) end
+    if res.delete_channel then return record_expiry(self, uri) end
+    local now, outcome = self.clock(), res.outcome
+    if tile and outcome == nil then tile = nil end  -- kept only once MPNS answered
+    if not (l_changes and now == l_now and outcome == l_outcome and kind == l_kind and tile == l_tile
+      and res.status == l_status and res.notification_status == l_notification
+      and res.device_connection_status == l_device and res.subscription_status == l_subscription
+      and res.kind == l_failure and res.retry_after == l_retry_after) then
+      l_now, l_outcome, l_status, l_notification = now, outcome, res.status, res.notification_status
+      l_device, l_subscription, l_kind, l_tile = res.device_connection_status, res.subscription_status, kind, tile
+      l_failure, l_retry_after = res.kind, res.retry_after
+      l_changes = new_changes(res, kind, tile, now)
+    end
+    local p = self.pending
+    local n = p.n + 1
+    if n == 1 then p.since = now end
+    p.n, p.uris[n], p.changes[n] = n, uri, l_changes
+    if n >= self.flush_every or now - p.since >= self.flush_interval then
+      local ok, err = self:flush()
+      if not ok then return nil, err end
+    end
+    return l_changes
   end
-  local now = self.clock()
-  local c = self.outcome_changes(res, kind, tile, now)
-  local p = self.pending
-  buffer(p, uri, c, now)
-  if p.n >= self.flush_every or now - p.since >= self.flush_interval then
-    local ok, err = self:flush()
-    if not ok then return nil, err end
-  end
-  return c
 end
 
 --- Applies a send's outcome to its channel. `res_or_err` is a send's result
@@ -570,15 +561,15 @@ function Registry:record(uri, res_or_err, msg, tile)
     raise("record expects a send's result or error table")
   end
   if tile ~= nil then check_tile(tile, "record") end
-  return record(self, uri, res_or_err, type(msg) == "string" and msg or msg ~= nil and msg.kind or nil, tile)
+  return self:record_sent(uri, res_or_err, type(msg) == "string" and msg or msg ~= nil and msg.kind or nil, tile)
 end
 
---- record for the push patterns, without record's checks: `uri` a string,
---- `res_or_err` a sender's done(res, err) argument, `kind` a message kind
---- string (or nil), `tile` the checked fields a message was built from.
---- (A fan-out records every send: on Lua 5.4 the checks cost about 1,200
---- instructions a channel, 7 % of the patterns' own per-channel path.)
-Registry.record_sent = record
+--- `reg:record_sent(uri, res_or_err, kind, tile)`: record for the push
+--- patterns, without record's checks: `uri` a string, `res_or_err` a
+--- sender's done(res, err) argument, `kind` a message kind string (or nil),
+--- `tile` the checked fields a message was built from. (A fan-out records
+--- every send: on Lua 5.4 the checks cost about 1,200 instructions a
+--- channel, 7 % of the patterns' own per-channel path.) See recorder.
 
 local function slice(t, i, j)
   local out = {}
@@ -632,7 +623,10 @@ function Registry:flush()
   if ok then return true end
   local later = self.pending     -- kept for the next flush, newer changes on top
   self.pending = p
-  for i = 1, later.n do buffer(p, later.uris[i], later.changes[i], later.since) end
+  for i = 1, later.n do
+    local n = p.n + 1
+    p.n, p.uris[n], p.changes[n] = n, later.uris[i], later.changes[i]
+  end
   return nil, PREFIX .. tostring(err)
 end
 
