@@ -404,16 +404,23 @@ function Registry:channels(filter)
   local st = live(self)
   local f, page, fields = store_filter(self, filter, 3)
   local buf, i, cursor, more = {}, 1, nil, true
-  return function()
+  -- Reads pages until one has a record (a store may give an empty page
+  -- before the end); false at the end. Apart from the iterator, whose
+  -- every call would otherwise start a loop LuaJIT tries to trace.
+  local function fill()
     while buf[i] == nil do
-      if not more then return nil end
+      if not more then return false end
       local ok, err = self:flush()
-      if not ok then raise(tostring(err)) end
+      if not ok then raise(tostring(err), 3) end
       local nxt
       buf, nxt = st:scan(f, cursor, page, fields)  -- nxt: the next cursor, or the error
-      if not buf then raise(tostring(nxt)) end
+      if not buf then raise(tostring(nxt), 3) end
       i, cursor, more = 1, nxt, nxt ~= nil
     end
+    return true
+  end
+  return function()
+    if buf[i] == nil and not fill() then return nil end
     i = i + 1
     return setmetatable(buf[i - 1], Channel)
   end

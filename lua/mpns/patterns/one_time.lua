@@ -34,7 +34,8 @@ function M:send(messages, filter)
     list[n] = m
   end
   local run = P.run(self, "one_time.send")
-  run:each(filter, function(ch)
+  local one = n == 1 and list[1]  -- the usual case, without a one-turn loop LuaJIT would try to trace
+  run:each(filter, one and function(ch) run:send_for_os(ch, one) end or function(ch)
     for i = 1, n do run:send_for_os(ch, list[i]) end
   end, not self.on_result and SENDS_READ or nil)  -- on_result is given the whole channel
   return run:finish()
