@@ -202,18 +202,19 @@ local NO_CTX = "mpns.patterns: the sender called done without send's ctx (done(r
 local function done_for(run, kind)
   local done = run.dones[kind]
   if done then return done end
+  local s, record, registry, on_result = run.summary, run.record, run.registry, run.on_result
   done = function(res, err, ch, after, tile)
     if ch == nil then error(NO_CTX, 0) end
-    local s, r = run.summary, res or err
+    local r = res or err
     if type(r) ~= "table" or (r.outcome == nil and r.kind == nil) then unrecorded(s, bad_outcome(r))
     else
-      local ok, changes, rerr = pcall(run.record, run.registry, ch.uri, r, kind, tile)
+      local ok, changes, rerr = pcall(record, registry, ch.uri, r, kind, tile)
       if not ok then unrecorded(s, changes)
       elseif changes == nil then unrecorded(s, rerr) end
     end
     local k = res and res.outcome or (err and err.kind) or "unknown"
     s.counts[k] = (s.counts[k] or 0) + 1
-    if run.on_result then run.on_result(ch, res, err) end
+    if on_result then on_result(ch, res, err) end
     if after then after(res, err) end
   end
   run.dones[kind] = done

@@ -5,6 +5,7 @@
 -- Errors: misuse (wrong types, unknown keys) raises; what a phone may send
 -- wrong (a refused URI, a bad os) and a failing backend return nil, reason.
 local store = require "mpns.store"
+local setmetatable = setmetatable
 local options = require "mpns.options"
 local NULL = store.NULL
 
