@@ -18,17 +18,20 @@ local RESULT = mpns.parse_response(200, { ["X-NotificationStatus"] = "Received",
   ["X-DeviceConnectionStatus"] = "Connected", ["X-SubscriptionStatus"] = "Active" })
 local toast = mpns.toast { text1 = "Fan-out", text2 = "one toast to every channel" }
 
--- The sender interface, answering in order from wait().
+-- The sender interface, answering in order from wait(): done(res, nil, ctx).
 local Instant = {}
 Instant.__index = Instant
-function Instant.new() return setmetatable({ q = {}, head = 0, tail = 0 }, Instant) end
-function Instant:send(_, _, done) self.tail = self.tail + 1; self.q[self.tail] = done end
+function Instant.new() return setmetatable({ q = {}, ctx = {}, head = 0, tail = 0 }, Instant) end
+function Instant:send(_, _, done, ctx)
+  local t = self.tail + 1
+  self.tail, self.q[t], self.ctx[t] = t, done, ctx
+end
 function Instant:wait(n)
   while self.tail - self.head > (n or 0) do
-    self.head = self.head + 1
-    local done = self.q[self.head]
-    self.q[self.head] = nil
-    done(RESULT)
+    local h = self.head + 1
+    local done, ctx = self.q[h], self.ctx[h]
+    self.head, self.q[h], self.ctx[h] = h, nil, nil
+    done(RESULT, nil, ctx)
   end
   return true
 end

@@ -3,7 +3,8 @@
  * its user value (its "env"; a callback that refers to its own client then
  * makes a cycle the collector can still free). The env holds the callbacks
  * of pending sends and timers under luaL_ref keys, the on_error callbacks
- * under the same key in env.errs, and on_callback_error. Callbacks run under
+ * and the ctx values under the same key in env.errs and env.ctxs, and
+ * on_callback_error. Callbacks run under
  * lua_pcall after curl has returned; the first error a callback raises is
  * re-raised from run/step/send once the engine is consistent, unless
  * client.on_callback_error takes it.
@@ -165,30 +166,54 @@ static int send_error_tostring(lua_State *L) {
   return 1;
 }
 
-/* Runs under lua_pcall: (env, result, ref). A table under `ref` is the slot
- * of a blocking send; a function is on_result, with env.errs[ref] on_error. */
+/* A send's ud: its ref, and whether env.ctxs holds a ctx for it. */
+#define SEND_UD(ref, has_ctx) ((void *)((intptr_t)(ref) * 2 + ((has_ctx) ? 1 : 0)))
+
+/* Pushes the ctx of send `ref` (nil if it has none) and clears its slot. */
+static void take_ctx(lua_State *L, int env, int ref, int has_ctx) {
+  if (!has_ctx) { lua_pushnil(L); return; }
+  lua_getfield(L, env, "ctxs");
+  lua_rawgeti(L, -1, ref);
+  lua_pushnil(L);
+  lua_rawseti(L, -3, ref);
+  lua_remove(L, -2);
+}
+
+/* Runs under lua_pcall: (env, result, ud). A table under the ud's ref is the
+ * slot of a blocking send; a function is on_result, with env.errs[ref]
+ * on_error; with a ctx, each gets it as its last argument:
+ * on_result(res, nil, ctx), on_result(nil, err, ctx), on_error(err, ctx). */
 static int call_done(lua_State *L) {
   const mpns_result *r = (const mpns_result *)lua_touserdata(L, 2);
-  int ref = (int)lua_tointeger(L, 3);
+  lua_Integer ud = lua_tointeger(L, 3);
+  int ref = (int)(ud / 2), has_ctx = (int)(ud % 2), fail = r->fail != MPNS_FAIL_NONE;
   lua_pushvalue(L, 1);                                /* 4 env */
   lua_rawgeti(L, 4, ref);                             /* 5 on_result/slot */
   lua_getfield(L, 4, "errs");                         /* 6 */
   lua_rawgeti(L, 6, ref);                             /* 7 on_error */
   lua_pushnil(L);
   lua_rawseti(L, 6, ref);
+  take_ctx(L, 4, ref, has_ctx);                       /* 8 ctx */
   luaL_unref(L, 4, ref);
-  push_outcome(L, r);                                 /* 8 */
+  push_outcome(L, r);                                 /* 9 */
   if (lua_istable(L, 5)) {
-    lua_rawseti(L, 5, r->fail == MPNS_FAIL_NONE ? 1 : 2);
-  } else if (r->fail == MPNS_FAIL_NONE || lua_isnil(L, 7)) {
+    lua_rawseti(L, 5, fail ? 2 : 1);
+  } else if (!fail || lua_isnil(L, 7)) {
+    int n = fail ? 2 : 1;
     lua_pushvalue(L, 5);
-    if (r->fail != MPNS_FAIL_NONE) lua_pushnil(L);   /* on_result(nil, err) */
-    lua_pushvalue(L, 8);
-    lua_call(L, r->fail == MPNS_FAIL_NONE ? 1 : 2, 0);
+    if (fail) lua_pushnil(L);                        /* on_result(nil, err) */
+    lua_pushvalue(L, 9);
+    if (has_ctx) {                                   /* (res, nil, ctx) */
+      if (!fail) lua_pushnil(L);
+      lua_pushvalue(L, 8);
+      n = 3;
+    }
+    lua_call(L, n, 0);
   } else {
     lua_pushvalue(L, 7);
-    lua_pushvalue(L, 8);
-    lua_call(L, 1, 0);
+    lua_pushvalue(L, 9);
+    if (has_ctx) lua_pushvalue(L, 8);
+    lua_call(L, has_ctx ? 2 : 1, 0);
   }
   return 0;
 }
@@ -270,26 +295,32 @@ static int l_step(lua_State *L) {
   return 1;
 }
 
+/* env[field][ref] = the value at index v of the frame. */
+static void set_slot(lua_State *L, const char *field, int ref, int v) {
+  lua_getfield(L, -1, field);
+  lua_pushvalue(L, v);
+  lua_rawseti(L, -2, ref);
+  lua_pop(L, 1);
+}
+
 /* Queues msg (arg 2) to uri (arg 3); env[ref] = the value at `cb` (a
- * function, or a blocking send's slot) and env.errs[ref] = the one at `eb`. */
-static void queue_send(lua_State *L, lclient *lc, int cb, int eb) {
+ * function, or a blocking send's slot), env.errs[ref] = the one at `eb` and
+ * env.ctxs[ref] = the one at `xb` (0: none; a nil ctx is none). */
+static void queue_send(lua_State *L, lclient *lc, int cb, int eb, int xb) {
   size_t len;
   mpns_msg *m = mpns_checkmsg(L, 2);
   const char *uri = luaL_checklstring(L, 3, &len);
-  int ref;
+  int ref, has_ctx = xb && !lua_isnoneornil(L, xb);
   push_env(L);
   lua_pushvalue(L, cb);
   ref = luaL_ref(L, -2);
-  if (mpns_client_send(lc->c, m, uri, len, on_done, (void *)(intptr_t)ref)) {
+  if (mpns_client_send(lc->c, m, uri, len, on_done, SEND_UD(ref, has_ctx))) {
     luaL_unref(L, -1, ref);
     luaL_error(L, "mpns.client: out of memory");
   }
-  if (eb && !lua_isnoneornil(L, eb)) {     /* no done call before a step */
-    lua_getfield(L, -1, "errs");
-    lua_pushvalue(L, eb);
-    lua_rawseti(L, -2, ref);
-    lua_pop(L, 1);
-  }
+  /* no done call before a step: the slots are set in time */
+  if (eb && !lua_isnoneornil(L, eb)) set_slot(L, "errs", ref, eb);
+  if (has_ctx) set_slot(L, "ctxs", ref, xb);
   lua_pop(L, 1);
 }
 
@@ -302,7 +333,7 @@ static int l_send(lua_State *L) {
   if (lc->running) return busy(L);
   lua_newtable(L);                                   /* 4: the slot */
   reserve(L);                            /* as enter will: before queueing */
-  queue_send(L, lc, 4, 0);
+  queue_send(L, lc, 4, 0, 0);
   enter(L, lc);                                      /* 5: env */
   res = lua_gettop(L) + 1;                           /* res, err */
   for (;;) {
@@ -322,14 +353,15 @@ static int l_send(lua_State *L) {
   return 1;
 }
 
-/* client:send_async(msg, uri, on_result[, on_error]). Without on_error, a
- * failure calls on_result(nil, err). */
+/* client:send_async(msg, uri, on_result[, on_error[, ctx]]). Without
+ * on_error, a failure calls on_result(nil, err). A ctx comes back as the
+ * callback's last argument: one function serves many sends, no closure each. */
 static int l_send_async(lua_State *L) {
   lclient *lc = check_client(L);
   luaL_checktype(L, 4, LUA_TFUNCTION);
   if (!lua_isnoneornil(L, 5)) luaL_checktype(L, 5, LUA_TFUNCTION);
-  lua_settop(L, 5);
-  queue_send(L, lc, 4, 5);
+  lua_settop(L, 6);
+  queue_send(L, lc, 4, 5, 6);
   lua_pushboolean(L, 1);
   return 1;
 }
@@ -598,9 +630,11 @@ static int l_new(lua_State *L) {
   lc->closed = 1;                        /* until fully made */
   luaL_getmetatable(L, CLIENT_MT);
   lua_setmetatable(L, -2);
-  lua_createtable(L, 0, 2);
+  lua_createtable(L, 0, 3);
   lua_newtable(L);
   lua_setfield(L, -2, "errs");
+  lua_newtable(L);
+  lua_setfield(L, -2, "ctxs");
   mpns_setuv(L, -2);
   if (!(lc->c = mpns_client_new(&o, &err)))
     return luaL_error(L, "mpns.client: %s", err.text);

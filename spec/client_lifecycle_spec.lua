@@ -564,6 +564,23 @@ function TestLeaks:test_client_with_callbacks_collected()
   lu.assertTrue(gone(weak))
 end
 
+-- The client holds a send's ctx until its callback ran, then lets it go.
+function TestLeaks:test_ctx_held_until_the_callback_then_collected()
+  local weak = setmetatable({}, { __mode = "v" })
+  local c, seen = mpns.client(), nil
+  do
+    local ctx = { "mine" }
+    weak[1] = ctx
+    c:send_async(U.toast(), U.http(U.id()), function(_, _, x) seen = x[1] end, nil, ctx)
+  end
+  collectgarbage(); collectgarbage()
+  lu.assertNotNil(weak[1])                   -- pending: the client holds it
+  c:run()
+  lu.assertEquals(seen, "mine")
+  lu.assertTrue(gone(weak))
+  c:close()
+end
+
 function TestLeaks:test_message_collected_after_send()
   local weak = setmetatable({}, { __mode = "v" })
   local c, done = mpns.client(), 0

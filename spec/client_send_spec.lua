@@ -201,6 +201,36 @@ function TestOutcomes:test_async_same_result()
   c:close()
 end
 
+-- A ctx (send_async's 5th argument) comes back as the callback's last
+-- argument, for a result, a failure with and without on_error, and a close;
+-- without one, the callbacks get exactly the arguments they always had.
+function TestOutcomes:test_async_ctx_given_back()
+  local got = {}
+  local function rec(tag) return function(...) got[tag] = { n = select("#", ...), ... } end end
+  local c = mpns.client { retry = NO_RETRY }
+  local ok_ctx, err_ctx, err2_ctx = {}, { "e" }, "a string ctx"
+  c:send_async(U.toast(), U.http(U.id("ctx")), rec("ok"), nil, ok_ctx)
+  c:send_async(U.toast(), "gopher://x", rec("fail"), nil, err_ctx)
+  c:send_async(U.toast(), "gopher://y", function() lu.fail("on_result") end, rec("on_error"), err2_ctx)
+  c:send_async(U.toast(), U.http(U.id("noctx")), rec("plain"))
+  c:send_async(U.toast(), "gopher://z", rec("plain_fail"))
+  lu.assertTrue(c:run())
+  lu.assertEquals(got.ok.n, 3)
+  lu.assertEquals(got.ok[1].outcome, "received")
+  lu.assertNil(got.ok[2])
+  lu.assertIs(got.ok[3], ok_ctx)
+  lu.assertEquals({ got.fail.n, got.fail[1], got.fail[2].kind }, { 3, nil, "invalid_uri" })
+  lu.assertIs(got.fail[3], err_ctx)
+  lu.assertEquals({ got.on_error.n, got.on_error[1].kind, got.on_error[2] }, { 2, "invalid_uri", err2_ctx })
+  lu.assertEquals({ got.plain.n, got.plain[1].outcome }, { 1, "received" })
+  lu.assertEquals({ got.plain_fail.n, got.plain_fail[2].kind }, { 2, "invalid_uri" })
+  local closed_ctx = {}
+  c:send_async(U.toast(), U.http(U.id("closed")), function() lu.fail("on_result") end, rec("closed"), closed_ctx)
+  c:close()
+  lu.assertEquals(got.closed[1].kind, "closed")
+  lu.assertIs(got.closed[2], closed_ctx)
+end
+
 TestTLS = {}
 
 local function tls_client(cert, key, extra)

@@ -258,10 +258,11 @@ end
 TestFailures = { setUp = setup }
 
 -- record raising or returning nil, err: every send still counted and told.
+-- (The patterns record through record_sent: record without its checks.)
 function TestFailures:test_record_failures_are_counted_not_lost()
   local a, b = phone("rf"), phone("rf")
   local calls, seen = 0, 0
-  reg.record = function()
+  reg.record_sent = function()
     calls = calls + 1
     if calls == 1 then error("store exploded") end
     return nil, "store busy"
@@ -278,6 +279,30 @@ function TestFailures:test_record_failures_are_counted_not_lost()
   lu.assertStrContains(tostring(s), "2 not recorded")
 end
 
+-- A sender that gives done neither a result nor an error: the send is
+-- counted, and unrecorded with why (never a raise out of the callback).
+function TestFailures:test_a_sender_giving_no_outcome_is_counted_unrecorded()
+  local _, uri = phone("no")
+  local bad = { send = function(_, _, _, done, ctx) done(nil, nil, ctx) end, wait = function() return true end }
+  local s = mpns.patterns.one_time.new { registry = reg, sender = bad }:send(mpns.toast { text1 = "x" }, { user = "no" })
+  lu.assertEquals(s.sent, 1)
+  lu.assertEquals(s.counts, { unknown = 1 })
+  lu.assertEquals(s.unrecorded, 1)
+  lu.assertStrContains(s.record_errors[1], "gave no result or error table")
+  lu.assertNil(reg:get(uri).last_outcome)
+end
+
+-- A sender that calls done without send's ctx: a clear error from the run.
+function TestFailures:test_a_sender_dropping_ctx_is_a_clear_error()
+  phone("nc")
+  local orig = sender.send
+  local dropping = setmetatable({ send = function(snd, msg, uri, done)
+    return orig(snd, msg, uri, function(res, err) done(res, err) end)
+  end }, { __index = sender })
+  local p = mpns.patterns.one_time.new { registry = reg, sender = dropping }
+  lu.assertErrorMsgContains("called done without send's ctx", p.send, p, mpns.toast { text1 = "x" }, { user = "nc" })
+end
+
 -- The last tile is stored once MPNS answered, never for a send that failed.
 function TestFailures:test_a_tile_is_stored_only_when_it_was_answered()
   local ok_ch, ok_uri = phone("ts")
@@ -285,10 +310,10 @@ function TestFailures:test_a_tile_is_stored_only_when_it_was_answered()
   assert(reg:subscribe { uri = dead, user = "ts", os = "8.0" })
   local stored_before_answer
   local orig = sender.send
-  sender.send = function(snd, msg, uri, done)
+  sender.send = function(snd, msg, uri, done, ctx)
     return orig(snd, msg, uri, function(res, err)
       stored_before_answer = stored_before_answer or reg:get(uri).tile ~= nil
-      done(res, err)
+      done(res, err, ctx)
     end)
   end
   local c = mpns.patterns.counter.new { registry = reg, sender = sender, title = "C" }

@@ -59,6 +59,14 @@ return function()
   out.raised = not ok and tostring(err) or nil
 
   -- wait() from inside a done is refused, not a deadlock.
+  -- send's ctx comes back as done's third argument, result or failure.
+  local c, ctx_ok, ctx_bad = mpns.sender.new("resty", transport), { "ok" }, { "bad" }
+  out.ctx = {}
+  local function done_ctx(res, err, ctx) out.ctx[ctx[1]] = res and res.outcome or err.kind end
+  c:send(toast, prefix .. "rs-ctx", done_ctx, ctx_ok)
+  c:send(toast, "ftp://x/y", done_ctx, ctx_bad)
+  c:wait()
+
   local nested = mpns.sender.new("resty", transport)
   nested:send(toast, prefix .. "rs-nested", function() nested:wait() end)
   ok, err = pcall(nested.wait, nested)

@@ -50,6 +50,16 @@ function TestSender:test_failure_is_done_nil_err()
   lu.assertEquals(got[2].kind, "invalid_uri")
 end
 
+-- send's ctx comes back as done's third argument, result or failure.
+function TestSender:test_ctx_given_back_to_done()
+  local s, got, a, b = new(), {}, {}, {}
+  s:send(toast, e.http_prefix .. "ctx", function(res, err, ctx) got[ctx] = res and res.outcome or err.kind end, a)
+  s:send(toast, "ftp://x/y", function(res, err, ctx) got[ctx] = res and res.outcome or err.kind end, b)
+  s:wait()
+  lu.assertEquals(got[a], "received")
+  lu.assertEquals(got[b], "invalid_uri")
+end
+
 function TestSender:test_sends_from_callbacks_and_after_are_waited_for()
   local s, order = new(), {}
   s:send(toast, e.http_prefix .. "chain", function()

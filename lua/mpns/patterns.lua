@@ -168,8 +168,11 @@ Run.__index = Run
 
 --- A run of `self` (a pattern) named `name`; run:finish() returns its summary.
 function P.run(self, name)
-  return setmetatable({ pattern = self, registry = self.registry, sender = self.sender,
-    on_result = self.on_result, summary = new_summary(name),
+  local reg = self.registry
+  return setmetatable({ pattern = self, registry = reg, sender = self.sender,
+    -- mpns.registry's record without the argument checks (the run's own are good)
+    record = reg.record_sent or reg.record,
+    on_result = self.on_result, summary = new_summary(name), dones = {},
     by_os = setmetatable({}, { __mode = "k" }), tiles = setmetatable({}, { __mode = "k" }) }, Run)
 end
 
@@ -181,31 +184,65 @@ local function unrecorded(s, err)
   if #s.record_errors < RECORD_ERRORS then s.record_errors[#s.record_errors + 1] = tostring(err) end
 end
 
-local function count(s, res, err)
-  local k = res and res.outcome or (err and err.kind) or "unknown"
-  s.counts[k] = (s.counts[k] or 0) + 1
+-- Why a sender's done(res, err) gave no result or error table.
+local function bad_outcome(r)
+  return "mpns.patterns: the sender gave no result or error table (" .. tostring(r) .. ")"
 end
 
---- Sends msg to the channel, records the outcome in the registry (with
--- `tile`, the fields a tile msg was built from, to keep), counts it, calls
--- on_result, then after(res, err) if given. A registry that fails (returns
--- nil, err or raises) is counted in summary.unrecorded: the send still
--- counts and on_result still runs.
-local function done(job, res, err)
-  local run, ch, msg, after, tile = job[1], job[2], job[3], job[4], job[5]
-  local ok, changes, rerr = pcall(run.registry.record, run.registry, ch.uri, res or err, msg, tile)
-  if not ok then unrecorded(run.summary, changes)
-  elseif changes == nil then unrecorded(run.summary, rerr) end
-  count(run.summary, res, err)
-  if run.on_result then run.on_result(ch, res, err) end
-  if after then after(res, err) end
+local NO_CTX = "mpns.patterns: the sender called done without send's ctx (done(res, err, ctx))"
+
+--- The run's done for sends of `kind` (one per run and kind): records the
+-- outcome of a send to `ch` (`tile`: the fields a tile message was built
+-- from, to keep), counts it, calls on_result, then after(res, err) if
+-- given. A registry that fails (returns nil, err or raises) is counted in
+-- summary.unrecorded: the send still counts and on_result still runs. The
+-- sender calls it as done(res, err, ctx) with send's ctx (doc/push-kit.md,
+-- "Sender interface"): a plain send's ctx is its channel, so a send makes
+-- no closure; one with `after` or `tile` goes through done_job.
+local function done_for(run, kind)
+  local done = run.dones[kind]
+  if done then return done end
+  local s, record, registry, on_result = run.summary, run.record, run.registry, run.on_result
+  done = function(res, err, ch, after, tile)
+    if ch == nil then error(NO_CTX, 0) end
+    local r = res or err
+    if type(r) ~= "table" or (r.outcome == nil and r.kind == nil) then unrecorded(s, bad_outcome(r))
+    else
+      local ok, changes, rerr = pcall(record, registry, ch.uri, r, kind, tile)
+      if not ok then unrecorded(s, changes)
+      elseif changes == nil then unrecorded(s, rerr) end
+    end
+    local k = res and res.outcome or (err and err.kind) or "unknown"
+    s.counts[k] = (s.counts[k] or 0) + 1
+    if on_result then on_result(ch, res, err) end
+    if after then after(res, err) end
+  end
+  run.dones[kind] = done
+  return done
 end
 
+-- The done of a send with after or tile: its ctx is { run, ch, kind, after, tile }.
+local function done_job(res, err, job)
+  if job == nil then error(NO_CTX, 0) end
+  return done_for(job[1], job[3])(res, err, job[2], job[4], job[5])
+end
+
+-- Sends msg (of `kind`; `done`: done_for(run, kind), or nil) to the channel.
+local function queue(run, ch, msg, kind, done, after, tile)
+  local s = run.summary
+  s.sent = s.sent + 1
+  if after == nil and tile == nil then
+    run.sender:send(msg, ch.uri, done or done_for(run, kind), ch)
+  else
+    run.sender:send(msg, ch.uri, done_job, { run, ch, kind, after, tile })
+  end
+end
+
+--- Sends msg to the channel and records the outcome in the registry
+-- (with `tile`, the fields a tile msg was built from, to keep), counts it,
+-- calls on_result, then after(res, err) if given.
 function Run:send(ch, msg, after, tile)
-  self.summary.sent = self.summary.sent + 1
-  -- one upvalue: each local a closure captures is an allocation of its own
-  local job = { self, ch, msg, after, tile }
-  self.sender:send(msg, ch.uri, function(res, err) return done(job, res, err) end)
+  queue(self, ch, msg, msg.kind, nil, after, tile)
 end
 
 --- Counts a registry write that failed (summary.unrecorded, record_errors).
@@ -219,26 +256,29 @@ function Run:skip(ch, reason)
   if self.on_result then self.on_result(ch, nil, { kind = "skipped", message = reason, uri = ch.uri }) end
 end
 
---- `msg` for the channel's OS (one copy per OS and run), or nil, reason.
-function Run:for_os(msg, ch)
+-- msg's form for `os`: { msg =, kind =, done = } or { why = } when that OS
+-- cannot show it.
+local function os_form(run, msg, os)
+  local m, why = msg:for_os(os)
+  if not m then return { why = why or ("nothing for OS " .. tostring(os)) } end
+  return { msg = m, kind = m.kind, done = done_for(run, m.kind) }
+end
+
+--- Sends the channel its OS's form of msg (made once per OS and run), or
+-- counts it skipped.
+function Run:send_for_os(ch, msg, after, tile)
   local os = ch.os or msg.os
   local cache = self.by_os[msg]
   if not cache then cache = {}; self.by_os[msg] = cache end
-  local hit = cache[os]
-  if hit == nil then
-    local m, why = msg:for_os(os)
-    hit = m or { why = why or ("nothing for OS " .. tostring(os)) }
-    cache[os] = hit
+  local form = cache[os]
+  if form == nil then form = os_form(self, msg, os); cache[os] = form end
+  if not form.msg then return self:skip(ch, form.why) end
+  if after == nil and tile == nil then  -- queue's plain send, inline: a fan-out's every send
+    local s = self.summary
+    s.sent = s.sent + 1
+    return self.sender:send(form.msg, ch.uri, form.done, ch)
   end
-  if type(hit) == "table" then return nil, hit.why end
-  return hit
-end
-
---- Sends the channel its OS's form of msg, or counts it skipped.
-function Run:send_for_os(ch, msg, after, tile)
-  local m, why = self:for_os(msg, ch)
-  if not m then return self:skip(ch, why) end
-  self:send(ch, m, after, tile)
+  queue(self, ch, form.msg, form.kind, form.done, after, tile)
 end
 
 --- fn(ch) for every channel matching filter; every `batch` channels the

@@ -1,5 +1,6 @@
 --- mpns.sender: what both senders share. A sender queues sends and calls
--- done(res, err) exactly once per send, later; the push patterns use only
+-- done(res, err, ctx) exactly once per send, later (ctx: send's fourth
+-- argument, given back so one done serves many sends); the push patterns use only
 -- send / wait / after / register_callback and never ask which sender they
 -- have (doc/push-kit.md, "Sender interface").
 --   local s = mpns.sender.new("client", { max_connections = 64 })

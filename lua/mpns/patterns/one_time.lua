@@ -27,12 +27,16 @@ function M:send(messages, filter)
   if type(messages) ~= "table" or #messages == 0 then
     error("mpns.patterns.one_time: send expects a message or a list of messages", 2)
   end
+  local list, n = {}, 0   -- a copy: the caller's list may change while the run sends
   for i, m in ipairs(messages) do
     if type(m) ~= "userdata" then error("mpns.patterns.one_time: message " .. i .. " is not an mpns message", 2) end
+    n = n + 1
+    list[n] = m
   end
   local run = P.run(self, "one_time.send")
-  run:each(filter, function(ch)
-    for _, m in ipairs(messages) do run:send_for_os(ch, m) end
+  local one = n == 1 and list[1]  -- the usual case, without a one-turn loop LuaJIT would try to trace
+  run:each(filter, one and function(ch) run:send_for_os(ch, one) end or function(ch)
+    for i = 1, n do run:send_for_os(ch, list[i]) end
   end, not self.on_result and SENDS_READ or nil)  -- on_result is given the whole channel
   return run:finish()
 end

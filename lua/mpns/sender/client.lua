@@ -26,13 +26,14 @@ function _M.new(client_or_opts, opts)
   return setmetatable({ client = client, kind = "client" }, mt)
 end
 
---- Queues one send; done(res, err) runs once, from wait() (or a later send's loop).
+--- Queues one send; done(res, err, ctx) runs once, from wait() (or a later send's loop).
 ---@param msg userdata an mpns message
 ---@param uri string
----@param done fun(res: table|nil, err: table|nil)
-function _M:send(msg, uri, done)
+---@param done fun(res: table|nil, err: table|nil, ctx: any)
+---@param ctx any|nil given back to done: one done serves many sends
+function _M:send(msg, uri, done, ctx)
   if type(done) ~= "function" then error("mpns.sender.client: send needs a done function", 2) end
-  self.client:send_async(msg, uri, done)   -- no on_error: a failure is done(nil, err)
+  self.client:send_async(msg, uri, done, nil, ctx)   -- no on_error: a failure is done(nil, err, ctx)
 end
 
 --- Runs the loop until every send (and every after) has had its outcome;

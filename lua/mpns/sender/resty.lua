@@ -45,13 +45,13 @@ local function settle(self)
   if self.pending <= self.wake_at and self.waiters > 0 then self.sema:post(self.waiters) end
 end
 
--- One outcome delivered: run done under pcall (remembering which thread is
--- inside one, so a wait() there fails instead of waiting for itself), then
--- wake wait().
-local function finish(self, done, res, err)
+-- One outcome delivered: run done(res, err, ctx) under pcall (remembering
+-- which thread is inside one, so a wait() there fails instead of waiting
+-- for itself), then wake wait().
+local function finish(self, done, res, err, ctx)
   local co = running()
   self.in_done[co] = true
-  local ok, cerr = pcall(done, res, err)
+  local ok, cerr = pcall(done, res, err, ctx)
   self.in_done[co] = nil
   if not ok then
     if self.on_callback_error then pcall(self.on_callback_error, cerr)
@@ -82,14 +82,14 @@ local function worker(self)
       res, err = nil, { kind = "internal", message = "mpns.sender.resty: the transport raised: "
         .. tostring(res), uri = job[2] }
     end
-    finish(self, job[3], res, err)
+    finish(self, job[3], res, err, job[4])
   end
   self.running = self.running - 1
 end
 
-local function enqueue(self, msg, uri, done)
+local function enqueue(self, msg, uri, done, ctx)
   local t = self.tail + 1
-  self.queue[t], self.tail = { msg, uri, done }, t
+  self.queue[t], self.tail = { msg, uri, done, ctx }, t
   self.pending = self.pending + 1
   if self.running < self.concurrency then
     local co, err = spawn(worker, self)
@@ -98,15 +98,16 @@ local function enqueue(self, msg, uri, done)
   end
 end
 
---- Queues one send; done(res, err) runs exactly once, from a light thread.
+--- Queues one send; done(res, err, ctx) runs exactly once, from a light thread.
 ---@param msg userdata an mpns message
 ---@param uri string
----@param done fun(res: table|nil, err: table|nil)
-function _M:send(msg, uri, done)
+---@param done fun(res: table|nil, err: table|nil, ctx: any)
+---@param ctx any|nil given back to done: one done serves many sends
+function _M:send(msg, uri, done, ctx)
   if type(msg) ~= "userdata" then error("mpns.sender.resty: send expects an mpns message", 2) end
   if type(uri) ~= "string" then error("mpns.sender.resty: channel URI must be a string", 2) end
   if type(done) ~= "function" then error("mpns.sender.resty: send needs a done function", 2) end
-  enqueue(self, msg, uri, done)
+  enqueue(self, msg, uri, done, ctx)
 end
 
 --- Returns when every send and after made through this sender has had its
