@@ -174,15 +174,6 @@ local function one(self, sql, ...)
   return row or false
 end
 
--- Every row of `sql` as a list.
-local function all(self, sql, ...)
-  local st, err = run(self, sql, ...)
-  if not st then return nil, err end
-  local rows = {}
-  for row in st:rows(false) do rows[#rows + 1] = row end
-  return rows
-end
-
 -- ---- ids of the rows scans read ----------------------------------------------
 -- A fan-out writes the outcomes of rows it has just scanned. Found by id, a
 -- row costs about a third of what its URI costs through the uri index (a
@@ -208,14 +199,17 @@ local function check_ids(self)
   self.version = v
 end
 
--- Only rows read outside a transaction (committed: no rollback can hand
--- their ids to other rows), and only records that carry their URI.
-local function remember_ids(self, rows, records)
-  if self.depth > 0 or not (records[1] and records[1].uri) then return end
-  local ids = self.ids
-  for i = 1, #rows do ids[records[i].uri] = rows[i][1] end
-  self.n_ids = self.n_ids + #rows
-  if self.n_ids > IDS_KEPT then self.old_ids, self.ids, self.n_ids = ids, {}, 0 end
+-- The table a scan remembers its rows' uri -> id in: only for rows read
+-- outside a transaction (committed: no rollback can hand their ids to
+-- other rows), and only records that carry their URI; nil for none.
+local function id_table(self, has_uri)
+  return self.depth == 0 and has_uri and self.ids or nil
+end
+
+-- Counts `n` ids remembered; every IDS_KEPT a new generation starts.
+local function remembered(self, n)
+  self.n_ids = self.n_ids + n
+  if self.n_ids > IDS_KEPT then self.old_ids, self.ids, self.n_ids = self.ids, {}, 0 end
 end
 
 -- The ids of `uris` as a JSON array, or nil unless every one is known.
@@ -249,20 +243,40 @@ end
 -- A full row as a channel record (the same table any store returns).
 local to_record = reader(COLS)
 
--- The SELECT of `fields` (a list of record fields, `uri` first; nil: all)
--- and the reader of its rows, made once per list. Names are checked
--- against the schema's: only those reach the SQL text.
+-- A scan fetches rows by column name: LuaDBI's row table, keyed by the
+-- field names, is then the record itself (no second table a row). `fix`
+-- turns its columns back into the record's Lua values in place; false when
+-- none of `names` needs it (a fan-out's uri and os).
+local function fixer(names)
+  local fix = {}
+  for _, name in ipairs(names) do
+    local conv = CONV[COL[name] - 1]
+    if conv then fix[#fix + 1] = { name, conv } end
+  end
+  if #fix == 0 then return false end
+  return function(rec)
+    for i = 1, #fix do
+      local name, conv = fix[i][1], fix[i][2]
+      local v = rec[name]
+      if v ~= nil then rec[name] = conv(v) end
+    end
+  end
+end
+
+-- The scan's SELECT of `fields` (a list of record fields, `uri` first;
+-- nil: all), its fixer and whether it reads `uri`, made once per list.
+-- Names are checked against the schema's: only those reach the SQL text.
 local function select_of(self, fields)
-  if not fields then return SELECT, to_record end
-  local key = concat(fields, ",")
+  local key = fields and concat(fields, ",") or ""
   local hit = self.selects[key]
-  if hit then return hit[1], hit[2] end
-  for _, name in ipairs(fields) do
+  if hit then return hit[1], hit[2], hit[3] end
+  for _, name in ipairs(fields or {}) do
     if not COL[name] or name == "id" then error("mpns.store.sqlite: scan of an unknown field '" .. tostring(name) .. "'", 3) end
   end
-  hit = { "SELECT id, " .. key .. FROM, reader(fields) }
+  local names = fields or COLS
+  hit = { "SELECT id, " .. concat(names, ", ") .. FROM, fixer(names), names[1] == "uri" }
   self.selects[key] = hit
-  return hit[1], hit[2]
+  return hit[1], hit[2], hit[3]
 end
 
 -- A Lua value as the parameter its column takes.
@@ -681,16 +695,22 @@ end
 
 function M:scan(filter, cursor, limit, fields)
   filter = store.check_filter(filter, "mpns.store.sqlite")
-  local sql, read = select_of(self, fields)
+  local sql, fix, has_uri = select_of(self, fields)
   local clause, args = where(filter, cursor or 0)
   args[#args + 1] = limit
   check_ids(self)  -- before the read: a commit after it makes update_many drop these
-  local rows, err = all(self, sql .. clause .. " ORDER BY id LIMIT ?", unpack(args, 1, #args))
-  if not rows then return nil, err end
-  local out = {}
-  for i, row in ipairs(rows) do out[i] = read(row) end
-  remember_ids(self, rows, out)
-  return out, (#rows == limit) and rows[#rows][1] or nil
+  local st, err = run(self, sql .. clause .. " ORDER BY id LIMIT ?", unpack(args, 1, #args))
+  if not st then return nil, err end
+  local out, n, id, ids = {}, 0, nil, id_table(self, has_uri)
+  for rec in st:rows(true) do
+    id, rec.id = rec.id, nil
+    if fix then fix(rec) end
+    n = n + 1
+    out[n] = rec
+    if ids then ids[rec.uri] = id end
+  end
+  if ids then remembered(self, n) end
+  return out, (n == limit) and id or nil
 end
 
 function M:count(filter)
