@@ -550,6 +550,27 @@ function TestSqlite:test_page_bytes_option()
     mpns.registry.open, { path = self.path, page_bytes = 1000 })
 end
 
+-- The file is read through a memory map of up to 64 MB unless
+-- `mmap_bytes` says otherwise (0: read calls only); a size that is not a
+-- whole number of bytes raises.
+function TestSqlite:test_mmap_bytes_option()
+  local reg = assert(mpns.registry.open{ path = self.path })
+  lu.assertEquals(on_store(reg, "PRAGMA mmap_size"), 64 * 1024 * 1024)
+  reg:close()
+  reg = assert(mpns.registry.open{ path = self.path, mmap_bytes = 0 })
+  lu.assertEquals(on_store(reg, "PRAGMA mmap_size"), 0)
+  assert(reg:subscribe{ uri = LIVE .. "a" })
+  reg:close()
+  reg = assert(mpns.registry.open{ path = self.path, mmap_bytes = 1024 * 1024 })
+  lu.assertEquals(on_store(reg, "PRAGMA mmap_size"), 1024 * 1024)
+  lu.assertEquals(reg:get(LIVE .. "a").uri, LIVE .. "a")
+  reg:close()
+  for _, bad in ipairs { -1, 1.5, 2 ^ 41 } do
+    lu.assertErrorMsgContains("option 'mmap_bytes' expected a whole number of bytes from 0 to 2^40, got",
+      mpns.registry.open, { path = self.path, mmap_bytes = bad })
+  end
+end
+
 function TestSqlite:test_a_newer_schema_is_refused()
   assert(mpns.registry.open{ path = self.path }):close()
   sql_on(self.path, { "PRAGMA user_version = 7" })

@@ -125,6 +125,25 @@ return function(open, cleanup)
     lu.assertFalse(self.s:update(U .. "missing", { pinned = true }))
   end
 
+  -- A scan gives each record as get does: every kind of field read back as
+  -- its Lua value, no other key; with `fields`, at least those.
+  function T:test_a_scanned_record_is_the_record_get_returns()
+    sub(self.s, { uri = U .. "a", user = "al", device = "d", os = "7.1", tags = { "x", "y" } })
+    sub(self.s, { uri = U .. "b" })
+    lu.assertTrue(self.s:update(U .. "a", { last_outcome = "received", last_status = 200, last_at = 123.5,
+      notification_status = "Received", device_status = "Connected", subscription_status = "Active",
+      pinned = false, app_running = true, retry_at = 4000, counter = 3,
+      tile = { kind = "flip_tile", title = "t", count = 0 }, callback = { uri = "https://svc.example/cb", at = 99 } }))
+    local page = self.s:scan({}, nil, 10)
+    lu.assertEquals(page, { self.s:get(U .. "a"), self.s:get(U .. "b") })
+    local some = self.s:scan({ due = 5000 }, nil, 10, { "uri", "os", "pinned", "retry_at" })
+    for i, rec in ipairs(some) do
+      local full = page[i]
+      lu.assertEquals({ rec.uri, rec.os, rec.pinned, rec.retry_at }, { full.uri, full.os, full.pinned, full.retry_at })
+      for k, v in pairs(rec) do lu.assertEquals(v, full[k], k) end
+    end
+  end
+
   function T:test_update_keeps_mpns_CLEAR_in_a_tile()
     local CLEAR = require("mpns").CLEAR
     sub(self.s, { uri = U .. "a" })

@@ -112,7 +112,7 @@ local WHERE = {
 }
 
 local OPTIONS = { path = "string", synchronous = "string", busy_timeout = "number",
-  gather_wal = "boolean", page_bytes = "number" }
+  gather_wal = "boolean", page_bytes = "number", mmap_bytes = "number" }
 local SYNC = { OFF = true, NORMAL = true, FULL = true, EXTRA = true }
 local PAGE_BYTES = { [512] = true, [1024] = true, [2048] = true, [4096] = true,
   [8192] = true, [16384] = true, [32768] = true, [65536] = true }
@@ -122,6 +122,11 @@ local function check_options(opts)
   if not opts.path then error("mpns.store.sqlite: option 'path' is required", 4) end
   if opts.synchronous and not SYNC[opts.synchronous] then
     error("mpns.store.sqlite: option 'synchronous' expected OFF, NORMAL, FULL or EXTRA", 4)
+  end
+  local mmap = opts.mmap_bytes
+  if mmap and (mmap < 0 or mmap % 1 ~= 0 or mmap > 2 ^ 40) then
+    error("mpns.store.sqlite: option 'mmap_bytes' expected a whole number of bytes from 0 to 2^40, got "
+      .. tostring(mmap), 4)
   end
   if opts.page_bytes and not PAGE_BYTES[opts.page_bytes] then
     error("mpns.store.sqlite: option 'page_bytes' expected a power of two from 512 to 65536, got "
@@ -174,15 +179,6 @@ local function one(self, sql, ...)
   return row or false
 end
 
--- Every row of `sql` as a list.
-local function all(self, sql, ...)
-  local st, err = run(self, sql, ...)
-  if not st then return nil, err end
-  local rows = {}
-  for row in st:rows(false) do rows[#rows + 1] = row end
-  return rows
-end
-
 -- ---- ids of the rows scans read ----------------------------------------------
 -- A fan-out writes the outcomes of rows it has just scanned. Found by id, a
 -- row costs about a third of what its URI costs through the uri index (a
@@ -208,14 +204,17 @@ local function check_ids(self)
   self.version = v
 end
 
--- Only rows read outside a transaction (committed: no rollback can hand
--- their ids to other rows), and only records that carry their URI.
-local function remember_ids(self, rows, records)
-  if self.depth > 0 or not (records[1] and records[1].uri) then return end
-  local ids = self.ids
-  for i = 1, #rows do ids[records[i].uri] = rows[i][1] end
-  self.n_ids = self.n_ids + #rows
-  if self.n_ids > IDS_KEPT then self.old_ids, self.ids, self.n_ids = ids, {}, 0 end
+-- The table a scan remembers its rows' uri -> id in: only for rows read
+-- outside a transaction (committed: no rollback can hand their ids to
+-- other rows), and only records that carry their URI; nil for none.
+local function id_table(self, has_uri)
+  return self.depth == 0 and has_uri and self.ids or nil
+end
+
+-- Counts `n` ids remembered; every IDS_KEPT a new generation starts.
+local function remembered(self, n)
+  self.n_ids = self.n_ids + n
+  if self.n_ids > IDS_KEPT then self.old_ids, self.ids, self.n_ids = self.ids, {}, 0 end
 end
 
 -- The ids of `uris` as a JSON array, or nil unless every one is known.
@@ -249,20 +248,40 @@ end
 -- A full row as a channel record (the same table any store returns).
 local to_record = reader(COLS)
 
--- The SELECT of `fields` (a list of record fields, `uri` first; nil: all)
--- and the reader of its rows, made once per list. Names are checked
--- against the schema's: only those reach the SQL text.
+-- A scan fetches rows by column name: LuaDBI's row table, keyed by the
+-- field names, is then the record itself (no second table a row). `fix`
+-- turns its columns back into the record's Lua values in place; false when
+-- none of `names` needs it (a fan-out's uri and os).
+local function fixer(names)
+  local fix = {}
+  for _, name in ipairs(names) do
+    local conv = CONV[COL[name] - 1]
+    if conv then fix[#fix + 1] = { name, conv } end
+  end
+  if #fix == 0 then return false end
+  return function(rec)
+    for i = 1, #fix do
+      local name, conv = fix[i][1], fix[i][2]
+      local v = rec[name]
+      if v ~= nil then rec[name] = conv(v) end
+    end
+  end
+end
+
+-- The scan's SELECT of `fields` (a list of record fields, `uri` first;
+-- nil: all), its fixer and whether it reads `uri`, made once per list.
+-- Names are checked against the schema's: only those reach the SQL text.
 local function select_of(self, fields)
-  if not fields then return SELECT, to_record end
-  local key = concat(fields, ",")
+  local key = fields and concat(fields, ",") or ""
   local hit = self.selects[key]
-  if hit then return hit[1], hit[2] end
-  for _, name in ipairs(fields) do
+  if hit then return hit[1], hit[2], hit[3] end
+  for _, name in ipairs(fields or {}) do
     if not COL[name] or name == "id" then error("mpns.store.sqlite: scan of an unknown field '" .. tostring(name) .. "'", 3) end
   end
-  hit = { "SELECT id, " .. key .. FROM, reader(fields) }
+  local names = fields or COLS
+  hit = { "SELECT id, " .. concat(names, ", ") .. FROM, fixer(names), names[1] == "uri" }
   self.selects[key] = hit
-  return hit[1], hit[2]
+  return hit[1], hit[2], hit[3]
 end
 
 -- A Lua value as the parameter its column takes.
@@ -301,7 +320,7 @@ end
 local function pack(...) return { n = select("#", ...), ... } end
 
 --- Opens (and creates) the database at `opts.path`.
----@param opts {path: string, synchronous?: string, busy_timeout?: number, gather_wal?: boolean, page_bytes?: number}
+---@param opts {path: string, synchronous?: string, busy_timeout?: number, gather_wal?: boolean, page_bytes?: number, mmap_bytes?: number}
 ---@return table|nil store
 ---@return string|nil err
 -- nil, reason when the file's directory does not exist: said plainly, and
@@ -351,6 +370,16 @@ end
 -- for a file that is mostly read in bulk).
 M.PAGE_SIZE = 1024
 
+-- How much of the file SQLite reads through a memory map (PRAGMA
+-- mmap_size) instead of a read call a page: a fan-out's scan reads every
+-- page once, and with 1 KB pages that was a pread per ~5 channels; mapped,
+-- the CPU a channel of bench/fanout_cost.lua 100000 registry fell by 0.8
+-- to 1.3 us on Lua 5.4 (bench/README.md). The price: the pages a process has
+-- read count in its RSS (up to this much; 24 MB for 100,000 channels), and
+-- a disk error while reading mapped pages is a SIGBUS, not an error
+-- return (SQLite's documented caveat). `mmap_bytes = 0` turns it off.
+M.MMAP_BYTES = 64 * 1024 * 1024
+
 -- WAL bytes between automatic checkpoints. Each ends in fsyncs the
 -- subscribe that crosses the mark waits for; 40 MB (SQLite's default is
 -- 1,000 pages) keeps them off the per-subscribe cost. Set in pages of the
@@ -364,6 +393,7 @@ local function pragmas(self, opts)
     "PRAGMA page_size = " .. (opts.page_bytes or M.PAGE_SIZE),  -- before WAL mode writes a new file's header
     "PRAGMA journal_mode = WAL",
     "PRAGMA synchronous = " .. (opts.synchronous or "NORMAL"),
+    "PRAGMA mmap_size = " .. string.format("%d", opts.mmap_bytes or M.MMAP_BYTES),
   }) do
     local ok, err = one(self, sql)
     if ok == nil then return nil, err end
@@ -531,8 +561,11 @@ end
 -- columns and an upsert of channel_outcomes for the outcome's, each as
 -- { sql, params..., n = count } with the row's key (`where`'s parameter)
 -- still to add; SQL text from schema names only, cached by which fields
--- are present. Raises on an unknown key. No pairs/sort per call: record()
--- flushes run through here.
+-- are present. `where` is ONE, MANY or BY_ID: the rows an UPDATE changes
+-- and the rows an upsert reads (a join from json_each, so the key list is
+-- read once in its order; `IN (SELECT ...)` would first copy it into a
+-- temporary b-tree: 0.8-1.0k instructions a row more, callgrind). Raises on
+-- an unknown key. No pairs/sort per call: record() flushes run through here.
 local BIT = {}
 for i = 1, #COLS do BIT[i] = 2 ^ i end
 
@@ -549,9 +582,9 @@ local function write_sql(self, changes, where, key)
       cols[#cols + 1], marks[#marks + 1], upd[#upd + 1] = name, "?", name .. " = excluded." .. name
     end
   end
-  hit = { #sets > 0 and "UPDATE channels SET " .. concat(sets, ", ") .. " WHERE " .. where,
-    #cols > 0 and "INSERT INTO channel_outcomes (channel, " .. concat(cols, ", ") .. ") SELECT id, "
-      .. concat(marks, ", ") .. " FROM channels WHERE " .. where
+  hit = { #sets > 0 and "UPDATE channels SET " .. concat(sets, ", ") .. " WHERE " .. where.rows,
+    #cols > 0 and "INSERT INTO channel_outcomes (channel, " .. concat(cols, ", ") .. ") SELECT channels.id, "
+      .. concat(marks, ", ") .. " FROM " .. where.from
       .. " ON CONFLICT (channel) DO UPDATE SET " .. concat(upd, ", ") }
   cache[key] = hit
   return hit[1], hit[2]
@@ -603,10 +636,12 @@ local function run_parts(self, main, out, param)
   return changed
 end
 
+local ONE = { rows = "uri = ?", from = "channels WHERE uri = ?" }
+
 function M:update(uri, changes)
   local tags = changes.tags
   if tags == NULL then tags = {} end  -- the column is never NULL
-  local main, out = write_parts(self, changes, tags, "uri = ?")
+  local main, out = write_parts(self, changes, tags, ONE)
   if not (main.sql or out.sql) then return self:get(uri) ~= nil end
   local changed, err = run_parts(self, main, out, uri)
   if not changed then return nil, err end
@@ -615,7 +650,8 @@ end
 
 -- The URIs travel as one JSON array: one prepared statement whatever
 -- their number, each found through the uri index.
-local MANY = "uri IN (SELECT value FROM json_each(?))"
+local MANY = { rows = "uri IN (SELECT value FROM json_each(?))",
+  from = "json_each(?) CROSS JOIN channels ON channels.uri = value WHERE true" }
 
 -- A list of strings as a JSON array. The registry's URIs never hold a
 -- quote or a backslash, so joining them is the JSON; any other list goes
@@ -627,7 +663,8 @@ local function json_strings(list)
   return '["' .. concat(list, '","') .. '"]'
 end
 
-local BY_ID = "id IN (SELECT value FROM json_each(?))"
+local BY_ID = { rows = "id IN (SELECT value FROM json_each(?))",
+  from = "json_each(?) CROSS JOIN channels ON channels.id = value WHERE true" }
 
 --- One write for the same changes on many records (doc/push-kit.md): an
 --- UPDATE, an upsert of their outcome rows, or both in one transaction;
@@ -674,16 +711,22 @@ end
 
 function M:scan(filter, cursor, limit, fields)
   filter = store.check_filter(filter, "mpns.store.sqlite")
-  local sql, read = select_of(self, fields)
+  local sql, fix, has_uri = select_of(self, fields)
   local clause, args = where(filter, cursor or 0)
   args[#args + 1] = limit
   check_ids(self)  -- before the read: a commit after it makes update_many drop these
-  local rows, err = all(self, sql .. clause .. " ORDER BY id LIMIT ?", unpack(args, 1, #args))
-  if not rows then return nil, err end
-  local out = {}
-  for i, row in ipairs(rows) do out[i] = read(row) end
-  remember_ids(self, rows, out)
-  return out, (#rows == limit) and rows[#rows][1] or nil
+  local st, err = run(self, sql .. clause .. " ORDER BY id LIMIT ?", unpack(args, 1, #args))
+  if not st then return nil, err end
+  local out, n, id, ids = {}, 0, nil, id_table(self, has_uri)
+  for rec in st:rows(true) do
+    id, rec.id = rec.id, nil
+    if fix then fix(rec) end
+    n = n + 1
+    out[n] = rec
+    if ids then ids[rec.uri] = id end
+  end
+  if ids then remembered(self, n) end
+  return out, (n == limit) and id or nil
 end
 
 function M:count(filter)
