@@ -295,10 +295,10 @@ static int l_step(lua_State *L) {
   return 1;
 }
 
-/* env[field][ref] = the value at index v of the frame. */
+/* env[field][ref] = the value at index v of the frame (0: nil). */
 static void set_slot(lua_State *L, const char *field, int ref, int v) {
   lua_getfield(L, -1, field);
-  lua_pushvalue(L, v);
+  if (v) lua_pushvalue(L, v); else lua_pushnil(L);
   lua_rawseti(L, -2, ref);
   lua_pop(L, 1);
 }
@@ -310,17 +310,20 @@ static void queue_send(lua_State *L, lclient *lc, int cb, int eb, int xb) {
   size_t len;
   mpns_msg *m = mpns_checkmsg(L, 2);
   const char *uri = luaL_checklstring(L, 3, &len);
-  int ref, has_ctx = xb && !lua_isnoneornil(L, xb);
+  int ref, has_err = eb && !lua_isnoneornil(L, eb), has_ctx = xb && !lua_isnoneornil(L, xb);
   push_env(L);
   lua_pushvalue(L, cb);
   ref = luaL_ref(L, -2);
+  /* the slots before the send is queued: a raise (out of memory) after it
+   * would leave a send whose callback finds no on_error or ctx */
+  if (has_err) set_slot(L, "errs", ref, eb);
+  if (has_ctx) set_slot(L, "ctxs", ref, xb);
   if (mpns_client_send(lc->c, m, uri, len, on_done, SEND_UD(ref, has_ctx))) {
+    if (has_err) set_slot(L, "errs", ref, 0);
+    if (has_ctx) set_slot(L, "ctxs", ref, 0);
     luaL_unref(L, -1, ref);
     luaL_error(L, "mpns.client: out of memory");
   }
-  /* no done call before a step: the slots are set in time */
-  if (eb && !lua_isnoneornil(L, eb)) set_slot(L, "errs", ref, eb);
-  if (has_ctx) set_slot(L, "ctxs", ref, xb);
   lua_pop(L, 1);
 }
 

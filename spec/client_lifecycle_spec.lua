@@ -520,6 +520,15 @@ function TestDefaultClient:test_msg_send_async_and_run()
   lu.assertEquals(n.results, 10)
 end
 
+-- msg:send_async hands its ctx on to the default client, as send_async does.
+function TestDefaultClient:test_msg_send_async_gives_ctx_back()
+  local ctx, got = {}, nil
+  U.toast():send_async(U.http(U.id()), function(res, _, x) got = { res.outcome, x } end, nil, ctx)
+  lu.assertTrue(mpns.run())
+  lu.assertEquals(got[1], "received")
+  lu.assertIs(got[2], ctx)
+end
+
 function TestDefaultClient:test_msg_send_with_options_and_client()
   local e = U.emu()
   local opts = { ca = e.ca, cert = e.client_cert, key = e.client_key }

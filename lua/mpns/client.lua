@@ -205,15 +205,16 @@ return function(M, core)
   --- Queues a send on the default client; mpns.run() delivers it.
   ---@param msg mpns.Message
   ---@param uri string the channel URI
-  ---@param on_result fun(res: mpns.Result|nil, err: mpns.SendError?)
-  ---@param on_error? fun(err: mpns.SendError)
+  ---@param on_result fun(res: mpns.Result|nil, err: mpns.SendError?, ctx: any)
+  ---@param on_error? fun(err: mpns.SendError, ctx: any)
+  ---@param ctx? any given back as the callback's last argument
   ---@return true
-  function methods.send_async(msg, uri, on_result, on_error)
+  function methods.send_async(msg, uri, on_result, on_error, ctx)
     argcheck(type(uri) == "string", 1, "send_async", "channel URI string", uri)
     argcheck(type(on_result) == "function", 2, "send_async", "function (on_result)", on_result)
     argcheck(on_error == nil or type(on_error) == "function", 3, "send_async",
       "function or nil (on_error)", on_error)
     refuse_in_nginx("msg:send_async", 2)
-    return client_for(nil):send_async(msg, uri, on_result, on_error)
+    return client_for(nil):send_async(msg, uri, on_result, on_error, ctx)
   end
 end

@@ -178,13 +178,16 @@ local Client = {}
 ---@return mpns.SendError|string|nil err
 function Client:send(msg, uri) end
 
---- Queues a send; exactly one of on_result / on_error runs, later.
+--- Queues a send; exactly one of on_result / on_error runs, later. A
+--- `ctx` (not nil) comes back as the callback's last argument, so one
+--- callback serves many sends without a closure each.
 ---@param msg mpns.Message
 ---@param uri string
----@param on_result fun(res: mpns.Result|nil, err: mpns.SendError?)
----@param on_error? fun(err: mpns.SendError)
+---@param on_result fun(res: mpns.Result|nil, err: mpns.SendError?, ctx: any)
+---@param on_error? fun(err: mpns.SendError, ctx: any)
+---@param ctx? any
 ---@return true
-function Client:send_async(msg, uri, on_result, on_error) end
+function Client:send_async(msg, uri, on_result, on_error, ctx) end
 
 --- Runs the loop until nothing is pending.
 ---@return true|nil ok
