@@ -565,10 +565,25 @@ function TestSqlite:test_mmap_bytes_option()
   lu.assertEquals(on_store(reg, "PRAGMA mmap_size"), 1024 * 1024)
   lu.assertEquals(reg:get(LIVE .. "a").uri, LIVE .. "a")
   reg:close()
-  for _, bad in ipairs { -1, 1.5, 2 ^ 41 } do
-    lu.assertErrorMsgContains("option 'mmap_bytes' expected a whole number of bytes from 0 to 2^40, got",
+  reg = assert(mpns.registry.open{ path = self.path, mmap_bytes = 0x7fff0000 })  -- SQLite's ceiling
+  lu.assertEquals(on_store(reg, "PRAGMA mmap_size"), 0x7fff0000)
+  reg:close()
+  for _, bad in ipairs { -1, 1.5, 0x7fff0001, 2 ^ 41 } do
+    lu.assertErrorMsgContains("option 'mmap_bytes' expected a whole number of bytes from 0 to 2147418112, got",
       mpns.registry.open, { path = self.path, mmap_bytes = bad })
   end
+end
+
+-- A scan's field list may not be empty; one that was refused leaves the
+-- next scan (without a list: every field) as it was.
+function TestSqlite:test_a_scan_of_no_fields_raises_and_changes_nothing()
+  local st = assert(require("mpns.store.sqlite").new{ path = self.path })
+  assert(st:subscribe({ uri = LIVE .. "a", os = "8.0", tags = {} }, 1000))
+  lu.assertErrorMsgContains("scan's field list is empty", st.scan, st, {}, nil, 10, {})
+  local page = assert(st:scan({}, nil, 10))
+  lu.assertEquals(#page, 1)
+  lu.assertEquals(page[1].os, "8.0")
+  st:close()
 end
 
 function TestSqlite:test_a_newer_schema_is_refused()

@@ -89,9 +89,9 @@ SCHEMA[#SCHEMA + 1] = OUTCOMES_TRIGGER
 -- What brings a schema from its version to the next.
 local MIGRATE = { [1] = TRIGGERS, [2] = TO_V3 }
 
--- Rows are fetched as arrays (cheaper than named columns): `id`, then FIELDS
--- in order; COL maps a name to its position and CONV turns a column back
--- into the record's Lua value.
+-- `get` fetches a row as an array (cheaper than named columns): `id`, then
+-- FIELDS in order; COL maps a name to its position and CONV turns a column
+-- back into the record's Lua value. A scan fetches by name (see fixer).
 local COLS, COL, CONV = {}, { id = 1 }, {}
 local function to_bool(v) return v ~= 0 end
 local function to_number(v) return tointeger(v) or v end  -- 5.4: 3.0 read back is 3
@@ -117,6 +117,10 @@ local SYNC = { OFF = true, NORMAL = true, FULL = true, EXTRA = true }
 local PAGE_BYTES = { [512] = true, [1024] = true, [2048] = true, [4096] = true,
   [8192] = true, [16384] = true, [32768] = true, [65536] = true }
 
+-- SQLite's own ceiling on PRAGMA mmap_size (SQLITE_MAX_MMAP_SIZE, Debian's
+-- build: 0x7fff0000); a larger size is cut to it without a word.
+local MMAP_MAX = 0x7fff0000
+
 local function check_options(opts)
   options.check("mpns.store.sqlite", opts, OPTIONS, 2)
   if not opts.path then error("mpns.store.sqlite: option 'path' is required", 4) end
@@ -124,9 +128,9 @@ local function check_options(opts)
     error("mpns.store.sqlite: option 'synchronous' expected OFF, NORMAL, FULL or EXTRA", 4)
   end
   local mmap = opts.mmap_bytes
-  if mmap and (mmap < 0 or mmap % 1 ~= 0 or mmap > 2 ^ 40) then
-    error("mpns.store.sqlite: option 'mmap_bytes' expected a whole number of bytes from 0 to 2^40, got "
-      .. tostring(mmap), 4)
+  if mmap and (mmap < 0 or mmap % 1 ~= 0 or mmap > MMAP_MAX) then
+    error("mpns.store.sqlite: option 'mmap_bytes' expected a whole number of bytes from 0 to "
+      .. string.format("%d", MMAP_MAX) .. ", got " .. tostring(mmap), 4)
   end
   if opts.page_bytes and not PAGE_BYTES[opts.page_bytes] then
     error("mpns.store.sqlite: option 'page_bytes' expected a power of two from 512 to 65536, got "
@@ -272,7 +276,8 @@ end
 -- nil: all), its fixer and whether it reads `uri`, made once per list.
 -- Names are checked against the schema's: only those reach the SQL text.
 local function select_of(self, fields)
-  local key = fields and concat(fields, ",") or ""
+  if fields and #fields == 0 then error("mpns.store.sqlite: scan's field list is empty", 3) end
+  local key = fields and concat(fields, ",") or "*"
   local hit = self.selects[key]
   if hit then return hit[1], hit[2], hit[3] end
   for _, name in ipairs(fields or {}) do
