@@ -279,6 +279,23 @@ function TestFailures:test_record_failures_are_counted_not_lost()
   lu.assertStrContains(tostring(s), "2 not recorded")
 end
 
+-- A registry of your own, without record_sent: the patterns record
+-- through its record, with the message's kind as `msg`.
+function TestFailures:test_a_registry_without_record_sent_gets_record()
+  local _, uri = phone("rr")
+  local own = { seen = {} }
+  function own:channels()
+    local given = false
+    return function() if not given then given = true; return { uri = uri, os = "8.0" } end end
+  end
+  function own:record(u, r, kind, tile) self.seen[#self.seen + 1] = { u, r.outcome, kind, tile }; return {} end
+  function own:flush() return true end
+  local s = mpns.patterns.one_time.new { registry = own, sender = sender }:send(mpns.toast { text1 = "x" })
+  lu.assertEquals(s.counts, { received = 1 })
+  lu.assertEquals(s.unrecorded, 0)
+  lu.assertEquals(own.seen, { { uri, "received", "toast", nil } })
+end
+
 -- A sender that gives done neither a result nor an error: the send is
 -- counted, and unrecorded with why (never a raise out of the callback).
 function TestFailures:test_a_sender_giving_no_outcome_is_counted_unrecorded()
