@@ -58,7 +58,6 @@ return function()
   local ok, err = pcall(f.wait, f)
   out.raised = not ok and tostring(err) or nil
 
-  -- wait() from inside a done is refused, not a deadlock.
   -- send's ctx comes back as done's third argument, result or failure.
   local c, ctx_ok, ctx_bad = mpns.sender.new("resty", transport), { "ok" }, { "bad" }
   out.ctx = {}
@@ -67,6 +66,7 @@ return function()
   c:send(toast, "ftp://x/y", done_ctx, ctx_bad)
   c:wait()
 
+  -- wait() from inside a done is refused, not a deadlock.
   local nested = mpns.sender.new("resty", transport)
   nested:send(toast, prefix .. "rs-nested", function() nested:wait() end)
   ok, err = pcall(nested.wait, nested)

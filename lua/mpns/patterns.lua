@@ -273,11 +273,6 @@ function Run:send_for_os(ch, msg, after, tile)
   local form = cache[os]
   if form == nil then form = os_form(self, msg, os); cache[os] = form end
   if not form.msg then return self:skip(ch, form.why) end
-  if after == nil and tile == nil then  -- queue's plain send, inline: a fan-out's every send
-    local s = self.summary
-    s.sent = s.sent + 1
-    return self.sender:send(form.msg, ch.uri, form.done, ch)
-  end
   queue(self, ch, form.msg, form.kind, form.done, after, tile)
 end
 

@@ -515,20 +515,18 @@ local function append(p, uri, c, now)
   p.n, p.uris[n], p.changes[n] = n, uri, c
 end
 
---- `reg:record_sent(uri, res_or_err, kind, tile)`: record for the push
---- patterns, without record's checks: `uri` a string, `res_or_err` a
---- sender's done(res, err) argument, `kind` a message kind string (or nil),
---- `tile` the checked fields a message was built from. (A fan-out records
---- every send: on Lua 5.4 the checks cost about 1,200 instructions a
---- channel, 7 % of the patterns' own per-channel path.)
--- open makes one per registry, a closure: raises only when the registry is
--- closed (or a store or on_expired raises). An outcome whose inputs equal the last one's (a fan-out's usual
--- answer) gets the last one's changes table: a send then builds nothing,
--- and flush finds the run of equal changes by identity (the tables are
--- never changed once made). The last inputs are upvalues, cheaper to read
--- than a table's fields. Outcomes are appended to the pending buffer; a
--- channel recorded twice is listed twice: flush writes in order, so the
--- later fields win, as a merge would.
+-- Makes the registry's `reg:record_sent(uri, res_or_err, kind, tile)`:
+-- record for the push patterns, without record's checks (`uri` a string,
+-- `res_or_err` a sender's done(res, err) argument, `kind` a message kind
+-- string or nil, `tile` checked fields); on a fan-out those checks cost
+-- about 1,200 instructions a channel on Lua 5.4. It raises only when the
+-- registry is closed (or a store or on_expired raises). An outcome whose
+-- inputs equal the last one's (a fan-out's usual answer) gets the last
+-- one's changes table: a send then builds nothing, and flush finds the run
+-- of equal changes by identity (the tables are never changed once made).
+-- The last inputs are upvalues, cheaper to read than a table's fields. A
+-- channel recorded twice is listed twice in the buffer: flush writes in
+-- order, so the later fields win, as a merge would.
 function recorder(self)
   local l_now, l_outcome, l_status, l_notification, l_device, l_subscription
   local l_kind, l_tile, l_failure, l_retry_after, l_changes

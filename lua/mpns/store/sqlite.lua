@@ -380,7 +380,7 @@ M.PAGE_SIZE = 1024
 -- page once, and with 1 KB pages that was a pread per ~5 channels; mapped,
 -- the CPU a channel of bench/fanout_cost.lua 100000 registry fell by 0.8
 -- to 1.3 us on Lua 5.4 (bench/README.md). The price: the pages a process has
--- read count in its RSS (up to this much; 24 MB for 100,000 channels), and
+-- read count in its RSS (up to this much; 23 MB for 100,000 channels), and
 -- a disk error while reading mapped pages is a SIGBUS, not an error
 -- return (SQLite's documented caveat). `mmap_bytes = 0` turns it off.
 M.MMAP_BYTES = 64 * 1024 * 1024
@@ -719,7 +719,9 @@ function M:scan(filter, cursor, limit, fields)
   local sql, fix, has_uri = select_of(self, fields)
   local clause, args = where(filter, cursor or 0)
   args[#args + 1] = limit
-  check_ids(self)  -- before the read: a commit after it makes update_many drop these
+  -- before the read: a commit after it makes update_many drop these (inside
+  -- a transaction nothing is remembered, and update_many checks anyway)
+  if self.depth == 0 then check_ids(self) end
   local st, err = run(self, sql .. clause .. " ORDER BY id LIMIT ?", unpack(args, 1, #args))
   if not st then return nil, err end
   local out, n, id, ids = {}, 0, nil, id_table(self, has_uri)

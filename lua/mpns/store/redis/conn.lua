@@ -235,16 +235,14 @@ end
 ---@param src string the script
 ---@param nkeys integer
 function Conn:eval(src, nkeys, ...)
-  local sha = self.shas[src]
-  if sha then
-    local res, err = self:call("EVALSHA", sha, nkeys, ...)
+  if self.shas[src] then
+    local res, err = self:call("EVALSHA", self.shas[src], nkeys, ...)
     if not (err and err:find("NOSCRIPT", 1, true)) then return res, err end
+    self:forget(src)
   end
-  local err
-  sha, err = self:call("SCRIPT", "LOAD", src)
-  if not sha then return nil, err end
-  self.shas[src] = sha
-  return self:call("EVALSHA", sha, nkeys, ...)
+  local ok, err = self:load(src)
+  if not ok then return nil, err end
+  return self:call("EVALSHA", self.shas[src], nkeys, ...)
 end
 
 --- The EVALSHA command for a pipeline (after `conn:eval` loaded it once).
